@@ -1,0 +1,121 @@
+"""Configuration: which rules run, how severe they are, their options and exclusions.
+
+The same model is read from `.mllint.yaml`, `[tool.mllint]` in `pyproject.toml` (by the linter)
+and from the webhook's settings. Keys are kebab-case in files; unknown keys are errors.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from mllint.rules.model import Role, Severity
+
+
+def _kebab(name: str) -> str:
+    return name.replace("_", "-")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", alias_generator=_kebab, populate_by_name=True,
+                              frozen=True)
+
+
+class Exclude(_Model):
+    """Objects no rule is run on. Each entry is a glob (`fnmatch`); any match excludes."""
+
+    paths: tuple[str, ...] = ()
+    namespaces: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
+
+
+class CustomTemplate(_Model):
+    path: str
+    inline: bool = False
+    role: Role | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _pointer(cls, value: str) -> str:
+        if value and not value.startswith("/"):
+            raise ValueError(f"must be a JSON Pointer starting with '/', got {value!r}")
+        return value
+
+
+class CustomLifecycle(_Model):
+    backoff_limit: str | None = None
+    active_deadline: str | None = None
+    ttl: str | None = None
+
+
+class CustomKind(_Model):
+    """A user's own CRD: where its pod templates live and what its workloads do."""
+
+    api_version: str = Field(description="group/version, e.g. example.com/v1")
+    kind: str
+    plural: str | None = None
+    role: Role
+    templates: tuple[CustomTemplate, ...] = Field(min_length=1)
+    lifecycle: CustomLifecycle = CustomLifecycle()
+
+
+class Config(_Model):
+    select: tuple[str, ...] | None = None
+    """Rules to run (codes, names, code prefixes, or ALL); default: every rule on by default."""
+    ignore: tuple[str, ...] = ()
+    extend_select: tuple[str, ...] = ()
+    severity: dict[str, Severity] = {}
+    rules: dict[str, dict[str, Any]] = {}
+    """Per-rule options, keyed by rule name or code."""
+    exclude: Exclude = Exclude()
+    fail_on: Severity = Severity.WARNING
+    allow_suppression: bool = True
+    """Whether `ignore-check.mllint.io/...` annotations suppress findings (off for cluster admins)."""
+    kinds: tuple[CustomKind, ...] = ()
+
+
+class ConfigError(ValueError):
+    """A configuration problem, worded for the user: where, what, and the closest valid name."""
+
+
+def closest(word: str, candidates: Iterable[str]) -> str:
+    match = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return f"; did you mean {match[0]!r}?" if match else ""
+
+
+def parse_config(data: Any, source: str) -> Config:
+    """Validate raw config data; errors name the source, the key path and a suggestion."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the configuration must be a mapping, "
+                          f"got {type(data).__name__}")
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError("\n".join(_describe(err, source) for err in exc.errors())) from None
+
+
+def _describe(err: Any, source: str) -> str:
+    loc = ".".join(str(p) for p in err["loc"])
+    if err["type"] == "extra_forbidden":
+        key = str(err["loc"][-1])
+        fields = _fields_at(err["loc"][:-1])
+        return f"{source}: unknown key {loc!r}{closest(key, fields)}"
+    return f"{source}: {loc}: {err['msg']}"
+
+
+def _fields_at(loc: tuple[Any, ...]) -> list[str]:
+    model: type[BaseModel] = Config
+    for part in loc:
+        field = model.model_fields.get(str(part).replace("-", "_"))
+        annotation = getattr(field, "annotation", None) if field else None
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+        else:
+            break
+    return [_kebab(name) for name in model.model_fields]

@@ -1,0 +1,251 @@
+"""The engine: runs the configured rules on objects and stamps what they find.
+
+Built once from a `Config` (which it validates against the registry), then called per object by
+either front end. The engine owns selection, severities, options, exclusions and suppression;
+rules only yield violations.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from mllint.rules import patch
+from mllint.rules import pointer as jp
+from mllint.rules.catalog import RULES, SUPPRESSION_INVALID
+from mllint.rules.config import Config, ConfigError, CustomKind, closest
+from mllint.rules.model import Finding, Op, Rule, Safety, Severity
+from mllint.rules.workload import (
+    BUILTIN_KINDS,
+    KindIndex,
+    Lifecycle,
+    PodTemplate,
+    Subject,
+    WorkloadKind,
+)
+
+IGNORE_PREFIX = "ignore-check.mllint.io/"
+IGNORE_ALL = "mllint.io/ignore-all"
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveRule:
+    rule: Rule
+    severity: Severity
+    options: BaseModel
+
+
+class Registry:
+    """Rules by code and by name, and selector matching (code, name, code prefix, ALL)."""
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        self.rules = tuple(rules)
+        self._by_id = {r.code: r for r in rules} | {r.name: r for r in rules}
+
+    def get(self, name_or_code: str) -> Rule | None:
+        return self._by_id.get(name_or_code) or self._by_id.get(name_or_code.upper())
+
+    def lookup(self, name_or_code: str, where: str) -> Rule:
+        found = self.get(name_or_code)
+        if found is None:
+            raise ConfigError(f"{where}: unknown rule {name_or_code!r}"
+                              f"{closest(name_or_code, self._by_id)}")
+        return found
+
+    def matching(self, selector: str, where: str) -> list[Rule]:
+        if selector.upper() == "ALL":
+            return list(self.rules)
+        exact = self.get(selector)
+        if exact is not None:
+            return [exact]
+        prefixed = [r for r in self.rules if r.code.startswith(selector.upper())]
+        if not prefixed:
+            raise ConfigError(f"{where}: {selector!r} matches no rule code or name"
+                              f"{closest(selector, self._by_id)}")
+        return prefixed
+
+
+REGISTRY = Registry(RULES)
+
+
+def _custom_kind(spec: CustomKind) -> WorkloadKind:
+    group, _, version = spec.api_version.rpartition("/")
+    templates = tuple(PodTemplate(t.path, inline=t.inline, role=t.role) for t in spec.templates)
+    lc = spec.lifecycle
+    return WorkloadKind(group, spec.kind, (version,), spec.plural or spec.kind.lower() + "s",
+                        spec.role, templates,
+                        Lifecycle(backoff_limit=lc.backoff_limit,
+                                  active_deadline=lc.active_deadline, ttl=lc.ttl))
+
+
+class Engine:
+    def __init__(self, config: Config | None = None, registry: Registry = REGISTRY,
+                 kinds: Iterable[WorkloadKind] = BUILTIN_KINDS) -> None:
+        self.config = config or Config()
+        self.registry = registry
+        self.kinds = KindIndex([*kinds, *(_custom_kind(k) for k in self.config.kinds)])
+        self.active = self._activate()
+        self._by_rule = {a.rule.name: a for a in self.active}
+
+    def _activate(self) -> list[ActiveRule]:
+        cfg, reg = self.config, self.registry
+        if cfg.select is None:
+            chosen = [r for r in reg.rules if r.enabled_by_default]
+        else:
+            chosen = [r for s in cfg.select for r in reg.matching(s, "select")]
+        chosen += [r for s in cfg.extend_select for r in reg.matching(s, "extend-select")]
+        dropped = {r.name for s in cfg.ignore for r in reg.matching(s, "ignore")}
+        severity = {reg.lookup(k, "severity").name: v for k, v in cfg.severity.items()}
+        options = {reg.lookup(k, "rules").name: (k, v) for k, v in cfg.rules.items()}
+        active: list[ActiveRule] = []
+        seen: set[str] = set()
+        for r in chosen:
+            if r.name in dropped or r.name in seen:
+                continue
+            seen.add(r.name)
+            active.append(ActiveRule(r, severity.get(r.name, r.severity),
+                                     self._options(r, *options.get(r.name, (r.name, {})))))
+        return active
+
+    @staticmethod
+    def _options(rule: Rule, key: str, raw: Any) -> BaseModel:
+        try:
+            return rule.options.model_validate(raw or {})
+        except ValidationError as exc:
+            fields = list(rule.options.model_fields)
+            problems = []
+            for err in exc.errors():
+                loc = ".".join(str(p) for p in err["loc"])
+                hint = closest(loc, fields) if err["type"] == "extra_forbidden" else ""
+                what = "unknown option" if err["type"] == "extra_forbidden" else err["msg"]
+                problems.append(f"rules.{key}.{loc}: {what}{hint}")
+            raise ConfigError("; ".join(problems)) from None
+
+    def is_active(self, name: str) -> bool:
+        return name in self._by_rule
+
+    def severity_of(self, name: str) -> Severity:
+        active = self._by_rule.get(name)
+        return active.severity if active else REGISTRY.lookup(name, "rule").severity
+
+    def options(self, name: str) -> BaseModel:
+        return self._by_rule[name].options
+
+    def subject(self, obj: Mapping[str, Any]) -> Subject:
+        kind = self.kinds.lookup(str(obj.get("apiVersion", "")), str(obj.get("kind", "")))
+        return Subject(obj, kind)
+
+    def excluded(self, subject: Subject) -> bool:
+        ex = self.config.exclude
+        group_kind = f"{jp.escape(subject.api_version)}/{subject.kind}"
+        return (
+            any(fnmatch.fnmatchcase(subject.namespace, p) for p in ex.namespaces)
+            or any(fnmatch.fnmatchcase(subject.kind, p) or fnmatch.fnmatchcase(group_kind, p)
+                   for p in ex.kinds)
+            or any(fnmatch.fnmatchcase(subject.name, p) for p in ex.names)
+        )
+
+    def evaluate(self, obj: Mapping[str, Any]) -> list[Finding]:
+        """Findings for one object, suppressed and excluded ones removed."""
+        subject = self.subject(obj)
+        if self.excluded(subject):
+            return []
+        findings: list[Finding] = []
+        for active in self.active:
+            r = active.rule
+            if r.meta:
+                continue
+            if r.kinds and subject.kind not in r.kinds:
+                continue
+            if r.workloads_only and subject.workload is None:
+                continue
+            scope = subject.scope(r.roles)
+            if r.roles and not scope.pods:
+                continue
+            for v in r.check(scope, active.options):
+                findings.append(self.stamp(active, subject, v.at, v.message, v.fix))
+        return self._suppress(subject, findings)
+
+    def stamp(self, active: ActiveRule, subject: Subject, at: str, message: str,
+              fix: Any = None) -> Finding:
+        return Finding(code=active.rule.code, rule=active.rule.name, severity=active.severity,
+                       message=message, pointer=at, kind=subject.kind, name=subject.name,
+                       namespace=subject.namespace, fix=fix)
+
+    def _suppress(self, subject: Subject, findings: list[Finding]) -> list[Finding]:
+        scopes, invalid = self._suppressions(subject)
+        kept = [f for f in findings
+                if not any(f.pointer.startswith(prefix) and (f.rule in names or "*" in names)
+                           for prefix, names in scopes)]
+        return kept + invalid
+
+    def _suppressions(self, subject: Subject) -> tuple[list[tuple[str, set[str]]], list[Finding]]:
+        """(pointer prefix, suppressed rule names) for each annotated metadata that applies,
+        and findings for annotations that are invalid and so suppress nothing."""
+        sources = [("", "/metadata", subject.metadata)]
+        for pod in subject.pods:
+            if pod.metadata is not subject.metadata:
+                template = jp.parent(pod.pointer)
+                sources.append((template, template + "/metadata", pod.metadata))
+        scopes: list[tuple[str, set[str]]] = []
+        invalid: list[Finding] = []
+        for prefix, meta_at, meta in sources:
+            annotations = meta.get("annotations")
+            if not isinstance(annotations, dict):
+                continue
+            names: set[str] = set()
+            for key, reason in annotations.items():
+                if not isinstance(key, str):
+                    continue
+                if key == IGNORE_ALL:
+                    target = "*"
+                elif key.startswith(IGNORE_PREFIX):
+                    wanted = key[len(IGNORE_PREFIX):]
+                    found = self.registry.get(wanted)
+                    if found is None:
+                        invalid += self._invalid(subject, meta_at, key,
+                                                 f"annotation {key!r} names no rule"
+                                                 f"{closest(wanted, self._names())}")
+                        continue
+                    target = found.name
+                else:
+                    continue
+                if not self.config.allow_suppression:
+                    continue
+                if not isinstance(reason, str) or not reason.strip():
+                    invalid += self._invalid(subject, meta_at, key,
+                                             f"annotation {key!r} gives no reason, so it "
+                                             "suppresses nothing; say why the rule does not apply")
+                    continue
+                names.add(target)
+            if names:
+                scopes.append((prefix, names))
+        return scopes, invalid
+
+    def _names(self) -> list[str]:
+        return [r.name for r in self.registry.rules] + [r.code for r in self.registry.rules]
+
+    def _invalid(self, subject: Subject, meta_at: str, key: str, message: str) -> list[Finding]:
+        active = self._by_rule.get(SUPPRESSION_INVALID.name)
+        if active is None:
+            return []
+        return [self.stamp(active, subject, jp.join(meta_at, "annotations", key), message)]
+
+    def meta_finding(self, rule: Rule, message: str, *, pointer: str = "",
+                     subject: Subject | None = None) -> Finding | None:
+        """A finding of an engine-level rule (parse errors and the like), None when disabled."""
+        active = self._by_rule.get(rule.name)
+        if active is None:
+            return None
+        return self.stamp(active, subject or Subject({}), pointer, message)
+
+
+def fix_ops(obj: Any, findings: Iterable[Finding], *, unsafe: bool = False) -> list[Op]:
+    """One normalized JSON Patch applying the fixes of `findings` (safe ones unless `unsafe`)."""
+    fixes = [f.fix.ops for f in findings
+             if f.fix is not None and (unsafe or f.fix.safety is Safety.SAFE)]
+    return patch.plan(obj, fixes) if fixes else []

@@ -1,0 +1,114 @@
+"""RFC 6901 JSON Pointers: building, splitting, resolving, and wildcard patterns.
+
+Pointers are plain strings (`/spec/template/spec/containers/0`), so violations, patches and
+reports can carry them without conversion. Patterns are pointers in which a `*` token matches any
+object key or array index; the workload model and user-declared CRDs are written with them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+WILDCARD = "*"
+
+
+def escape(token: str | int) -> str:
+    """Escape one reference token: `~` becomes `~0`, `/` becomes `~1`."""
+    text = str(token)
+    if "~" in text or "/" in text:
+        return text.replace("~", "~0").replace("/", "~1")
+    return text
+
+
+def unescape(token: str) -> str:
+    if "~" in token:
+        return token.replace("~1", "/").replace("~0", "~")
+    return token
+
+
+def join(base: str, *tokens: str | int) -> str:
+    """Append reference tokens to a pointer, escaping each."""
+    if not tokens:
+        return base
+    return base + "/" + "/".join(escape(t) for t in tokens)
+
+
+def split(pointer: str) -> list[str]:
+    """The unescaped reference tokens of a pointer (`""` is the whole document)."""
+    if pointer == "":
+        return []
+    if not pointer.startswith("/"):
+        raise ValueError(f"JSON Pointer must start with '/': {pointer!r}")
+    return [unescape(t) for t in pointer[1:].split("/")]
+
+
+def parent(pointer: str) -> str:
+    return pointer[: pointer.rfind("/")] if pointer else ""
+
+
+def resolve(doc: Any, pointer: str) -> Any:
+    """The value a pointer names; raises KeyError when any step is missing."""
+    node = doc
+    for token in split(pointer):
+        node = step(node, token)
+    return node
+
+
+def step(node: Any, token: str) -> Any:
+    if isinstance(node, dict):
+        return node[token]
+    if isinstance(node, list) and token.isdigit():
+        index = int(token)
+        if index < len(node):
+            return node[index]
+    raise KeyError(token)
+
+
+def exists(doc: Any, pointer: str) -> bool:
+    try:
+        resolve(doc, pointer)
+    except KeyError:
+        return False
+    return True
+
+
+def expand(doc: Any, pattern: str) -> Iterator[tuple[str, Any]]:
+    """Every (pointer, value) in `doc` that `pattern` matches; `*` matches any key or index."""
+    if pattern == "":
+        yield "", doc
+        return
+    yield from _expand(doc, split(pattern), "")
+
+
+def _expand(node: Any, tokens: list[str], at: str) -> Iterator[tuple[str, Any]]:
+    if not tokens:
+        yield at, node
+        return
+    head, rest = tokens[0], tokens[1:]
+    if head == WILDCARD:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                yield from _expand(value, rest, join(at, key))
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                yield from _expand(value, rest, f"{at}/{index}")
+        return
+    try:
+        child = step(node, head)
+    except KeyError:
+        return
+    yield from _expand(child, rest, join(at, head))
+
+
+def to_field_path(pointer: str) -> str:
+    """A pointer as kubectl users read it: `/spec/containers/0/image` -> `spec.containers[0].image`."""
+    out = []
+    for token in split(pointer):
+        if token.isdigit():
+            out.append(f"[{token}]")
+        elif "." in token or "/" in token:
+            out.append(f"[{token!r}]")
+        else:
+            out.append(("." if out else "") + token)
+    return "".join(out)

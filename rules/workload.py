@@ -1,0 +1,265 @@
+"""The workload model: where each kind keeps its pods, containers, volumes and lifecycle fields.
+
+This is the one place that knows the shape of workload kinds. Rules ask a `Subject` for its pods
+and containers and never spell out a kind's paths themselves, so a new kind (an operator's CRD, or
+one a user declares in config) is a `WorkloadKind` entry here and every rule reaches it.
+
+Paths are JSON Pointer patterns (`*` matches any key or index), as in the config file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from mllint.rules import pointer as jp
+from mllint.rules.model import Role
+
+
+@dataclass(frozen=True)
+class PodTemplate:
+    """Where pod specs live in an object of some kind.
+
+    `path` names a pod template (an object with `metadata` and `spec`), or, with `inline`, the
+    pod spec itself (KServe's predictor, a bare Pod's `spec`). `containers` lists extra patterns,
+    relative to the pod spec, of single container-like objects outside `containers[]` (KServe's
+    `model`, Argo's `script`). `volumes` lists extra patterns, relative to the object, of volume
+    lists shared by every pod (Argo's workflow-level `volumes`). `role` overrides the kind's.
+    """
+
+    path: str
+    inline: bool = False
+    containers: tuple[str, ...] = ()
+    init_containers: tuple[str, ...] = ("/initContainers/*",)
+    main_containers: tuple[str, ...] = ("/containers/*",)
+    volumes: tuple[str, ...] = ()
+    role: Role | None = None
+    restart_policy: str | None = None
+    """The pod `restartPolicy` this template must have, when the kind's semantics fix one."""
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """Pointers to a run-to-completion workload's lifecycle fields (absent: not applicable)."""
+
+    backoff_limit: str | None = None
+    active_deadline: str | None = None
+    ttl: str | None = None
+    concurrency: str | None = None
+    concurrency_values: tuple[str, ...] = ("Allow", "Forbid", "Replace")
+
+
+@dataclass(frozen=True)
+class WorkloadKind:
+    group: str
+    kind: str
+    versions: tuple[str, ...]
+    plural: str
+    role: Role
+    templates: tuple[PodTemplate, ...]
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
+    replicas: str | None = None
+    """Pointer to the replica count of a scalable workload."""
+
+    @property
+    def key(self) -> str:
+        return f"{self.group}/{self.kind}" if self.group else self.kind
+
+
+_POD_TEMPLATE = (PodTemplate("/spec/template"),)
+_JOB_TEMPLATE = (PodTemplate("/spec/template", restart_policy="Never"),)
+
+BUILTIN_KINDS: tuple[WorkloadKind, ...] = (
+    WorkloadKind("", "Pod", ("v1",), "pods", Role.SERVING, (PodTemplate("", inline=False),)),
+    WorkloadKind("apps", "Deployment", ("v1",), "deployments", Role.SERVING, _POD_TEMPLATE,
+                 replicas="/spec/replicas"),
+    WorkloadKind("apps", "StatefulSet", ("v1",), "statefulsets", Role.SERVING, _POD_TEMPLATE,
+                 replicas="/spec/replicas"),
+    WorkloadKind("apps", "ReplicaSet", ("v1",), "replicasets", Role.SERVING, _POD_TEMPLATE,
+                 replicas="/spec/replicas"),
+    WorkloadKind("apps", "DaemonSet", ("v1",), "daemonsets", Role.DAEMON, _POD_TEMPLATE),
+    WorkloadKind("", "ReplicationController", ("v1",), "replicationcontrollers", Role.SERVING,
+                 _POD_TEMPLATE, replicas="/spec/replicas"),
+    WorkloadKind(
+        "batch", "Job", ("v1",), "jobs", Role.BATCH, _JOB_TEMPLATE,
+        Lifecycle(backoff_limit="/spec/backoffLimit",
+                  active_deadline="/spec/activeDeadlineSeconds",
+                  ttl="/spec/ttlSecondsAfterFinished"),
+    ),
+    WorkloadKind(
+        "batch", "CronJob", ("v1",), "cronjobs", Role.BATCH,
+        (PodTemplate("/spec/jobTemplate/spec/template", restart_policy="Never"),),
+        # Jobs a CronJob owns are cleaned up by its history limits, so no TTL is asked of them.
+        Lifecycle(backoff_limit="/spec/jobTemplate/spec/backoffLimit",
+                  active_deadline="/spec/jobTemplate/spec/activeDeadlineSeconds",
+                  concurrency="/spec/concurrencyPolicy"),
+    ),
+)
+
+
+def group_of(api_version: str) -> str:
+    """`apps/v1` -> `apps`; `v1` (the core group) -> `""`."""
+    return api_version.rpartition("/")[0]
+
+
+class KindIndex:
+    """Workload kinds by group and kind, built once per engine."""
+
+    def __init__(self, kinds: Iterable[WorkloadKind]) -> None:
+        self._by_key: dict[tuple[str, str], WorkloadKind] = {}
+        for kind in kinds:
+            self._by_key[(kind.group, kind.kind)] = kind
+
+    def __iter__(self) -> Iterator[WorkloadKind]:
+        return iter(self._by_key.values())
+
+    def lookup(self, api_version: str, kind: str) -> WorkloadKind | None:
+        return self._by_key.get((group_of(api_version), kind))
+
+
+@dataclass(frozen=True, slots=True)
+class Container:
+    pointer: str
+    spec: Mapping[str, Any]
+    pod: Pod
+    init: bool = False
+
+    @property
+    def name(self) -> str:
+        name = self.spec.get("name")
+        return str(name) if name is not None else jp.split(self.pointer)[-1]
+
+
+@dataclass(slots=True)
+class Pod:
+    """One pod spec of a workload, with where its metadata and spec live."""
+
+    pointer: str
+    """Pointer to the pod spec (the object holding `containers`)."""
+    spec: Mapping[str, Any]
+    metadata: Mapping[str, Any]
+    role: Role
+    template: PodTemplate
+    subject: Subject
+    containers: list[Container] = field(default_factory=list)
+    volumes: list[tuple[str, Mapping[str, Any]]] = field(default_factory=list)
+
+    @property
+    def main_containers(self) -> Iterator[Container]:
+        return (c for c in self.containers if not c.init)
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+@dataclass
+class Subject:
+    """One Kubernetes object under evaluation, with its workload view computed once."""
+
+    obj: Mapping[str, Any]
+    workload: WorkloadKind | None = None
+
+    @property
+    def kind(self) -> str:
+        return str(self.obj.get("kind", ""))
+
+    @property
+    def api_version(self) -> str:
+        return str(self.obj.get("apiVersion", ""))
+
+    @property
+    def metadata(self) -> Mapping[str, Any]:
+        return _mapping(self.obj.get("metadata"))
+
+    @property
+    def name(self) -> str:
+        return str(self.metadata.get("name") or self.metadata.get("generateName") or "")
+
+    @property
+    def namespace(self) -> str:
+        return str(self.metadata.get("namespace") or "")
+
+    @property
+    def role(self) -> Role | None:
+        return self.workload.role if self.workload else None
+
+    @cached_property
+    def pods(self) -> list[Pod]:
+        if self.workload is None:
+            return []
+        pods: list[Pod] = []
+        for template in self.workload.templates:
+            for at, node in jp.expand(self.obj, template.path):
+                if not isinstance(node, dict):
+                    continue
+                if template.inline:
+                    spec_at, spec, meta = at, node, self.metadata
+                else:
+                    spec_at, spec = jp.join(at, "spec"), _mapping(node.get("spec"))
+                    meta = _mapping(node.get("metadata"))
+                pods.append(self._pod(template, spec_at, spec, meta))
+        return pods
+
+    def _pod(self, template: PodTemplate, at: str, spec: Mapping[str, Any],
+             meta: Mapping[str, Any]) -> Pod:
+        role = template.role or self._pod_role(spec)
+        pod = Pod(at, spec, meta, role, template, self)
+        for patterns, init in ((template.init_containers, True),
+                               (template.main_containers, False),
+                               (template.containers, False)):
+            for pattern in patterns:
+                for c_at, c_spec in jp.expand(spec, pattern):
+                    if isinstance(c_spec, dict):
+                        pod.containers.append(Container(at + c_at, c_spec, pod, init))
+        for v_at, volume in jp.expand(spec, "/volumes/*"):
+            if isinstance(volume, dict):
+                pod.volumes.append((at + v_at, volume))
+        for pattern in template.volumes:
+            for v_at, volume in jp.expand(self.obj, pattern):
+                if isinstance(volume, dict):
+                    pod.volumes.append((v_at, volume))
+        return pod
+
+    def _pod_role(self, spec: Mapping[str, Any]) -> Role:
+        assert self.workload is not None
+        if self.workload.kind == "Pod" and spec.get("restartPolicy") in ("Never", "OnFailure"):
+            return Role.BATCH
+        return self.workload.role
+
+    @property
+    def containers(self) -> Iterator[Container]:
+        for pod in self.pods:
+            yield from pod.containers
+
+    def scope(self, roles: frozenset[Role]) -> Scope:
+        pods = self.pods if not roles else [p for p in self.pods if p.role in roles]
+        return Scope(self, pods)
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What a rule's check sees: the subject, and its pods of the roles the rule applies to."""
+
+    subject: Subject
+    pods: list[Pod]
+
+    @property
+    def obj(self) -> Mapping[str, Any]:
+        return self.subject.obj
+
+    @property
+    def workload(self) -> WorkloadKind | None:
+        return self.subject.workload
+
+    @property
+    def containers(self) -> Iterator[Container]:
+        for pod in self.pods:
+            yield from pod.containers
+
+    @property
+    def main_containers(self) -> Iterator[Container]:
+        for pod in self.pods:
+            yield from pod.main_containers
