@@ -20,8 +20,9 @@ def _kebab(name: str) -> str:
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", alias_generator=_kebab, populate_by_name=True,
-                              frozen=True)
+    model_config = ConfigDict(
+        extra="forbid", alias_generator=_kebab, populate_by_name=True, frozen=True
+    )
 
 
 class Exclude(_Model):
@@ -74,7 +75,7 @@ class Config(_Model):
     exclude: Exclude = Exclude()
     fail_on: Severity = Severity.WARNING
     allow_suppression: bool = True
-    """Whether `ignore-check.mllint.io/...` annotations suppress findings (off for cluster admins)."""
+    """Whether suppression annotations are honoured (cluster admins turn this off)."""
     kinds: tuple[CustomKind, ...] = ()
 
 
@@ -92,8 +93,9 @@ def parse_config(data: Any, source: str) -> Config:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}: the configuration must be a mapping, "
-                          f"got {type(data).__name__}")
+        raise ConfigError(
+            f"{source}: the configuration must be a mapping, got {type(data).__name__}"
+        )
     try:
         return Config.model_validate(data)
     except ValidationError as exc:

@@ -8,7 +8,7 @@ rules only yield violations.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,7 @@ from mllint.rules.config import Config, ConfigError, CustomKind, closest
 from mllint.rules.model import Finding, Op, Rule, Safety, Severity
 from mllint.rules.workload import (
     BUILTIN_KINDS,
+    OTHER_KINDS,
     KindIndex,
     Lifecycle,
     PodTemplate,
@@ -52,8 +53,9 @@ class Registry:
     def lookup(self, name_or_code: str, where: str) -> Rule:
         found = self.get(name_or_code)
         if found is None:
-            raise ConfigError(f"{where}: unknown rule {name_or_code!r}"
-                              f"{closest(name_or_code, self._by_id)}")
+            raise ConfigError(
+                f"{where}: unknown rule {name_or_code!r}{closest(name_or_code, self._by_id)}"
+            )
         return found
 
     def matching(self, selector: str, where: str) -> list[Rule]:
@@ -64,8 +66,10 @@ class Registry:
             return [exact]
         prefixed = [r for r in self.rules if r.code.startswith(selector.upper())]
         if not prefixed:
-            raise ConfigError(f"{where}: {selector!r} matches no rule code or name"
-                              f"{closest(selector, self._by_id)}")
+            raise ConfigError(
+                f"{where}: {selector!r} matches no rule code or name"
+                f"{closest(selector, self._by_id)}"
+            )
         return prefixed
 
 
@@ -76,15 +80,24 @@ def _custom_kind(spec: CustomKind) -> WorkloadKind:
     group, _, version = spec.api_version.rpartition("/")
     templates = tuple(PodTemplate(t.path, inline=t.inline, role=t.role) for t in spec.templates)
     lc = spec.lifecycle
-    return WorkloadKind(group, spec.kind, (version,), spec.plural or spec.kind.lower() + "s",
-                        spec.role, templates,
-                        Lifecycle(backoff_limit=lc.backoff_limit,
-                                  active_deadline=lc.active_deadline, ttl=lc.ttl))
+    return WorkloadKind(
+        group,
+        spec.kind,
+        (version,),
+        spec.plural or spec.kind.lower() + "s",
+        spec.role,
+        templates,
+        Lifecycle(backoff_limit=lc.backoff_limit, active_deadline=lc.active_deadline, ttl=lc.ttl),
+    )
 
 
 class Engine:
-    def __init__(self, config: Config | None = None, registry: Registry = REGISTRY,
-                 kinds: Iterable[WorkloadKind] = BUILTIN_KINDS) -> None:
+    def __init__(
+        self,
+        config: Config | None = None,
+        registry: Registry = REGISTRY,
+        kinds: Iterable[WorkloadKind] = BUILTIN_KINDS,
+    ) -> None:
         self.config = config or Config()
         self.registry = registry
         self.kinds = KindIndex([*kinds, *(_custom_kind(k) for k in self.config.kinds)])
@@ -107,8 +120,13 @@ class Engine:
             if r.name in dropped or r.name in seen:
                 continue
             seen.add(r.name)
-            active.append(ActiveRule(r, severity.get(r.name, r.severity),
-                                     self._options(r, *options.get(r.name, (r.name, {})))))
+            active.append(
+                ActiveRule(
+                    r,
+                    severity.get(r.name, r.severity),
+                    self._options(r, *options.get(r.name, (r.name, {}))),
+                )
+            )
         return active
 
     @staticmethod
@@ -135,6 +153,13 @@ class Engine:
     def options(self, name: str) -> BaseModel:
         return self._by_rule[name].options
 
+    def admission_kinds(self) -> list[tuple[str, tuple[str, ...], str, str]]:
+        """(group, versions, plural, kind) of every kind an active rule can judge alone."""
+        kinds = {(k.group, k.versions, k.plural, k.kind) for k in self.kinds}
+        named = {k for a in self.active for k in a.rule.kinds}
+        kinds |= {(k.group, k.versions, k.plural, k.kind) for k in OTHER_KINDS if k.kind in named}
+        return sorted(kinds)
+
     def subject(self, obj: Mapping[str, Any]) -> Subject:
         kind = self.kinds.lookup(str(obj.get("apiVersion", "")), str(obj.get("kind", "")))
         return Subject(obj, kind)
@@ -144,8 +169,10 @@ class Engine:
         group_kind = f"{jp.escape(subject.api_version)}/{subject.kind}"
         return (
             any(fnmatch.fnmatchcase(subject.namespace, p) for p in ex.namespaces)
-            or any(fnmatch.fnmatchcase(subject.kind, p) or fnmatch.fnmatchcase(group_kind, p)
-                   for p in ex.kinds)
+            or any(
+                fnmatch.fnmatchcase(subject.kind, p) or fnmatch.fnmatchcase(group_kind, p)
+                for p in ex.kinds
+            )
             or any(fnmatch.fnmatchcase(subject.name, p) for p in ex.names)
         )
 
@@ -170,17 +197,31 @@ class Engine:
                 findings.append(self.stamp(active, subject, v.at, v.message, v.fix))
         return self._suppress(subject, findings)
 
-    def stamp(self, active: ActiveRule, subject: Subject, at: str, message: str,
-              fix: Any = None) -> Finding:
-        return Finding(code=active.rule.code, rule=active.rule.name, severity=active.severity,
-                       message=message, pointer=at, kind=subject.kind, name=subject.name,
-                       namespace=subject.namespace, fix=fix)
+    def stamp(
+        self, active: ActiveRule, subject: Subject, at: str, message: str, fix: Any = None
+    ) -> Finding:
+        return Finding(
+            code=active.rule.code,
+            rule=active.rule.name,
+            severity=active.severity,
+            message=message,
+            pointer=at,
+            kind=subject.kind,
+            name=subject.name,
+            namespace=subject.namespace,
+            fix=fix,
+        )
 
     def _suppress(self, subject: Subject, findings: list[Finding]) -> list[Finding]:
         scopes, invalid = self._suppressions(subject)
-        kept = [f for f in findings
-                if not any(f.pointer.startswith(prefix) and (f.rule in names or "*" in names)
-                           for prefix, names in scopes)]
+        kept = [
+            f
+            for f in findings
+            if not any(
+                f.pointer.startswith(prefix) and (f.rule in names or "*" in names)
+                for prefix, names in scopes
+            )
+        ]
         return kept + invalid
 
     def _suppressions(self, subject: Subject) -> tuple[list[tuple[str, set[str]]], list[Finding]]:
@@ -204,12 +245,15 @@ class Engine:
                 if key == IGNORE_ALL:
                     target = "*"
                 elif key.startswith(IGNORE_PREFIX):
-                    wanted = key[len(IGNORE_PREFIX):]
+                    wanted = key[len(IGNORE_PREFIX) :]
                     found = self.registry.get(wanted)
                     if found is None:
-                        invalid += self._invalid(subject, meta_at, key,
-                                                 f"annotation {key!r} names no rule"
-                                                 f"{closest(wanted, self._names())}")
+                        invalid += self._invalid(
+                            subject,
+                            meta_at,
+                            key,
+                            f"annotation {key!r} names no rule{closest(wanted, self._names())}",
+                        )
                         continue
                     target = found.name
                 else:
@@ -217,9 +261,13 @@ class Engine:
                 if not self.config.allow_suppression:
                     continue
                 if not isinstance(reason, str) or not reason.strip():
-                    invalid += self._invalid(subject, meta_at, key,
-                                             f"annotation {key!r} gives no reason, so it "
-                                             "suppresses nothing; say why the rule does not apply")
+                    invalid += self._invalid(
+                        subject,
+                        meta_at,
+                        key,
+                        f"annotation {key!r} gives no reason, so it "
+                        "suppresses nothing; say why the rule does not apply",
+                    )
                     continue
                 names.add(target)
             if names:
@@ -235,8 +283,9 @@ class Engine:
             return []
         return [self.stamp(active, subject, jp.join(meta_at, "annotations", key), message)]
 
-    def meta_finding(self, rule: Rule, message: str, *, pointer: str = "",
-                     subject: Subject | None = None) -> Finding | None:
+    def meta_finding(
+        self, rule: Rule, message: str, *, pointer: str = "", subject: Subject | None = None
+    ) -> Finding | None:
         """A finding of an engine-level rule (parse errors and the like), None when disabled."""
         active = self._by_rule.get(rule.name)
         if active is None:
@@ -246,6 +295,7 @@ class Engine:
 
 def fix_ops(obj: Any, findings: Iterable[Finding], *, unsafe: bool = False) -> list[Op]:
     """One normalized JSON Patch applying the fixes of `findings` (safe ones unless `unsafe`)."""
-    fixes = [f.fix.ops for f in findings
-             if f.fix is not None and (unsafe or f.fix.safety is Safety.SAFE)]
+    fixes = [
+        f.fix.ops for f in findings if f.fix is not None and (unsafe or f.fix.safety is Safety.SAFE)
+    ]
     return patch.plan(obj, fixes) if fixes else []

@@ -164,5 +164,12 @@ def rule(
 def meta_rule(module: str, *, code: str, name: str, severity: Severity, summary: str) -> Rule:
     """Declare a rule that front ends or the engine report; it has no check of its own."""
     docs = inspect.cleandoc(sys.modules[module].__doc__ or "")
-    return Rule(code=code, name=name, severity=severity, summary=summary, check=_no_check,
-                docs=docs, meta=True)
+    return Rule(
+        code=code,
+        name=name,
+        severity=severity,
+        summary=summary,
+        check=_no_check,
+        docs=docs,
+        meta=True,
+    )

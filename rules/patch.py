@@ -70,7 +70,7 @@ def _normalize_one(op: Op, doc: Any) -> list[Op]:
     if kind in ("add", "replace"):
         value = op["value"]
         if tokens and tokens[-1] == "-":
-            if (value in _resolve_or(doc, jp.parent(path), [])):
+            if value in _resolve_or(doc, jp.parent(path), []):
                 return []  # appending what is already there: idempotence
             return [*_parents(doc, tokens[:-1], list_leaf=True), add(path, copy.deepcopy(value))]
         if jp.exists(doc, path):

@@ -102,7 +102,7 @@ def _expand(node: Any, tokens: list[str], at: str) -> Iterator[tuple[str, Any]]:
 
 
 def to_field_path(pointer: str) -> str:
-    """A pointer as kubectl users read it: `/spec/containers/0/image` -> `spec.containers[0].image`."""
+    """A pointer as kubectl users read it: `/spec/containers/0` -> `spec.containers[0]`."""
     out = []
     for token in split(pointer):
         if token.isdigit():

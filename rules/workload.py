@@ -73,28 +73,86 @@ _JOB_TEMPLATE = (PodTemplate("/spec/template", restart_policy="Never"),)
 
 BUILTIN_KINDS: tuple[WorkloadKind, ...] = (
     WorkloadKind("", "Pod", ("v1",), "pods", Role.SERVING, (PodTemplate("", inline=False),)),
-    WorkloadKind("apps", "Deployment", ("v1",), "deployments", Role.SERVING, _POD_TEMPLATE,
-                 replicas="/spec/replicas"),
-    WorkloadKind("apps", "StatefulSet", ("v1",), "statefulsets", Role.SERVING, _POD_TEMPLATE,
-                 replicas="/spec/replicas"),
-    WorkloadKind("apps", "ReplicaSet", ("v1",), "replicasets", Role.SERVING, _POD_TEMPLATE,
-                 replicas="/spec/replicas"),
-    WorkloadKind("apps", "DaemonSet", ("v1",), "daemonsets", Role.DAEMON, _POD_TEMPLATE),
-    WorkloadKind("", "ReplicationController", ("v1",), "replicationcontrollers", Role.SERVING,
-                 _POD_TEMPLATE, replicas="/spec/replicas"),
     WorkloadKind(
-        "batch", "Job", ("v1",), "jobs", Role.BATCH, _JOB_TEMPLATE,
-        Lifecycle(backoff_limit="/spec/backoffLimit",
-                  active_deadline="/spec/activeDeadlineSeconds",
-                  ttl="/spec/ttlSecondsAfterFinished"),
+        "apps",
+        "Deployment",
+        ("v1",),
+        "deployments",
+        Role.SERVING,
+        _POD_TEMPLATE,
+        replicas="/spec/replicas",
     ),
     WorkloadKind(
-        "batch", "CronJob", ("v1",), "cronjobs", Role.BATCH,
+        "apps",
+        "StatefulSet",
+        ("v1",),
+        "statefulsets",
+        Role.SERVING,
+        _POD_TEMPLATE,
+        replicas="/spec/replicas",
+    ),
+    WorkloadKind(
+        "apps",
+        "ReplicaSet",
+        ("v1",),
+        "replicasets",
+        Role.SERVING,
+        _POD_TEMPLATE,
+        replicas="/spec/replicas",
+    ),
+    WorkloadKind("apps", "DaemonSet", ("v1",), "daemonsets", Role.DAEMON, _POD_TEMPLATE),
+    WorkloadKind(
+        "",
+        "ReplicationController",
+        ("v1",),
+        "replicationcontrollers",
+        Role.SERVING,
+        _POD_TEMPLATE,
+        replicas="/spec/replicas",
+    ),
+    WorkloadKind(
+        "batch",
+        "Job",
+        ("v1",),
+        "jobs",
+        Role.BATCH,
+        _JOB_TEMPLATE,
+        Lifecycle(
+            backoff_limit="/spec/backoffLimit",
+            active_deadline="/spec/activeDeadlineSeconds",
+            ttl="/spec/ttlSecondsAfterFinished",
+        ),
+    ),
+    WorkloadKind(
+        "batch",
+        "CronJob",
+        ("v1",),
+        "cronjobs",
+        Role.BATCH,
         (PodTemplate("/spec/jobTemplate/spec/template", restart_policy="Never"),),
         # Jobs a CronJob owns are cleaned up by its history limits, so no TTL is asked of them.
-        Lifecycle(backoff_limit="/spec/jobTemplate/spec/backoffLimit",
-                  active_deadline="/spec/jobTemplate/spec/activeDeadlineSeconds",
-                  concurrency="/spec/concurrencyPolicy"),
+        Lifecycle(
+            backoff_limit="/spec/jobTemplate/spec/backoffLimit",
+            active_deadline="/spec/jobTemplate/spec/activeDeadlineSeconds",
+            concurrency="/spec/concurrencyPolicy",
+        ),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class ResourceKind:
+    """A kind some rule checks that is not a workload (an autoscaler, say)."""
+
+    group: str
+    kind: str
+    versions: tuple[str, ...]
+    plural: str
+
+
+OTHER_KINDS: tuple[ResourceKind, ...] = (
+    ResourceKind(
+        "autoscaling", "HorizontalPodAutoscaler", ("v1", "v2"), "horizontalpodautoscalers"
     ),
 )
 
@@ -195,6 +253,8 @@ class Subject:
             for at, node in jp.expand(self.obj, template.path):
                 if not isinstance(node, dict):
                     continue
+                spec: Mapping[str, Any]
+                meta: Mapping[str, Any]
                 if template.inline:
                     spec_at, spec, meta = at, node, self.metadata
                 else:
@@ -203,13 +263,16 @@ class Subject:
                 pods.append(self._pod(template, spec_at, spec, meta))
         return pods
 
-    def _pod(self, template: PodTemplate, at: str, spec: Mapping[str, Any],
-             meta: Mapping[str, Any]) -> Pod:
+    def _pod(
+        self, template: PodTemplate, at: str, spec: Mapping[str, Any], meta: Mapping[str, Any]
+    ) -> Pod:
         role = template.role or self._pod_role(spec)
         pod = Pod(at, spec, meta, role, template, self)
-        for patterns, init in ((template.init_containers, True),
-                               (template.main_containers, False),
-                               (template.containers, False)):
+        for patterns, init in (
+            (template.init_containers, True),
+            (template.main_containers, False),
+            (template.containers, False),
+        ):
             for pattern in patterns:
                 for c_at, c_spec in jp.expand(spec, pattern):
                     if isinstance(c_spec, dict):

@@ -26,5 +26,10 @@ No fix: which value was meant cannot be known.
 
 from mllint.rules.model import Severity, meta_rule
 
-RULE = meta_rule(__name__, code="ML002", name="duplicate-key", severity=Severity.ERROR,
-                 summary="Mapping holds the same key twice")
+RULE = meta_rule(
+    __name__,
+    code="ML002",
+    name="duplicate-key",
+    severity=Severity.ERROR,
+    summary="Mapping holds the same key twice",
+)

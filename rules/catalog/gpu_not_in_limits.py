@@ -51,7 +51,7 @@ def check(scope: Scope, options: Any) -> Iterator[Violation]:
                 continue
             at = jp.join(c.pointer, "resources", "requests", resource)
             limit_at = jp.join(c.pointer, "resources", "limits", resource)
-            problem = ("with a different limit" if resource in limits else "with no limit")
+            problem = "with a different limit" if resource in limits else "with no limit"
             yield Violation(
                 at,
                 f"container {c.name!r} requests {amount} {resource} {problem}; GPUs are "
@@ -60,6 +60,12 @@ def check(scope: Scope, options: Any) -> Iterator[Violation]:
             )
 
 
-RULE = rule(check, code="ML101", name="gpu-not-in-limits", severity=Severity.ERROR,
-            summary="GPU requested outside resources.limits", workloads_only=True,
-            fix=Safety.SAFE)
+RULE = rule(
+    check,
+    code="ML101",
+    name="gpu-not-in-limits",
+    severity=Severity.ERROR,
+    summary="GPU requested outside resources.limits",
+    workloads_only=True,
+    fix=Safety.SAFE,
+)

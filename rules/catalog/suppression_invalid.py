@@ -26,5 +26,10 @@ No fix.
 
 from mllint.rules.model import Severity, meta_rule
 
-RULE = meta_rule(__name__, code="ML003", name="suppression-invalid", severity=Severity.WARNING,
-                 summary="Suppression annotation without a reason or naming no rule")
+RULE = meta_rule(
+    __name__,
+    code="ML003",
+    name="suppression-invalid",
+    severity=Severity.WARNING,
+    summary="Suppression annotation without a reason or naming no rule",
+)

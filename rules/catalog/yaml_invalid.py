@@ -24,5 +24,10 @@ No fix: the author's intent cannot be known.
 
 from mllint.rules.model import Severity, meta_rule
 
-RULE = meta_rule(__name__, code="ML001", name="yaml-invalid", severity=Severity.ERROR,
-                 summary="File is not valid YAML or JSON")
+RULE = meta_rule(
+    __name__,
+    code="ML001",
+    name="yaml-invalid",
+    severity=Severity.ERROR,
+    summary="File is not valid YAML or JSON",
+)
