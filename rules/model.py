@@ -43,6 +43,9 @@ class Role(enum.StrEnum):
     DAEMON = "daemon"  # one per node: agents, device plugins
 
 
+DOCS_URL = "https://github.com/mllint/mllint/blob/main/docs/rules/{code}.md"
+"""Where each rule's page is published; every finding links to it."""
+
 Op = dict[str, Any]
 """One RFC 6902 operation: `{"op": "add", "path": "/spec/x", "value": 1}`."""
 
@@ -72,6 +75,18 @@ class Violation:
 
 class NoOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def _kebab(name: str) -> str:
+    return name.replace("_", "-")
+
+
+class Options(BaseModel):
+    """Base of a rule's options: kebab-case keys in config files, unknown keys are errors."""
+
+    model_config = ConfigDict(
+        extra="forbid", alias_generator=_kebab, populate_by_name=True, frozen=True
+    )
 
 
 Check = Callable[["Scope", Any], Iterator[Violation]]
@@ -107,6 +122,10 @@ class Rule:
     @property
     def fixable(self) -> bool:
         return self.fix_safety is not None
+
+    @property
+    def url(self) -> str:
+        return DOCS_URL.format(code=self.code)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,87 @@
+"""Which files a run reads: the paths given, directories walked, exclusions applied."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from mllint.linter.lint import STDIN
+
+EXTENSIONS = (".yaml", ".yml", ".json")
+SKIPPED_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        "node_modules",
+        ".venv",
+        "venv",
+        "__pycache__",
+        ".tox",
+        ".mypy_cache",
+        ".ruff_cache",
+        ".pytest_cache",
+    }
+)
+
+
+class PathError(Exception):
+    """A path given on the command line that does not exist."""
+
+
+@dataclass(frozen=True)
+class Excluder:
+    """Path globs, matched against paths relative to `root` (the config file's folder)."""
+
+    patterns: tuple[str, ...]
+    root: str
+
+    def __call__(self, path: str) -> bool:
+        if not self.patterns or path == STDIN:
+            return False
+        rel = os.path.relpath(os.path.abspath(path), self.root).replace(os.sep, "/")
+        parts = PurePosixPath(rel)
+        return any(
+            fnmatch.fnmatchcase(rel, p) or parts.match(p) or fnmatch.fnmatchcase(rel, p + "/*")
+            for p in self.patterns
+        )
+
+
+def discover(paths: Sequence[str], excluded: Excluder) -> Iterator[str]:
+    """Files to lint, in a stable order. Given files are read whatever their extension;
+    directories are walked for YAML and JSON files, following links but never in a loop."""
+    for path in paths:
+        if path == STDIN:
+            yield path
+        elif os.path.isdir(path):
+            yield from _walk(path, excluded)
+        elif os.path.exists(path) or os.path.islink(path):
+            if not excluded(path):
+                yield path
+        else:
+            raise PathError(f"{path}: no such file or directory")
+
+
+def _walk(top: str, excluded: Excluder) -> Iterator[str]:
+    seen: set[tuple[int, int]] = set()
+    for root, dirs, files in os.walk(top, followlinks=True):
+        try:
+            st = os.stat(root)
+        except OSError:
+            dirs[:] = []
+            continue
+        if (st.st_dev, st.st_ino) in seen:
+            dirs[:] = []  # a link back to a folder already walked: a loop
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        dirs[:] = sorted(
+            d for d in dirs if d not in SKIPPED_DIRS and not excluded(os.path.join(root, d))
+        )
+        for name in sorted(files):
+            if name.endswith(EXTENSIONS):
+                path = os.path.join(root, name)
+                if not excluded(path):
+                    yield path

@@ -1,0 +1,169 @@
+"""Linting files: read, decode, run the engine per object, place each finding at file:line:col."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from mllint.linter.loader import Document, LoadError, Position, load
+from mllint.rules import Config, Engine, Finding
+from mllint.rules.catalog import DUPLICATE_KEY, YAML_INVALID
+
+STDIN = "-"
+
+
+@dataclass(frozen=True, slots=True)
+class Located:
+    """A finding placed in a file (line and column are 1-based; 0 when there is no position)."""
+
+    finding: Finding
+    file: str
+    line: int
+    column: int
+
+
+@dataclass(slots=True)
+class FileReport:
+    path: str
+    findings: list[Located] = field(default_factory=list)
+    documents: int = 0
+    objects: int = 0
+    skipped: int = 0
+    """Documents that are not Kubernetes objects (no apiVersion or kind): Helm values, say."""
+    failed: bool = False
+    """The file could not be read or parsed to its end."""
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One Kubernetes object of a document: the whole document, or an item of a `kind: List`."""
+
+    obj: dict[str, Any]
+    prefix: str
+
+
+def is_object(value: Any) -> bool:
+    return isinstance(value, dict) and bool(value.get("apiVersion")) and bool(value.get("kind"))
+
+
+def items(doc: Any) -> Iterator[Item]:
+    """The objects of a document; a `kind: List` (kubectl's `v1/List`) yields its items."""
+    if not is_object(doc):
+        return
+    if doc["kind"] == "List" and isinstance(doc.get("items"), list):
+        for index, item in enumerate(doc["items"]):
+            if is_object(item):
+                yield Item(item, f"/items/{index}")
+        return
+    yield Item(doc, "")
+
+
+def read(path: str) -> bytes:
+    if path == STDIN:
+        return sys.stdin.buffer.read()
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
+def describe_os_error(exc: OSError) -> str:
+    reason = exc.strerror or str(exc)
+    return f"cannot read file: {reason}"
+
+
+def lint_file(path: str, engine: Engine, data: bytes | None = None) -> FileReport:
+    report = FileReport(path)
+    try:
+        raw = read(path) if data is None else data
+    except OSError as exc:
+        _meta(report, engine, YAML_INVALID, describe_os_error(exc), Position(0, 0))
+        report.failed = True
+        return report
+    try:
+        for doc in load(raw):
+            lint_document(report, engine, doc)
+    except LoadError as exc:
+        _meta(report, engine, YAML_INVALID, exc.message, Position(exc.line, exc.column))
+        report.failed = True
+    return report
+
+
+def lint_document(report: FileReport, engine: Engine, doc: Document) -> None:
+    report.documents += 1
+    for key, where in doc.duplicates:
+        _meta(
+            report,
+            engine,
+            DUPLICATE_KEY,
+            f"duplicate key {key!r}: the later value silently replaces the earlier one, "
+            "and kubectl rejects the object; keep one",
+            where,
+        )
+    found = False
+    for item in items(doc.obj):
+        found = True
+        report.objects += 1
+        for finding in engine.evaluate(item.obj):
+            where = doc.locate(item.prefix + finding.pointer)
+            report.findings.append(Located(finding, report.path, where.line, where.column))
+    if not found and doc.obj is not None:
+        report.skipped += 1
+
+
+def _meta(report: FileReport, engine: Engine, rule: Any, message: str, where: Position) -> None:
+    finding = engine.meta_finding(rule, message)
+    if finding is not None:
+        report.findings.append(Located(finding, report.path, where.line, where.column))
+
+
+PARALLEL_FROM = 48
+"""Runs with fewer files stay in one process: starting workers costs more than it saves."""
+
+
+def lint_many(
+    paths: Sequence[str], engine: Engine, jobs: int = 0, stdin_name: str | None = None
+) -> list[FileReport]:
+    """Reports for `paths`, in order; large runs are spread over worker processes."""
+    workers = jobs or (os.cpu_count() or 1)
+    if workers < 2 or len(paths) < PARALLEL_FROM or STDIN in paths:
+        return [_named(lint_file(p, engine), stdin_name) for p in paths]
+    import multiprocessing
+
+    chunks = [list(paths[i :: workers * 4]) for i in range(workers * 4)]
+    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+    with context.Pool(workers, initializer=_init_worker, initargs=(engine.config,)) as pool:
+        parts = pool.map(_lint_chunk, chunks)
+    order = {p: i for i, p in enumerate(paths)}
+    return sorted((r for part in parts for r in part), key=lambda r: order[r.path])
+
+
+def _named(report: FileReport, stdin_name: str | None) -> FileReport:
+    if report.path == STDIN and stdin_name:
+        report.path = stdin_name
+        report.findings = [replace(f, file=stdin_name) for f in report.findings]
+    return report
+
+
+_worker_engine: Engine | None = None
+
+
+def _init_worker(config: Config) -> None:
+    global _worker_engine  # noqa: PLW0603 - one engine per worker process, built once
+    _worker_engine = Engine(config)
+
+
+def _lint_chunk(paths: list[str]) -> list[FileReport]:
+    assert _worker_engine is not None
+    return [lint_file(p, _worker_engine) for p in paths]
+
+
+def relative(path: str) -> str:
+    if path == STDIN:
+        return "<stdin>"
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if rel.startswith("..") else rel

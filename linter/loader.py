@@ -1,0 +1,262 @@
+"""Reading manifests: bytes -> plain objects, with a way back from JSON Pointers to positions.
+
+PyYAML's C composer builds the node tree (it keeps Kubernetes' YAML 1.1 semantics: `on`, `yes`,
+octal ints); a small constructor of our own turns nodes into dicts and lists, noting duplicate keys
+on the way. The node tree is kept beside each document so that a finding's pointer can be placed
+at a line and column only when a finding exists.
+
+Input that would make the parser misbehave is refused with a position first: binary files,
+invalid UTF-8, nesting deeper than MAX_DEPTH (libyaml's composer recurses in C and crashes on
+about 100 000 levels), and aliases that expand past MAX_EXPANSION nodes (the "billion laughs").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+MAX_DEPTH = 256
+MAX_EXPANSION = 1_000_000
+
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+class LoadError(Exception):
+    """A file or document that cannot be read; `line`/`column` are 1-based (0: unknown)."""
+
+    def __init__(self, message: str, line: int = 0, column: int = 0) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.column = column
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    line: int
+    column: int
+
+
+@dataclass(slots=True)
+class Document:
+    """One YAML document: its decoded object and the node tree it came from."""
+
+    obj: Any
+    node: Node
+    index: int
+    duplicates: list[tuple[str, Position]] = field(default_factory=list)
+
+    @property
+    def start(self) -> Position:
+        return _position(self.node)
+
+    def locate(self, pointer: str) -> Position:
+        """The position of the node a pointer names, or of its nearest existing ancestor.
+
+        For an object member that is the position of its key; for a list item, of the item.
+        """
+        node: Node = self.node
+        where = _position(node)
+        if not pointer:
+            return where
+        for raw in pointer[1:].split("/"):
+            token = raw.replace("~1", "/").replace("~0", "~") if "~" in raw else raw
+            if isinstance(node, MappingNode):
+                for key, value in node.value:
+                    if isinstance(key, ScalarNode) and key.value == token:
+                        where, node = _position(key), value
+                        break
+                else:
+                    return where
+            elif (
+                isinstance(node, SequenceNode) and token.isdigit() and int(token) < len(node.value)
+            ):
+                node = node.value[int(token)]
+                where = _position(node)
+            else:
+                return where
+        return where
+
+
+def _error_at(message: str, mark: Any) -> LoadError:
+    if mark is None:
+        return LoadError(message)
+    return LoadError(message, mark.line + 1, mark.column + 1)
+
+
+def _position(node: Node) -> Position:
+    mark = node.start_mark
+    return Position(mark.line + 1, mark.column + 1)
+
+
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def decode(data: bytes) -> str:
+    """Bytes as text; binary content and invalid UTF-8 are refused with their position."""
+    if b"\x00" in data:
+        raise LoadError("binary file (contains NUL bytes); expected YAML or JSON text")
+    try:
+        return data.decode("utf-8-sig" if data.startswith(_UTF8_BOM) else "utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise LoadError(
+            f"invalid UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8", line, column
+        ) from None
+
+
+_INDENT = re.compile(r"^[ \t-]*", re.MULTILINE)
+
+
+def _check_depth(text: str) -> None:
+    """Refuse nesting deeper than MAX_DEPTH before libyaml recurses into it.
+
+    Depth is bounded by the number of flow brackets plus the deepest block indentation; only
+    when that cheap bound is too high are the parser's events counted exactly.
+    """
+    flow = text.count("[") + text.count("{")
+    block = max((len(m) for m in _INDENT.findall(text)), default=0)
+    if flow + block <= MAX_DEPTH:
+        return
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.CSafeLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise _error_at(
+                        f"nesting deeper than {MAX_DEPTH} levels; Kubernetes objects are "
+                        "nowhere near that deep",
+                        event.start_mark,
+                    )
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.MarkedYAMLError:
+        return  # the composer reports syntax errors with their position
+
+
+def load(data: bytes | str) -> Iterator[Document]:
+    """The documents of a YAML or JSON stream, in order.
+
+    Raises LoadError for the first problem that stops reading; documents before it have been
+    yielded already.
+    """
+    text = decode(data) if isinstance(data, bytes) else data
+    _check_depth(text)
+    careful = "&" in text  # anchors are the only way to aliases
+    nodes = yaml.compose_all(text, Loader=yaml.CSafeLoader)
+    index = 0
+    while True:
+        try:
+            node = next(nodes)
+        except StopIteration:
+            return
+        except yaml.MarkedYAMLError as exc:
+            problem = exc.problem or exc.context or "syntax error"
+            raise _error_at(
+                f"invalid YAML: {problem}", exc.problem_mark or exc.context_mark
+            ) from None
+        except yaml.YAMLError as exc:
+            raise LoadError(f"invalid YAML: {exc}") from None
+        builder = _Builder(careful)
+        obj = builder.build(node, 0)
+        yield Document(obj, node, index, builder.duplicates)
+        index += 1
+
+
+_CONSTRUCTOR = yaml.constructor.SafeConstructor()
+_TYPED = {
+    f"tag:yaml.org,2002:{name}": getattr(_CONSTRUCTOR, f"construct_yaml_{name}")
+    for name in ("null", "bool", "int", "float")
+}
+
+
+class _Builder:
+    """Nodes -> plain Python objects, the way Kubernetes reads YAML into JSON.
+
+    Keys become strings; timestamps and binary scalars stay the text they were written as
+    (Kubernetes objects hold them as strings); other scalars take PyYAML's YAML 1.1 types.
+    """
+
+    def __init__(self, careful: bool) -> None:
+        self.duplicates: list[tuple[str, Position]] = []
+        self.careful = careful
+        self._memo: dict[int, Any] = {}
+        self._sizes: dict[int, int] = {}
+        self._expanded = 0
+
+    def build(self, node: Node, depth: int) -> Any:
+        if isinstance(node, ScalarNode):
+            return self._scalar(node)
+        if depth > MAX_DEPTH:
+            raise _error_at(f"nesting deeper than {MAX_DEPTH} levels", node.start_mark)
+        if self.careful:
+            return self._shared(node, depth)
+        return self._collection(node, depth)
+
+    def _shared(self, node: Node, depth: int) -> Any:
+        key = id(node)
+        if key in self._memo:
+            self._expanded += self._sizes[key]
+            if self._expanded > MAX_EXPANSION:
+                raise _error_at(
+                    f"aliases expand to more than {MAX_EXPANSION:,} nodes; refusing to expand",
+                    node.start_mark,
+                )
+            return self._memo[key]
+        before = self._expanded
+        obj = self._collection(node, depth)
+        self._memo[key] = obj
+        self._sizes[key] = self._expanded - before + len(node.value) + 1
+        self._expanded += len(node.value) + 1
+        return obj
+
+    def _collection(self, node: Node, depth: int) -> Any:
+        if isinstance(node, SequenceNode):
+            return [self.build(item, depth + 1) for item in node.value]
+        assert isinstance(node, MappingNode)
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE:
+                self._merge(out, self.build(value_node, depth + 1))
+                continue
+            key = self._key(key_node)
+            if key in out:
+                self.duplicates.append((key, _position(key_node)))
+            out[key] = self.build(value_node, depth + 1)
+        return out
+
+    @staticmethod
+    def _merge(out: dict[str, Any], merged: Any) -> None:
+        sources = merged if isinstance(merged, list) else [merged]
+        for source in sources:
+            if isinstance(source, dict):
+                for key, value in source.items():
+                    out.setdefault(key, value)
+
+    def _key(self, node: Node) -> str:
+        if isinstance(node, ScalarNode):
+            return str(node.value)
+        raise _error_at(
+            "a mapping key must be a string, not a mapping or list (an unrendered template "
+            "placeholder such as {{VALUE}}?)",
+            node.start_mark,
+        )
+
+    def _scalar(self, node: ScalarNode) -> Any:
+        construct = _TYPED.get(node.tag)
+        if construct is None:  # strings, timestamps, binary and unknown tags keep their text
+            return node.value
+        try:
+            return construct(node)
+        except (ValueError, yaml.constructor.ConstructorError):
+            raise _error_at(
+                f"invalid YAML: {node.value!r} is not a valid {node.tag.rsplit(':', 1)[-1]}",
+                node.start_mark,
+            ) from None
