@@ -19,6 +19,8 @@ from mllint.rules import pointer as jp
 from mllint.rules.catalog import RULES, SUPPRESSION_INVALID
 from mllint.rules.config import Config, ConfigError, CustomKind, closest
 from mllint.rules.model import Finding, Op, Rule, Safety, Severity
+from mllint.rules.operators import OPERATOR_KINDS
+from mllint.rules.setrules import Collector
 from mllint.rules.workload import (
     BUILTIN_KINDS,
     OTHER_KINDS,
@@ -78,7 +80,16 @@ REGISTRY = Registry(RULES)
 
 def _custom_kind(spec: CustomKind) -> WorkloadKind:
     group, _, version = spec.api_version.rpartition("/")
-    templates = tuple(PodTemplate(t.path, inline=t.inline, role=t.role) for t in spec.templates)
+    templates = tuple(
+        PodTemplate(
+            t.path,
+            inline=t.inline,
+            role=t.role,
+            containers=t.containers,
+            restart_policy=t.restart_policy,
+        )
+        for t in spec.templates
+    )
     lc = spec.lifecycle
     return WorkloadKind(
         group,
@@ -87,7 +98,13 @@ def _custom_kind(spec: CustomKind) -> WorkloadKind:
         spec.plural or spec.kind.lower() + "s",
         spec.role,
         templates,
-        Lifecycle(backoff_limit=lc.backoff_limit, active_deadline=lc.active_deadline, ttl=lc.ttl),
+        Lifecycle(
+            backoff_limit=lc.backoff_limit,
+            active_deadline=lc.active_deadline,
+            ttl=lc.ttl,
+            concurrency=lc.concurrency,
+        ),
+        replicas=spec.replicas,
     )
 
 
@@ -96,7 +113,7 @@ class Engine:
         self,
         config: Config | None = None,
         registry: Registry = REGISTRY,
-        kinds: Iterable[WorkloadKind] = BUILTIN_KINDS,
+        kinds: Iterable[WorkloadKind] = BUILTIN_KINDS + OPERATOR_KINDS,
     ) -> None:
         self.config = config or Config()
         self.registry = registry
@@ -134,7 +151,7 @@ class Engine:
         try:
             return rule.options.model_validate(raw or {})
         except ValidationError as exc:
-            fields = list(rule.options.model_fields)
+            fields = [f.alias or n for n, f in rule.options.model_fields.items()]
             problems = []
             for err in exc.errors():
                 loc = ".".join(str(p) for p in err["loc"])
@@ -160,19 +177,24 @@ class Engine:
         kinds |= {(k.group, k.versions, k.plural, k.kind) for k in OTHER_KINDS if k.kind in named}
         return sorted(kinds)
 
+    def collector(self) -> Collector[Any]:
+        """Gathers one run's objects for the whole-set rules (see `setrules`)."""
+        return Collector(self)
+
     def subject(self, obj: Mapping[str, Any]) -> Subject:
         kind = self.kinds.lookup(str(obj.get("apiVersion", "")), str(obj.get("kind", "")))
         return Subject(obj, kind)
 
     def excluded(self, subject: Subject) -> bool:
         ex = self.config.exclude
-        group_kind = f"{jp.escape(subject.api_version)}/{subject.kind}"
+        # A kind is named as `Kind`, `group/Kind` (`kubeflow.org/PyTorchJob`) or
+        # `apiVersion/Kind` (`batch/v1/Job`).
+        group = subject.api_version.rpartition("/")[0]
+        names = {subject.kind, f"{group}/{subject.kind}" if group else subject.kind}
+        names.add(f"{subject.api_version}/{subject.kind}")
         return (
             any(fnmatch.fnmatchcase(subject.namespace, p) for p in ex.namespaces)
-            or any(
-                fnmatch.fnmatchcase(subject.kind, p) or fnmatch.fnmatchcase(group_kind, p)
-                for p in ex.kinds
-            )
+            or any(fnmatch.fnmatchcase(n, p) for p in ex.kinds for n in names)
             or any(fnmatch.fnmatchcase(subject.name, p) for p in ex.names)
         )
 
@@ -184,7 +206,7 @@ class Engine:
         findings: list[Finding] = []
         for active in self.active:
             r = active.rule
-            if r.meta:
+            if r.meta or r.whole_set:
                 continue
             if r.kinds and subject.kind not in r.kinds:
                 continue

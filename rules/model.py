@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
+    from mllint.rules.setrules import SetIndex, SetViolation
     from mllint.rules.workload import Scope
 
 
@@ -81,7 +82,7 @@ def _kebab(name: str) -> str:
     return name.replace("_", "-")
 
 
-class Options(BaseModel):
+class RuleOptions(BaseModel):
     """Base of a rule's options: kebab-case keys in config files, unknown keys are errors."""
 
     model_config = ConfigDict(
@@ -90,6 +91,7 @@ class Options(BaseModel):
 
 
 Check = Callable[["Scope", Any], Iterator[Violation]]
+SetCheck = Callable[["SetIndex[Any]", Any], Iterator["SetViolation[Any]"]]
 
 
 def _no_check(scope: Scope, options: Any) -> Iterator[Violation]:
@@ -118,10 +120,17 @@ class Rule:
     enabled_by_default: bool = True
     meta: bool = False
     """Reported by a front end or the engine itself (parse errors, suppression problems)."""
+    set_check: SetCheck | None = None
+    """The check of a whole-set rule (`setrules`): it reads summaries of every object of a run,
+    so `Engine.evaluate`, which sees one object (as the webhook does), skips the rule."""
 
     @property
     def fixable(self) -> bool:
         return self.fix_safety is not None
+
+    @property
+    def whole_set(self) -> bool:
+        return self.set_check is not None
 
     @property
     def url(self) -> str:

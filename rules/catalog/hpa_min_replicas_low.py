@@ -1,0 +1,88 @@
+"""
+## What it does
+Flags a HorizontalPodAutoscaler whose `minReplicas` is missing (it defaults to 1) or below
+the `minimum` option (2 by default).
+
+## Why is this bad?
+At one replica the model server behind the autoscaler is a single point of failure. Every
+voluntary disruption (a node drain for an upgrade, a cluster autoscaler scale-down, a
+rollout) and every crash takes the service down until a new pod has been scheduled, has
+pulled its image and has loaded its model onto a GPU, which for a large model takes minutes.
+With a PodDisruptionBudget that requires one pod to stay up, a single replica instead blocks
+node drains. Two replicas on different nodes let one pod go while the other serves.
+
+## Example
+```yaml
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+spec:
+  minReplicas: 1     # scales down to a single model server
+  maxReplicas: 4
+```
+Use instead:
+```yaml
+  minReplicas: 2
+```
+
+## Fix safety
+Safe: sets `minReplicas` to `minimum`, only when `maxReplicas` allows it. The service keeps at
+least that many replicas, which costs their GPUs while traffic is low.
+
+## References
+- [HorizontalPodAutoscaler v2 API: `minReplicas` defaults to 1](https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/horizontal-pod-autoscaler-v2/#HorizontalPodAutoscalerSpec)
+- [Disruptions: node drains and other voluntary disruptions; replicas keep a service up](https://kubernetes.io/docs/concepts/workloads/pods/disruptions/)
+- [Disruption budgets for a single-instance application](https://kubernetes.io/docs/tasks/run-application/configure-pdb/#think-about-how-your-application-reacts-to-disruptions)
+"""
+
+from collections.abc import Iterator
+from typing import TypeGuard
+
+from pydantic import Field
+
+from mllint.rules import patch
+from mllint.rules import pointer as jp
+from mllint.rules.model import Fix, RuleOptions, Safety, Severity, Violation, rule
+from mllint.rules.workload import Scope, group_of
+
+GROUP = "autoscaling"
+AT = "/spec/minReplicas"
+
+
+class Options(RuleOptions):
+    minimum: int = Field(2, ge=1, description="The fewest replicas the autoscaler may keep.")
+
+
+def check(scope: Scope, options: Options) -> Iterator[Violation]:
+    spec = scope.obj.get("spec")
+    if group_of(str(scope.obj.get("apiVersion", ""))) != GROUP or not isinstance(spec, dict):
+        return
+    current = spec.get("minReplicas")
+    if current is not None and (not _is_count(current) or current >= options.minimum):
+        return
+    maximum = spec.get("maxReplicas")
+    fix = None
+    if _is_count(maximum) and maximum >= options.minimum:
+        fix = Fix.safe(patch.set_value(AT, options.minimum))
+    stated = f"minReplicas is {current}" if current is not None else "minReplicas defaults to 1"
+    yield Violation(
+        AT if current is not None else jp.parent(AT),
+        f"autoscaler {stated}, so one disruption takes the model server down while a new "
+        f"pod loads its model: set minReplicas to at least {options.minimum}",
+        fix,
+    )
+
+
+def _is_count(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+RULE = rule(
+    check,
+    code="ML502",
+    name="hpa-min-replicas-low",
+    severity=Severity.WARNING,
+    summary="HorizontalPodAutoscaler may scale a model server down to one replica",
+    kinds={"HorizontalPodAutoscaler"},
+    options=Options,
+    fix=Safety.SAFE,
+)

@@ -1,0 +1,67 @@
+"""
+## What it does
+Flags a container image (init containers and sidecars included) that is tagged `:latest` or
+has no tag, which means `:latest`. An image pinned by digest (`@sha256:...`) is fine with or
+without a tag. A registry port is not a tag: `localhost:5000/trainer` is untagged.
+
+## Why is this bad?
+`latest` names whatever was pushed last, so the manifest does not say what runs. A training
+run cannot be reproduced from it, pods of one Deployment started on different days may run
+different model-server versions, and rolling back the manifest does not roll back the image.
+Kubernetes also pulls such images on every start (`imagePullPolicy` defaults to `Always`),
+and CUDA images are gigabytes.
+
+## Example
+```yaml
+containers:
+  - name: trainer
+    image: pytorch/pytorch            # means pytorch/pytorch:latest
+```
+Use instead:
+```yaml
+    image: pytorch/pytorch:2.4.1-cuda12.4-cudnn9-runtime
+```
+
+## Fix safety
+No fix: which version to pin is the author's choice.
+
+## References
+- [Configuration best practices: avoid the `:latest` tag in production](https://kubernetes.io/docs/concepts/configuration/overview/#container-images)
+- [Images: a reference without a tag means `latest`; digests pin an exact image](https://kubernetes.io/docs/concepts/containers/images/#image-names)
+- [Images: `imagePullPolicy` defaults to `Always` for `:latest` or untagged images](https://kubernetes.io/docs/concepts/containers/images/#imagepullpolicy-defaulting)
+- [OCI distribution: references are `[registry[:port]/]repository[:tag][@digest]`](https://github.com/distribution/reference/blob/main/reference.go)
+"""
+
+from collections.abc import Iterator
+from typing import Any
+
+from mllint.rules import pointer as jp
+from mllint.rules.model import Severity, Violation, rule
+from mllint.rules.resources import parse_image
+from mllint.rules.workload import Scope
+
+
+def check(scope: Scope, options: Any) -> Iterator[Violation]:
+    for c in scope.containers:
+        image = c.spec.get("image")
+        if not isinstance(image, str) or not image.strip():
+            continue
+        ref = parse_image(image.strip())
+        if not ref.floating:
+            continue
+        what = "is tagged :latest" if ref.tag else "has no tag, which means :latest"
+        yield Violation(
+            jp.join(c.pointer, "image"),
+            f"container {c.name!r} image {image!r} {what}, so what runs changes with each "
+            "push: pin a version tag or a digest",
+        )
+
+
+RULE = rule(
+    check,
+    code="ML602",
+    name="image-tag-latest",
+    severity=Severity.WARNING,
+    summary="Container image tagged :latest or untagged",
+    workloads_only=True,
+)

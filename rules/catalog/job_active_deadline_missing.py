@@ -1,0 +1,76 @@
+"""
+## What it does
+Flags a run-to-completion workload (a Job, the job template of a CronJob, a training operator's
+job) that declares no `activeDeadlineSeconds`.
+
+## Why is this bad?
+Nothing else bounds how long a Job runs. A training script that hangs (a deadlocked
+collective, a data loader waiting on a dead worker, a stuck download) keeps its pods running
+and its GPUs allocated until someone notices. Once a Job runs past `activeDeadlineSeconds`,
+its pods are terminated and the Job is marked failed with reason `DeadlineExceeded`, which
+frees the GPUs and makes the failure visible.
+
+## Example
+```yaml
+apiVersion: batch/v1
+kind: Job
+spec:            # no deadline: a hung run holds its GPUs forever
+  template: ...
+```
+Use instead:
+```yaml
+spec:
+  activeDeadlineSeconds: 86400
+```
+
+## Fix safety
+Unsafe: sets the deadline to the `default` option (86400 seconds, one day). A run that
+legitimately takes longer is then killed before it finishes, so the value must fit the
+workload: set the option, or edit the value the fix writes.
+
+## References
+- [Jobs: job termination and cleanup, `activeDeadlineSeconds`](https://kubernetes.io/docs/concepts/workloads/controllers/job/#job-termination-and-cleanup)
+- [Job API: `activeDeadlineSeconds`](https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/job-v1/#JobSpec)
+"""
+
+import json
+from collections.abc import Iterator
+
+from pydantic import Field
+
+from mllint.rules import pointer as jp
+from mllint.rules.model import Fix, RuleOptions, Safety, Severity, Violation, rule
+from mllint.rules.workload import Scope
+
+
+class Options(RuleOptions):
+    default: int = Field(86400, gt=0, description="The activeDeadlineSeconds the fix sets.")
+
+
+def check(scope: Scope, options: Options) -> Iterator[Violation]:
+    lifecycle = scope.workload.lifecycle if scope.workload else None
+    if lifecycle is None or lifecycle.active_deadline is None:
+        return
+    field = jp.split(lifecycle.active_deadline)[-1]
+    for u in lifecycle.unmet(scope.obj, "active_deadline", options.default):
+        value = json.dumps(u.value)
+        # A switch the setting needs (a RayJob's shutdownAfterJobFinishes) is named with its value.
+        what = u.name if u.name == field else f"{u.name}: {value}"
+        yield Violation(
+            u.owner,
+            f"{scope.subject.kind} has no {what}, so a hung run holds its GPUs until someone "
+            f"deletes it: set {u.name}: {value}, or the longest the run may take",
+            Fix.unsafe(*u.ops),
+        )
+
+
+RULE = rule(
+    check,
+    code="ML203",
+    name="job-active-deadline-missing",
+    severity=Severity.WARNING,
+    summary="Job without activeDeadlineSeconds can hold GPUs forever",
+    workloads_only=True,
+    options=Options,
+    fix=Safety.UNSAFE,
+)

@@ -1,0 +1,75 @@
+"""
+## What it does
+Flags a run-to-completion workload (a Job, the job template of a CronJob, a training operator's
+job) that declares no `backoffLimit`.
+
+## Why is this bad?
+A Job retries failed pods until `backoffLimit` failures, and the limit defaults to 6. A
+training run that fails for a reason a retry cannot cure (a bad hyper-parameter, a missing
+dataset, an out-of-memory GPU) is started seven times, each attempt scheduling its pods onto
+GPUs and loading the model again before it fails. Setting the limit makes the retry budget a
+decision rather than a default.
+
+## Example
+```yaml
+apiVersion: batch/v1
+kind: Job
+spec:            # no backoffLimit: up to 6 retries
+  template: ...
+```
+Use instead:
+```yaml
+spec:
+  backoffLimit: 3
+```
+
+## Fix safety
+Safe: sets the limit to the `default` option (3), which allows fewer retries than the
+implicit 6; a Job that needs more retries states so.
+
+## References
+- [Jobs: pod backoff failure policy, `backoffLimit` defaults to 6](https://kubernetes.io/docs/concepts/workloads/controllers/job/#pod-backoff-failure-policy)
+- [Job API: `backoffLimit`](https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/job-v1/#JobSpec)
+"""
+
+import json
+from collections.abc import Iterator
+
+from pydantic import Field
+
+from mllint.rules import pointer as jp
+from mllint.rules.model import Fix, RuleOptions, Safety, Severity, Violation, rule
+from mllint.rules.workload import Scope
+
+
+class Options(RuleOptions):
+    default: int = Field(3, ge=0, description="The backoffLimit the fix sets.")
+
+
+def check(scope: Scope, options: Options) -> Iterator[Violation]:
+    lifecycle = scope.workload.lifecycle if scope.workload else None
+    if lifecycle is None or lifecycle.backoff_limit is None:
+        return
+    field = jp.split(lifecycle.backoff_limit)[-1]
+    for u in lifecycle.unmet(scope.obj, "backoff_limit", options.default):
+        value = json.dumps(u.value)
+        # A switch the setting needs (a RayJob's shutdownAfterJobFinishes) is named with its value.
+        what = u.name if u.name == field else f"{u.name}: {value}"
+        yield Violation(
+            u.owner,
+            f"{scope.subject.kind} has no {what}, so a failing run is retried up to the "
+            f"default limit (6 for a Job), each time on GPUs: set {u.name}: {value}",
+            Fix.safe(*u.ops),
+        )
+
+
+RULE = rule(
+    check,
+    code="ML202",
+    name="job-backoff-limit-missing",
+    severity=Severity.WARNING,
+    summary="Job without backoffLimit retries failures 6 times",
+    workloads_only=True,
+    options=Options,
+    fix=Safety.SAFE,
+)

@@ -1,0 +1,79 @@
+"""
+## What it does
+Flags a Job (or a training operator's job that has the same setting) that declares no
+`ttlSecondsAfterFinished`. Jobs owned by a CronJob are not flagged: the CronJob's history
+limits already delete them.
+
+## Why is this bad?
+A finished Job and its pods stay in the API server until someone deletes them. Each
+experiment, sweep trial or batch-inference run then leaves objects behind, which clutter
+`kubectl get` output, count against the namespace's object quotas and load the API server.
+With `ttlSecondsAfterFinished`, the TTL controller deletes the Job and its pods that many
+seconds after it completes or fails.
+
+## Example
+```yaml
+apiVersion: batch/v1
+kind: Job
+spec:            # finished Job and pods are kept forever
+  template: ...
+```
+Use instead:
+```yaml
+spec:
+  ttlSecondsAfterFinished: 86400
+```
+
+## Fix safety
+Safe: sets the TTL to the `default` option, 86400 seconds (one day): long enough to read the
+status and the pods' logs of a run that finished overnight, short enough that finished runs do
+not pile up. Only finished Jobs are deleted, never running ones; ship logs and metrics
+elsewhere if they must outlive the Job.
+
+## References
+- [Automatic cleanup for finished Jobs (TTL-after-finished controller)](https://kubernetes.io/docs/concepts/workloads/controllers/ttlafterfinished/)
+- [Jobs: clean up finished jobs automatically](https://kubernetes.io/docs/concepts/workloads/controllers/job/#clean-up-finished-jobs-automatically)
+- [CronJob: jobs history limits](https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/#jobs-history-limits)
+"""
+
+import json
+from collections.abc import Iterator
+
+from pydantic import Field
+
+from mllint.rules import pointer as jp
+from mllint.rules.model import Fix, RuleOptions, Safety, Severity, Violation, rule
+from mllint.rules.workload import Scope
+
+
+class Options(RuleOptions):
+    default: int = Field(86400, ge=0, description="The ttlSecondsAfterFinished the fix sets.")
+
+
+def check(scope: Scope, options: Options) -> Iterator[Violation]:
+    lifecycle = scope.workload.lifecycle if scope.workload else None
+    if lifecycle is None or lifecycle.ttl is None:
+        return
+    field = jp.split(lifecycle.ttl)[-1]
+    for u in lifecycle.unmet(scope.obj, "ttl", options.default):
+        value = json.dumps(u.value)
+        # A switch the setting needs (a RayJob's shutdownAfterJobFinishes) is named with its value.
+        what = u.name if u.name == field else f"{u.name}: {value}"
+        yield Violation(
+            u.owner,
+            f"{scope.subject.kind} has no {what}, so it and its pods are kept after they "
+            f"finish: set {u.name}: {value}",
+            Fix.safe(*u.ops),
+        )
+
+
+RULE = rule(
+    check,
+    code="ML204",
+    name="job-ttl-missing",
+    severity=Severity.INFO,
+    summary="Finished Job is never cleaned up (no ttlSecondsAfterFinished)",
+    workloads_only=True,
+    options=Options,
+    fix=Safety.SAFE,
+)

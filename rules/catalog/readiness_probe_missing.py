@@ -1,0 +1,64 @@
+"""
+## What it does
+Flags a serving container (a model server in a Deployment, StatefulSet, KServe predictor...)
+that has no `readinessProbe`. Init containers and batch workloads are not checked.
+
+## Why is this bad?
+A Service sends traffic to a pod once its containers are ready, and without a readiness probe
+a container counts as ready as soon as it has started. A model server that is still loading
+its weights then receives requests it answers with errors or timeouts, on every rollout and
+every scale-up. A rolling update also counts such pods as available and moves on to remove
+the old, working ones. A readiness probe that checks the server's health endpoint keeps the
+pod out of the Service until it can answer.
+
+## Example
+```yaml
+containers:
+  - name: server              # ready as soon as it starts, long before the model loads
+    image: nvcr.io/nvidia/tritonserver:24.08-py3
+```
+Use instead:
+```yaml
+  - name: server
+    image: nvcr.io/nvidia/tritonserver:24.08-py3
+    readinessProbe:
+      httpGet: {path: /v2/health/ready, port: 8000}
+```
+
+## Fix safety
+No fix: the health endpoint of a model server cannot be guessed.
+
+## References
+- [Configure liveness, readiness and startup probes: define readiness probes](https://kubernetes.io/docs/tasks/configure-pod-container/configure-liveness-readiness-startup-probes/#define-readiness-probes)
+- [Pod lifecycle: a container without a readiness probe is ready by default](https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#container-probes)
+- [Deployments: rolling updates wait for new pods to be available](https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#rolling-update-deployment)
+- [Open Inference Protocol (KServe v2, served by Triton): `/v2/health/live` and `/v2/health/ready`](https://kserve.github.io/website/latest/modelserving/data_plane/v2_protocol/)
+- [llm-d: vLLM model-aware probes; a model server is running long before its model is loaded](https://llm-d.ai/docs/usage/readiness-probes)
+"""
+
+from collections.abc import Iterator
+from typing import Any
+
+from mllint.rules.model import Role, Severity, Violation, rule
+from mllint.rules.workload import Scope
+
+
+def check(scope: Scope, options: Any) -> Iterator[Violation]:
+    for c in scope.main_containers:
+        if not c.has("readinessProbe"):
+            yield Violation(
+                c.pointer,
+                f"container {c.name!r} has no readinessProbe, so the pod gets traffic as soon "
+                "as it starts, while a model may still be loading: add a readinessProbe on "
+                "the server's health endpoint",
+            )
+
+
+RULE = rule(
+    check,
+    code="ML302",
+    name="readiness-probe-missing",
+    severity=Severity.WARNING,
+    summary="Model server without a readinessProbe gets traffic before it is ready",
+    roles={Role.SERVING},
+)

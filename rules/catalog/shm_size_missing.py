@@ -1,0 +1,152 @@
+"""
+## What it does
+Flags a PyTorch training container (in a PyTorchJob, started with `torchrun` or
+`torch.distributed`, or running a PyTorch image) in a pod with no memory-backed `emptyDir`
+mounted at `/dev/shm`. Pods that share the node's IPC namespace (`hostIPC: true`) are not
+flagged.
+
+## Why is this bad?
+A container's `/dev/shm` is 64 MiB unless something larger is mounted there. PyTorch's
+`DataLoader` workers pass every batch to the training process through shared memory, and
+NCCL uses it between the processes of one node; a real batch of images or token tensors
+overflows 64 MiB, and training dies with `DataLoader worker ... is killed by signal: Bus error`
+or hangs in its first collective: after the pods were scheduled on GPUs, often after the first
+epoch. Kubernetes has no `--shm-size`: the fix is an `emptyDir` with `medium: Memory` mounted
+at `/dev/shm`.
+
+## Example
+```yaml
+spec:
+  containers:
+    - name: trainer
+      image: pytorch/pytorch:2.4.1-cuda12.4-cudnn9-runtime
+      command: [torchrun, --nproc-per-node=8, train.py]
+```
+Use instead:
+```yaml
+spec:
+  containers:
+    - name: trainer
+      image: pytorch/pytorch:2.4.1-cuda12.4-cudnn9-runtime
+      command: [torchrun, --nproc-per-node=8, train.py]
+      volumeMounts:
+        - {name: dshm, mountPath: /dev/shm}
+  volumes:
+    - name: dshm
+      emptyDir: {medium: Memory, sizeLimit: 8Gi}
+```
+
+## Fix safety
+Unsafe: adds a `dshm` volume (`medium: Memory`, `sizeLimit` from the `size` option, 8Gi)
+mounted at `/dev/shm`. A memory-backed `emptyDir` counts against the container's memory
+limit, so a pod close to its limit can be OOM-killed sooner; size it and the limit together.
+
+## References
+- [PyTorch README: the shared memory segment of containers is too small](https://github.com/pytorch/pytorch#using-pre-built-images)
+- [pytorch/pytorch#16979: DataLoader shm error on Kubernetes](https://github.com/pytorch/pytorch/issues/16979)
+- [pytorch/pytorch#108861: Bus error in a PyTorchJob run by torchrun](https://github.com/pytorch/pytorch/issues/108861)
+- [Kubernetes: a `medium: Memory` emptyDir is a tmpfs](https://kubernetes.io/docs/concepts/storage/volumes/#emptydir)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from mllint.rules import patch
+from mllint.rules import pointer as jp
+from mllint.rules.model import Fix, Role, RuleOptions, Safety, Severity, Violation, rule
+from mllint.rules.resources import parse_image, quantity
+from mllint.rules.workload import Container, Pod, Scope
+
+SHM = "/dev/shm"
+VOLUME = "dshm"
+_LAUNCHERS = re.compile(r"\btorchrun\b|\btorch\.distributed\b|\btorchx\b")
+_IMAGE = re.compile(r"(?:^|[/_-])(?:py)?torch(?:$|[/_-])")
+
+
+class Options(RuleOptions):
+    size: str = Field("8Gi", description="The sizeLimit of the /dev/shm volume the fix adds.")
+
+    @field_validator("size")
+    @classmethod
+    def _quantity(cls, value: str) -> str:
+        if quantity(value) is None:
+            raise ValueError(f"must be a Kubernetes quantity such as 8Gi, got {value!r}")
+        return value
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, list):
+        return " ".join(str(v) for v in value)
+    return str(value) if value is not None else ""
+
+
+def runs_pytorch(scope: Scope, c: Container) -> bool:
+    """A PyTorch training container: in a PyTorchJob, started by a PyTorch launcher, or
+    running an image whose repository is named for PyTorch."""
+    if scope.subject.kind == "PyTorchJob":
+        return True
+    command = _text(c.spec.get("command")) + " " + _text(c.spec.get("args"))
+    if _LAUNCHERS.search(command):
+        return True
+    image = c.spec.get("image")
+    return isinstance(image, str) and bool(_IMAGE.search(parse_image(image).name.lower()))
+
+
+def _memory_backed(volume: Mapping[str, Any]) -> bool:
+    empty = volume.get("emptyDir")
+    return isinstance(empty, dict) and empty.get("medium") == "Memory"
+
+
+def _mounts_shm(c: Container) -> bool:
+    mounts = c.spec.get("volumeMounts")
+    return isinstance(mounts, list) and any(
+        isinstance(m, dict) and str(m.get("mountPath", "")).rstrip("/") == SHM for m in mounts
+    )
+
+
+def _fix(pod: Pod, c: Container, size: str) -> Fix:
+    """Mount the pod's memory-backed emptyDir at /dev/shm, adding one when it has none."""
+    names = [str(v.get("name")) for _, v in pod.volumes]
+    memory = [str(v.get("name")) for _, v in pod.volumes if _memory_backed(v)]
+    ops = []
+    if memory:
+        name = memory[0]
+    else:
+        name = next(n for n in (VOLUME, *(f"{VOLUME}-{i}" for i in range(2, 99))) if n not in names)
+        volume = {"name": name, "emptyDir": {"medium": "Memory", "sizeLimit": size}}
+        ops.append(patch.append(jp.join(pod.pointer, "volumes"), volume))
+    ops.append(patch.append(jp.join(c.pointer, "volumeMounts"), {"name": name, "mountPath": SHM}))
+    return Fix.unsafe(*ops)
+
+
+def check(scope: Scope, options: Options) -> Iterator[Violation]:
+    for pod in scope.pods:
+        if pod.spec.get("hostIPC") is True:
+            continue
+        for c in pod.main_containers:
+            if not runs_pytorch(scope, c) or _mounts_shm(c):
+                continue
+            yield Violation(
+                c.pointer,
+                f"PyTorch container {c.name!r} has the default 64 MiB /dev/shm, which DataLoader "
+                "workers and NCCL overflow (Bus error): mount an emptyDir with medium: Memory "
+                "at /dev/shm",
+                _fix(pod, c, options.size),
+            )
+
+
+RULE = rule(
+    check,
+    code="ML701",
+    name="shm-size-missing",
+    severity=Severity.WARNING,
+    summary="PyTorch training pod without a memory-backed /dev/shm",
+    roles={Role.BATCH},
+    options=Options,
+    fix=Safety.UNSAFE,
+)

@@ -1,0 +1,114 @@
+"""
+## What it does
+Flags a serving container (a model server in a Deployment, StatefulSet, KServe predictor...)
+that has a `livenessProbe` but no `startupProbe`, or that has no probe at all. Init containers
+and batch workloads are not checked.
+
+## Why is this bad?
+A model server is not alive-and-ready a few seconds after it starts: it first downloads and
+loads its weights, moves them to the GPU and warms up, which takes minutes for large models.
+Until a startup probe succeeds, the kubelet holds off liveness and readiness probes; without
+one, the liveness probe runs from the start, fails while the model loads, and the kubelet
+kills the container after `failureThreshold` failures. The container restarts, loads the model
+again and is killed again: a crash loop that only shows up with real model sizes. A startup
+probe that allows `failureThreshold` times `periodSeconds` for the load avoids it without making
+the liveness probe slow to catch a hung server later.
+
+## Example
+```yaml
+containers:
+  - name: server
+    image: vllm/vllm-openai:v0.6.3
+    livenessProbe:            # fails while the weights load: restart loop
+      httpGet: {path: /health, port: 8000}
+```
+Use instead:
+```yaml
+    startupProbe:
+      httpGet: {path: /health, port: 8000}
+      periodSeconds: 10
+      failureThreshold: 60    # up to 600 s to load the model
+```
+
+## Fix safety
+Unsafe: adds a `startupProbe` that reuses the liveness probe's handler (the readiness probe's
+when the liveness probe has none), probing every 10 seconds for up to `model-load-seconds`
+(600 by default). Whether that handler answers once the model is loaded, and whether the time
+fits the model, depends on the server. No fix is offered for a container without probes: there
+is no handler to reuse.
+
+## References
+- [Protect slow-starting containers with startup probes](https://kubernetes.io/docs/tasks/configure-pod-container/configure-liveness-readiness-startup-probes/#define-startup-probes)
+- [Probes: liveness and readiness checks wait for the startup probe to succeed](https://kubernetes.io/docs/concepts/configuration/liveness-readiness-startup-probes/)
+- [Pod lifecycle: container probes and their handlers](https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#container-probes)
+- [llm-d: vLLM model-aware probes; a model server is running long before its model is loaded](https://llm-d.ai/docs/usage/readiness-probes)
+"""
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from pydantic import Field
+
+from mllint.rules import patch
+from mllint.rules import pointer as jp
+from mllint.rules.model import Fix, Role, RuleOptions, Safety, Severity, Violation, rule
+from mllint.rules.workload import Scope
+
+HANDLERS = ("exec", "httpGet", "tcpSocket", "grpc")
+PERIOD_SECONDS = 10
+
+
+class Options(RuleOptions):
+    model_load_seconds: int = Field(
+        600, gt=0, description="The longest a model server may take to start and load its model."
+    )
+
+
+def handler(probe: Any) -> dict[str, Any] | None:
+    """The handler of a probe (`{"httpGet": {...}}`), None when it has none."""
+    if not isinstance(probe, Mapping):
+        return None
+    for key in HANDLERS:
+        if key in probe:
+            return {key: probe[key]}
+    return None
+
+
+def check(scope: Scope, options: Options) -> Iterator[Violation]:
+    for c in scope.main_containers:
+        if c.has("startupProbe"):
+            continue
+        if not c.has("livenessProbe"):
+            if not c.has("readinessProbe"):
+                yield Violation(
+                    c.pointer,
+                    f"container {c.name!r} has no probes: add a startupProbe that allows "
+                    f"{options.model_load_seconds}s to load the model, then readiness and "
+                    "liveness probes",
+                )
+            continue
+        found = handler(c.spec.get("livenessProbe")) or handler(c.spec.get("readinessProbe"))
+        fix = None
+        if found is not None:
+            attempts = -(-options.model_load_seconds // PERIOD_SECONDS)
+            probe = {**found, "periodSeconds": PERIOD_SECONDS, "failureThreshold": attempts}
+            fix = Fix.unsafe(patch.set_value(jp.join(c.pointer, "startupProbe"), probe))
+        yield Violation(
+            c.pointer,
+            f"container {c.name!r} has a livenessProbe but no startupProbe, so it can be "
+            "killed while the model loads: add a startupProbe that allows "
+            f"{options.model_load_seconds}s to start",
+            fix,
+        )
+
+
+RULE = rule(
+    check,
+    code="ML301",
+    name="startup-probe-missing",
+    severity=Severity.WARNING,
+    summary="Model server without a startupProbe can be killed while its model loads",
+    roles={Role.SERVING},
+    options=Options,
+    fix=Safety.UNSAFE,
+)
