@@ -1,15 +1,208 @@
-"""`--fix` and `--diff`: apply the engine's fixes to files, keeping comments and layout."""
+"""`--fix` and `--diff`: apply the engine's fixes to files, keeping comments and layout.
+
+`--fix` rewrites each changed file atomically (a temporary file in the same folder, synced,
+then renamed over the original with its mode), so a file is never half-written or lost; the
+report then lists what remains in the new text. On stdin the fixed document goes to stdout.
+`--diff` prints a unified diff of what `--fix` would do and writes nothing; its report is that
+of a plain lint run. A file that cannot be read or parsed is reported and left untouched.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import difflib
+import json
+import os
+import stat
+import sys
+import tempfile
 from collections.abc import Sequence
+from dataclasses import replace
 
-from mllint.linter.lint import FileReport
+from mllint.linter.fix import fix_text
+from mllint.linter.lint import (
+    STDIN,
+    FileReport,
+    Located,
+    describe_os_error,
+    lint_file,
+    read,
+    relative,
+)
+from mllint.linter.loader import LoadError, decode
 from mllint.rules import Engine
+from mllint.rules.catalog import YAML_INVALID
+
+_BOM = b"\xef\xbb\xbf"
+
+
+class WriteError(Exception):
+    """The fixed text could not be written; the file is as it was."""
 
 
 def run(
     files: Sequence[str], engine: Engine, args: argparse.Namespace
 ) -> tuple[list[FileReport], int]:
-    raise NotImplementedError
+    """Reports for `files` after fixing (or, with `--diff`, as they are), and how many files
+    were fixed."""
+    reports: list[FileReport] = []
+    fixed = 0
+    for path in files:
+        report, changed = fix_file(
+            path,
+            engine,
+            unsafe=args.unsafe_fixes,
+            diff=args.diff,
+            stdin_name=args.stdin_filename,
+        )
+        reports.append(report)
+        fixed += changed
+    return reports, fixed
+
+
+def fix_file(
+    path: str, engine: Engine, *, unsafe: bool, diff: bool, stdin_name: str | None = None
+) -> tuple[FileReport, bool]:
+    """Fix one file (or show the diff), returning its report and whether it changed."""
+    name = stdin_name if path == STDIN and stdin_name else path
+    try:
+        data = read(path)
+    except (OSError, LoadError) as exc:
+        message = exc.message if isinstance(exc, LoadError) else describe_os_error(exc)
+        return _unreadable(name, engine, message), False
+    try:
+        text = decode(data)
+        result = fix_text(text, engine, unsafe=unsafe, json=is_json(name, text))
+    except LoadError:
+        if path == STDIN and not diff:
+            _stdout(data)  # a pipeline keeps its document even when it cannot be fixed
+        return _report(path, engine, data, stdin_name), False
+    shown = name if path != STDIN else (stdin_name or relative(STDIN))
+    for reason in result.skipped:
+        _warn(f"{relative(shown)}: {reason}")
+    changed = result.text != text
+    new_data = (_BOM if data.startswith(_BOM) else b"") + result.text.encode("utf-8")
+    if diff:
+        if changed:
+            _stdout(unified_diff(shown, text, result.text).encode("utf-8"))
+        return _report(path, engine, data, stdin_name), False
+    if path == STDIN:
+        _stdout(new_data)
+        return _report(path, engine, new_data, stdin_name), changed
+    if not changed:
+        return _report(path, engine, data, stdin_name), False
+    try:
+        write_atomic(path, new_data)
+    except WriteError as exc:
+        _warn(f"{relative(path)}: fixes not written: {exc}")
+        report = _report(path, engine, data, stdin_name)
+        report.failed = True
+        return report, False
+    return _report(path, engine, new_data, stdin_name), True
+
+
+def is_json(name: str, text: str) -> bool:
+    """JSON is rewritten as JSON: `.json` files, and JSON text whatever the file is called."""
+    if name.lower().endswith(".json"):
+        return True
+    if not text.lstrip().startswith("{"):
+        return False
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+def unified_diff(name: str, old: str, new: str) -> str:
+    shown = relative(name).lstrip("/")
+    lines = difflib.unified_diff(
+        old.splitlines(keepends=True),
+        new.splitlines(keepends=True),
+        fromfile=f"a/{shown}",
+        tofile=f"b/{shown}",
+    )
+    return "".join(
+        line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
+    )
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    """Replace the file's content with `data` in one step, keeping its mode (and, where
+    allowed, its owner). Symbolic links are followed: the file they point to is replaced."""
+    target = os.path.realpath(path)
+    folder = os.path.dirname(target)
+    try:
+        st = os.stat(target)
+        if not _writable(target, st.st_mode):
+            raise WriteError("the file is read-only")
+        if not _writable(folder, os.stat(folder).st_mode):
+            raise WriteError(f"the folder {relative(folder)} is read-only")
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", dir=folder)
+    except OSError as exc:
+        raise WriteError(exc.strerror or str(exc)) from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, stat.S_IMODE(st.st_mode))
+        with contextlib.suppress(OSError):  # only root may give a file to another owner
+            os.chown(tmp, st.st_uid, st.st_gid)
+        os.replace(tmp, target)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise WriteError(exc.strerror or str(exc)) from None
+        raise
+    _sync(folder)
+
+
+_WRITE_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
+
+
+def _writable(path: str, mode: int) -> bool:
+    """Writable, and not marked read-only: root may write anything, but a file or folder with
+    no write bit at all was made read-only on purpose."""
+    return os.access(path, os.W_OK) and bool(mode & _WRITE_BITS)
+
+
+def _sync(folder: str) -> None:
+    """Make the rename durable; not every platform or file system can sync a folder."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _unreadable(name: str, engine: Engine, message: str) -> FileReport:
+    report = FileReport(name, failed=True)
+    finding = engine.meta_finding(YAML_INVALID, message)
+    if finding is not None:
+        report.findings.append(Located(finding, name, 0, 0))
+    return report
+
+
+def _report(path: str, engine: Engine, data: bytes, stdin_name: str | None) -> FileReport:
+    report = lint_file(path, engine, data)
+    if path == STDIN and stdin_name:
+        report.path = stdin_name
+        report.findings = [replace(f, file=stdin_name) for f in report.findings]
+    return report
+
+
+def _stdout(data: bytes) -> None:
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
+
+
+def _warn(message: str) -> None:
+    print(f"mllint: {message}", file=sys.stderr)

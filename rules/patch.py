@@ -147,7 +147,7 @@ def apply(doc: Any, ops: Iterable[Op]) -> Any:
     """A patched deep copy of `doc`."""
     out = copy.deepcopy(doc)
     for op in ops:
-        apply_op(out, op)
+        apply_op(out, copy.deepcopy(op))  # the result must not share values with the patch
     return out
 
 
