@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TextIO
 
 from mllint.linter import configfile, discover, lint, output
 from mllint.linter.discover import Excluder, PathError
@@ -20,6 +21,10 @@ from mllint.rules import REGISTRY, Config, ConfigError, Engine, Severity
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 SUBCOMMANDS = ("rules", "rule")
+PLUGIN_COMMANDS = ("serve", "certs", "webhook-config", "install")
+"""Subcommands other mllint packages declare as `mllint.commands` entry points. Named here so a
+lint run never scans packaging metadata, and so a folder called `certs` does not hide them
+(lint it as `./certs`)."""
 
 
 class UsageError(Exception):
@@ -103,9 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from mllint.linter import catalog_cli
 
             return catalog_cli.main(args[0], args[1:])
-        command = _plugin(args[0]) if args and not args[0].startswith("-") else None
-        if command is not None:
-            return command(args[1:])
+        if args and args[0] in PLUGIN_COMMANDS:
+            return _plugin(args[0])(args[1:])
         return run(lint_parser().parse_args(args))
     except UsageError as exc:
         print(f"{exc}\nTry 'mllint --help'.", file=sys.stderr)
@@ -117,11 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _plugin(name: str) -> Callable[[list[str]], int] | None:
-    """A subcommand another mllint package declares; looked up only for a word that is not a
-    path, so linting never scans packaging metadata."""
-    if os.path.exists(name) or name.endswith(discover.EXTENSIONS):
-        return None
+def _plugin(name: str) -> Callable[[list[str]], int]:
+    """The subcommand the webhook package declares under that name."""
     from importlib.metadata import entry_points
 
     for ep in entry_points(group="mllint.commands", name=name):
@@ -131,7 +132,7 @@ def _plugin(name: str) -> Callable[[list[str]], int] | None:
             raise UsageError(
                 f"mllint {name}: needs the webhook extra (pip install 'mllint[webhook]'): {exc}"
             ) from None
-    return None
+    raise UsageError(f"mllint {name}: not installed (pip install 'mllint[webhook]')")
 
 
 def build_engine(args: argparse.Namespace) -> tuple[Engine, configfile.LoadedConfig]:
@@ -166,23 +167,29 @@ def run(args: argparse.Namespace) -> int:
     else:
         reports, fixed = lint.lint_many(files, engine, args.jobs, args.stdin_filename), 0
     result = output.Run.of(reports, engine.config.fail_on, REGISTRY.rules, fixed)
-    color = args.color if args.color is not None else _tty(args)
+    # The report goes to stderr when stdout carries a diff or the fixed stdin.
+    stream = sys.stderr if args.diff or (args.fix and args.paths == [lint.STDIN]) else sys.stdout
+    color = args.color if args.color is not None else _tty(args, stream)
     text = output.FORMATS[args.format](result, color)
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
-    elif not (args.diff or (args.fix and args.paths == [lint.STDIN])):
-        sys.stdout.write(text)
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(
+                f"mllint: --output {args.output}: cannot write: {exc.strerror or exc}"
+            ) from None
     else:
-        sys.stderr.write(text)
+        stream.write(text)
     return EXIT_FINDINGS if result.failing or result.failed_files else EXIT_OK
 
 
-def _tty(args: argparse.Namespace) -> bool:
+def _tty(args: argparse.Namespace, stream: TextIO) -> bool:
+    # NO_COLOR counts only when set to something (https://no-color.org).
     return (
         args.format == "text"
         and not args.output
-        and sys.stdout.isatty()
-        and "NO_COLOR" not in os.environ
+        and stream.isatty()
+        and not os.environ.get("NO_COLOR")
     )
 
 

@@ -105,10 +105,10 @@ def generate(
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_key_usage(cert_sign=False), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
         .add_extension(
-            x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
+            x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False
         )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False
         )
@@ -146,9 +146,13 @@ def write(certs: ServingCerts, out: Path, *, overwrite: bool = False) -> list[Pa
     never sees half a key; the key's temporary file is created with mode 0600, so the key is
     never readable by others, not even for a moment.
     """
-    files = {CA_FILE: (certs.ca, 0o644), CERT_FILE: (certs.cert, 0o644), KEY_FILE: (certs.key, 0o600)}
+    files = {
+        CA_FILE: (certs.ca, 0o644),
+        CERT_FILE: (certs.cert, 0o644),
+        KEY_FILE: (certs.key, 0o600),
+    }
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        out.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
         raise CertError(f"cannot create directory {out}: {exc.strerror or exc}") from None
     if not overwrite:
@@ -198,7 +202,9 @@ def load_certificates(data: bytes, source: str) -> list[x509.Certificate]:
     except ValueError:
         found = []
     if not found:
-        raise CertError(f"{source}: no PEM certificate found (expected '-----BEGIN CERTIFICATE-----')")
+        raise CertError(
+            f"{source}: no PEM certificate found (expected '-----BEGIN CERTIFICATE-----')"
+        )
     return found
 
 
@@ -220,7 +226,9 @@ def read(directory: Path, service: str, namespace: str) -> ServingCerts:
     try:
         key = serialization.load_pem_private_key(key_data, password=None)
     except (ValueError, TypeError) as exc:
-        raise CertError(f"{directory / KEY_FILE}: not an unencrypted PEM private key ({exc})") from None
+        raise CertError(
+            f"{directory / KEY_FILE}: not an unencrypted PEM private key ({exc})"
+        ) from None
     if key.public_key() != cert.public_key():
         raise CertError(f"{directory / KEY_FILE} is not the key of {directory / CERT_FILE}")
     if not any(_signed_by(cert, ca) for ca in cas):
