@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from mllint.linter.configfile import CONFIG_NAMES
 from mllint.linter.lint import STDIN
 
 EXTENSIONS = (".yaml", ".yml", ".json")
@@ -46,7 +48,9 @@ class Excluder:
         parts = PurePosixPath(rel)
         return any(
             fnmatch.fnmatchcase(rel, p) or parts.match(p) or fnmatch.fnmatchcase(rel, p + "/*")
-            for p in self.patterns
+            for pattern in self.patterns
+            # `**/x` also matches `x` at the top, as in .gitignore.
+            for p in {pattern, pattern.removeprefix("**/")}
         )
 
 
@@ -81,7 +85,17 @@ def _walk(top: str, excluded: Excluder) -> Iterator[str]:
             d for d in dirs if d not in SKIPPED_DIRS and not excluded(os.path.join(root, d))
         )
         for name in sorted(files):
-            if name.endswith(EXTENSIONS):
+            # mllint's own config file is YAML but never a manifest.
+            if name.endswith(EXTENSIONS) and name not in CONFIG_NAMES:
                 path = os.path.join(root, name)
-                if not excluded(path):
+                if _regular_or_broken(path) and not excluded(path):
                     yield path
+
+
+def _regular_or_broken(path: str) -> bool:
+    """Files found by walking are read only when regular: opening a FIFO would wait forever for a
+    writer, and a device may never end. A link that cannot be followed is kept, to be reported."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return True

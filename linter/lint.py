@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -61,11 +62,22 @@ def items(doc: Any) -> Iterator[Item]:
     yield Item(doc, "")
 
 
+MAX_FILE_BYTES = 64 << 20
+"""Larger input is refused unread: the API server takes requests of at most 3 MiB, and an
+endless source (`/dev/zero`, a runaway pipe) must end in a message, not in exhausted memory."""
+
+
 def read(path: str) -> bytes:
     if path == STDIN:
-        return sys.stdin.buffer.read()
-    with open(path, "rb") as fh:
-        return fh.read()
+        data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
+    else:
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise LoadError(
+            f"larger than {MAX_FILE_BYTES >> 20} MiB; Kubernetes manifests are far smaller"
+        )
+    return data
 
 
 def describe_os_error(exc: OSError) -> str:
@@ -77,8 +89,9 @@ def lint_file(path: str, engine: Engine, data: bytes | None = None) -> FileRepor
     report = FileReport(path)
     try:
         raw = read(path) if data is None else data
-    except OSError as exc:
-        _meta(report, engine, YAML_INVALID, describe_os_error(exc), Position(0, 0))
+    except (OSError, LoadError) as exc:
+        message = exc.message if isinstance(exc, LoadError) else describe_os_error(exc)
+        _meta(report, engine, YAML_INVALID, message, Position(0, 0))
         report.failed = True
         return report
     try:
@@ -118,25 +131,70 @@ def _meta(report: FileReport, engine: Engine, rule: Any, message: str, where: Po
         report.findings.append(Located(finding, report.path, where.line, where.column))
 
 
-PARALLEL_FROM = 48
-"""Runs with fewer files stay in one process: starting workers costs more than it saves."""
+PARALLEL_FROM_BYTES = 512 << 10
+"""Runs reading less than this stay in one process: starting workers costs 10-20 ms, about
+what linting a third of a megabyte of manifests takes (bench/lint_speed.py measures it)."""
 
 
 def lint_many(
     paths: Sequence[str], engine: Engine, jobs: int = 0, stdin_name: str | None = None
 ) -> list[FileReport]:
-    """Reports for `paths`, in order; large runs are spread over worker processes."""
-    workers = jobs or (os.cpu_count() or 1)
-    if workers < 2 or len(paths) < PARALLEL_FROM or STDIN in paths:
+    """Reports for `paths`, in order. `jobs` worker processes share the files; with 0, large
+    runs get one per core and small ones none."""
+    workers = jobs or _cores()
+    automatic_and_small = not jobs and _size(paths) < PARALLEL_FROM_BYTES
+    if workers < 2 or len(paths) < 2 or STDIN in paths or automatic_and_small:
         return [_named(lint_file(p, engine), stdin_name) for p in paths]
     import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
-    chunks = [list(paths[i :: workers * 4]) for i in range(workers * 4)]
+    chunks = [list(paths[i :: workers * 4]) for i in range(min(workers * 4, len(paths)))]
     context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-    with context.Pool(workers, initializer=_init_worker, initargs=(engine.config,)) as pool:
-        parts = pool.map(_lint_chunk, chunks)
+    # Not multiprocessing.Pool: when a worker dies (the out-of-memory killer, a crash in C),
+    # Pool waits forever for its task; the executor raises BrokenProcessPool instead.
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_init_worker, initargs=(engine.config,)
+    ) as pool:
+        futures = [pool.submit(_lint_chunk, chunk) for chunk in chunks]
+        reports: list[FileReport] = []
+        for chunk, future in zip(chunks, futures, strict=True):
+            try:
+                reports += future.result()
+            except BrokenProcessPool:
+                reports += [_lost(p, engine) for p in chunk]
     order = {p: i for i, p in enumerate(paths)}
-    return sorted((r for part in parts for r in part), key=lambda r: order[r.path])
+    return sorted(reports, key=lambda r: order[r.path])
+
+
+def _cores() -> int:
+    """The cores this process may run on (a container's CPU set), not all the machine has."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _size(paths: Sequence[str]) -> int:
+    """The bytes `paths` hold, counted up to PARALLEL_FROM_BYTES."""
+    total = 0
+    for path in paths:
+        try:
+            total += os.stat(path).st_size
+        except OSError:
+            continue
+        if total >= PARALLEL_FROM_BYTES:
+            break
+    return total
+
+
+def _lost(path: str, engine: Engine) -> FileReport:
+    report = FileReport(path, failed=True)
+    message = (
+        "not linted: the worker process reading this file or another of its batch died "
+        "(out of memory?); run again with --jobs 1 to see which file it was"
+    )
+    _meta(report, engine, YAML_INVALID, message, Position(0, 0))
+    return report
 
 
 def _named(report: FileReport, stdin_name: str | None) -> FileReport:
@@ -162,8 +220,14 @@ def _lint_chunk(paths: list[str]) -> list[FileReport]:
 def relative(path: str) -> str:
     if path == STDIN:
         return "<stdin>"
+    return _relative(path, os.getcwd())
+
+
+# Reports name a file once per finding; relpath is slow enough to show in a large run.
+@functools.lru_cache(maxsize=4096)
+def _relative(path: str, cwd: str) -> str:
     try:
-        rel = os.path.relpath(path)
+        rel = os.path.relpath(path, cwd)
     except ValueError:
         return path
     return path if rel.startswith("..") else rel

@@ -1,0 +1,109 @@
+"""Linting stays light: the installed `mllint` imports no web, cluster or crypto package to lint.
+
+The imports are read from the command itself (PYTHONPROFILEIMPORTTIME makes Python list every
+module it imports on stderr), so the console script, the CLI and the worker processes of a
+parallel run are all covered.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HEAVY = (
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "kubernetes",
+    "pydantic_settings",
+    "prometheus_client",
+    "cryptography",
+    "ruamel",
+    "httpx",
+)
+
+JOB = """\
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: train
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: trainer
+          image: pytorch/pytorch:2.3.0
+          resources:
+            requests: {nvidia.com/gpu: 1}
+"""
+
+
+def _executable() -> str:
+    beside = Path(sys.executable).with_name("mllint")
+    found = str(beside) if beside.is_file() else shutil.which("mllint")
+    if found is None:
+        pytest.fail("the mllint command is not installed: pip install -e '.[test]'")
+    return found
+
+
+MLLINT = _executable()
+
+
+def imported(cwd: Path, *args: str, stdin: str = "") -> set[str]:
+    """Top-level packages `mllint ARGS` imports."""
+    result = subprocess.run(
+        [MLLINT, *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=os.environ | {"PYTHONPROFILEIMPORTTIME": "1"},
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode in (0, 1), result.stderr[-2000:]
+    names = {
+        line.rsplit("|", 1)[1].strip().partition(".")[0]
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+    assert "mllint" in names, "no import list on stderr: is PYTHONPROFILEIMPORTTIME honoured?"
+    return names
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "job.yaml").write_text(JOB)
+    many = tmp_path / "many"
+    many.mkdir()
+    for i in range(40):
+        (many / f"job-{i:02}.yaml").write_text(JOB.replace("name: train", f"name: train-{i}"))
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("job.yaml",),
+        ("--format", "json", "job.yaml"),
+        ("-j", "2", "many"),  # worker processes
+        ("-",),
+    ],
+    ids=["text", "json", "workers", "stdin"],
+)
+def test_linting_imports_no_heavy_package(project: Path, args: tuple[str, ...]) -> None:
+    names = imported(project, *args, stdin=JOB)
+    assert "yaml" in names
+    assert sorted(names & set(HEAVY)) == []
+
+
+def test_the_import_list_sees_what_fixing_loads(project: Path) -> None:
+    # Fixes edit a comment-preserving document, so --diff loads ruamel: the check above would
+    # see a heavy import if linting made one.
+    assert "ruamel" in imported(project, "--diff", "job.yaml")
