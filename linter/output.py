@@ -1,12 +1,23 @@
-"""Report formats. Every format shows every finding; `--fail-on` only sets the exit code."""
+"""Report formats: `text` for people, `json` for scripts, `sarif` for code-scanning services,
+`github` for workflow annotations, `junit` for CI test reports.
+
+Every format shows every finding of the rules that ran, info included; `--fail-on` only sets
+the exit code.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
+import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from mllint.linter.lint import FileReport, Located, relative
 from mllint.rules import Rule, Severity
@@ -24,7 +35,12 @@ class Run:
     failed_files: int
     fail_on: Severity
     rules: tuple[Rule, ...]
+    """The rules mllint knows (SARIF lists them; results point into this list)."""
     fixed: int = 0
+    paths: tuple[str, ...] = ()
+    """Every file read, in order, so that formats can also list the clean ones."""
+    unreadable: frozenset[str] = frozenset()
+    """Files that could not be read or parsed to their end."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -43,6 +59,8 @@ class Run:
             fail_on,
             rules,
             fixed,
+            paths=tuple(r.path for r in reports),
+            unreadable=frozenset(r.path for r in reports if r.failed),
         )
 
     @property
@@ -72,7 +90,24 @@ class Run:
         }
 
 
-_COLORS = {Severity.ERROR: "31", Severity.WARNING: "33", Severity.INFO: "36"}
+HOMEPAGE = "https://github.com/mllint/mllint"
+
+
+@cache
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("mllint")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+# --- text -------------------------------------------------------------------------------------
+
+_COLORS = {Severity.ERROR: "1;31", Severity.WARNING: "1;33", Severity.INFO: "1;36"}
+_BOLD, _DIM, _CYAN = "1", "2", "36"
 
 
 def _paint(text: str, code: str, color: bool) -> str:
@@ -80,14 +115,16 @@ def _paint(text: str, code: str, color: bool) -> str:
 
 
 def text(run: Run, color: bool = False) -> str:
+    """`path:line:col: CODE [*] message (rule-name)` per finding, then one summary line."""
     lines = []
     for f in run.findings:
         fd = f.finding
-        where = _paint(f"{relative(f.file)}:{f.line}:{f.column}:", "1", color)
+        where = _paint(f"{relative(f.file)}:{f.line}:{f.column}:", _BOLD, color)
         code = _paint(fd.code, _COLORS[fd.severity], color)
-        fixable = " [*]" if fd.fixable else ""
-        lines.append(f"{where} {code}{fixable} {fd.message} ({fd.rule})")
-    lines.append(_summary_line(run))
+        fixable = " " + _paint("[*]", _CYAN, color) if fd.fixable else ""
+        rule = _paint(f"({fd.rule})", _DIM, color)
+        lines.append(f"{where} {code}{fixable} {fd.message} {rule}")
+    lines.append(_paint(_summary_line(run), _BOLD, color))
     return "\n".join(lines) + "\n"
 
 
@@ -96,24 +133,37 @@ def _plural(n: int, word: str) -> str:
 
 
 def _summary_line(run: Run) -> str:
-    sev = run.by_severity
-    parts = [
-        f"Found {_plural(len(run.findings), 'finding')}"
-        f" ({_plural(sev.get('error', 0), 'error')}, {_plural(sev.get('warning', 0), 'warning')},"
-        f" {sev.get('info', 0)} info)",
-        f"in {_plural(run.files, 'file')}, {_plural(run.objects, 'object')}",
-    ]
+    read = f"{_plural(run.files, 'file')}, {_plural(run.objects, 'object')}"
+    if run.findings:
+        sev = run.by_severity
+        counts = [
+            _plural(sev["error"], "error") if sev["error"] else "",
+            _plural(sev["warning"], "warning") if sev["warning"] else "",
+            f"{sev['info']} info" if sev["info"] else "",
+        ]
+        parts = [
+            f"Found {_plural(len(run.findings), 'finding')} ({', '.join(c for c in counts if c)})"
+            f" in {read}"
+        ]
+    else:
+        parts = [f"No findings in {read}"]
     if run.skipped:
         parts.append(f"{_plural(run.skipped, 'document')} skipped (not Kubernetes objects)")
-    fixable = sum(f.finding.fixable for f in run.findings)
+    if run.failed_files:
+        parts.append(f"{_plural(run.failed_files, 'file')} could not be read")
     if run.fixed:
         parts.append(f"fixed {_plural(run.fixed, 'file')}")
+    fixable = sum(f.finding.fixable for f in run.findings)
     if fixable:
         parts.append(f"{fixable} fixable with --fix")
     return "; ".join(parts) + "."
 
 
+# --- json -------------------------------------------------------------------------------------
+
+
 def as_json(run: Run, color: bool = False) -> str:
+    """The `findings` items and their keys are a contract: scripts read them."""
     out = {
         "findings": [
             {
@@ -137,6 +187,230 @@ def as_json(run: Run, color: bool = False) -> str:
     return json.dumps(out, indent=2) + "\n"
 
 
+# --- sarif ------------------------------------------------------------------------------------
+
+SARIF_SCHEMA = (
+    "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+)
+SRCROOT = "%SRCROOT%"
+"""The base that relative artifact URIs resolve against: the folder mllint ran in."""
+FINGERPRINT = "mllintFinding/v1"
+
+_SARIF_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
+
+
+def _section(docs: str, heading: str) -> str:
+    """The body of a `## heading` section of a rule's docs, as one paragraph."""
+    match = re.search(rf"^## {re.escape(heading)}\s*\n(.*?)(?=^## |\Z)", docs, re.M | re.S)
+    return " ".join(match.group(1).split()) if match else ""
+
+
+def _sarif_rule(rule: Rule) -> dict[str, Any]:
+    tags = ["kubernetes", "machine-learning"]
+    if rule.meta:
+        tags.append("input")
+    properties: dict[str, Any] = {"tags": tags, "precision": "very-high"}
+    if rule.fix_safety is not None:
+        properties["fix-safety"] = rule.fix_safety.value
+    return {
+        "id": rule.code,
+        "name": rule.name,
+        "shortDescription": {"text": rule.summary},
+        "fullDescription": {"text": _section(rule.docs, "What it does") or rule.summary},
+        "helpUri": rule.url,
+        "help": {"text": rule.docs or rule.summary, "markdown": rule.docs or rule.summary},
+        "defaultConfiguration": {
+            "enabled": rule.enabled_by_default,
+            "level": _SARIF_LEVEL[rule.severity],
+        },
+        "properties": properties,
+    }
+
+
+def _artifact(path: str) -> dict[str, Any]:
+    """A relative URI under %SRCROOT% for files below the working folder; else a file URI."""
+    shown = relative(path)
+    if Path(shown).is_absolute():
+        return {"uri": Path(shown).as_uri()}
+    return {"uri": quote(Path(shown).as_posix()), "uriBaseId": SRCROOT}
+
+
+def _fingerprint(f: Located, seen: Counter[str]) -> str:
+    """Stable across edits that move lines: the object and the field, not the position.
+    Identical findings in one file (two equal objects) are told apart by their order."""
+    fd = f.finding
+    key = "\0".join((relative(f.file), fd.code, fd.kind, fd.namespace, fd.name, fd.pointer))
+    digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+    seen[digest] += 1
+    return f"{digest}:{seen[digest]}"
+
+
+def sarif(run: Run, color: bool = False) -> str:
+    """SARIF 2.1.0, within what GitHub code scanning accepts."""
+    index = {r.code: i for i, r in enumerate(run.rules)}
+    seen: Counter[str] = Counter()
+    results = []
+    for f in run.findings:
+        fd = f.finding
+        physical: dict[str, Any] = {"artifactLocation": _artifact(f.file)}
+        if f.line > 0:
+            physical["region"] = {"startLine": f.line, "startColumn": max(f.column, 1)}
+        result: dict[str, Any] = {"ruleId": fd.code}
+        if fd.code in index:
+            result["ruleIndex"] = index[fd.code]
+        result |= {
+            "level": _SARIF_LEVEL[fd.severity],
+            "message": {"text": fd.message},
+            "locations": [{"physicalLocation": physical}],
+            "partialFingerprints": {FINGERPRINT: _fingerprint(f, seen)},
+            "properties": {
+                "rule": fd.rule,
+                "pointer": fd.pointer,
+                "kind": fd.kind,
+                "name": fd.name,
+                "namespace": fd.namespace,
+                "fixable": fd.fixable,
+            },
+        }
+        results.append(result)
+    log = {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "mllint",
+                        "version": version(),
+                        "semanticVersion": version(),
+                        "informationUri": HOMEPAGE,
+                        "rules": [_sarif_rule(r) for r in run.rules],
+                    }
+                },
+                "originalUriBaseIds": {SRCROOT: {"uri": Path.cwd().as_uri().rstrip("/") + "/"}},
+                "columnKind": "unicodeCodePoints",
+                "results": results,
+                "properties": {"summary": run.summary()},
+            }
+        ],
+    }
+    return json.dumps(log, indent=2) + "\n"
+
+
+# --- github -----------------------------------------------------------------------------------
+
+_GITHUB_COMMAND = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
+
+
+def _gh_data(value: str) -> str:
+    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _gh_property(value: str) -> str:
+    return _gh_data(value).replace(":", "%3A").replace(",", "%2C")
+
+
+def github(run: Run, color: bool = False) -> str:
+    """GitHub Actions workflow commands: one annotation per finding, nothing else."""
+    lines = []
+    for f in run.findings:
+        fd = f.finding
+        props = {"file": relative(f.file)}
+        if f.line > 0:
+            props |= {"line": str(f.line), "col": str(max(f.column, 1))}
+        props["title"] = f"{fd.code} {fd.rule}"
+        rendered = ",".join(f"{k}={_gh_property(v)}" for k, v in props.items())
+        lines.append(f"::{_GITHUB_COMMAND[fd.severity]} {rendered}::{_gh_data(fd.message)}")
+    return "".join(line + "\n" for line in lines)
+
+
+# --- junit ------------------------------------------------------------------------------------
+
+# Characters XML 1.0 cannot carry at all, not even as references: C0 controls but tab, LF, CR;
+# surrogates (which file names that are not UTF-8 decode to); U+FFFE and U+FFFF.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml(value: str) -> str:
+    return _NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
+
+
+def _element(parent: ET.Element, tag: str, **attrs: str) -> ET.Element:
+    return ET.SubElement(parent, tag, {k: _xml(v) for k, v in attrs.items()})
+
+
+def _object(f: Located) -> str:
+    fd = f.finding
+    if not fd.kind:
+        return ""
+    where = f"{fd.namespace}/{fd.name}" if fd.namespace else fd.name
+    return f"{fd.kind} {where}".rstrip()
+
+
+def junit(run: Run, color: bool = False) -> str:
+    """JUnit XML: a testsuite per file, a failing testcase per finding, a passing one per clean
+    file (so that CI shows what was checked), an erroring one per unreadable file."""
+    by_file: dict[str, list[Located]] = {p: [] for p in run.paths}
+    for f in run.findings:
+        by_file.setdefault(f.file, []).append(f)
+    root = ET.Element("testsuites", name="mllint")
+    totals: Counter[str] = Counter()
+    for path, found in by_file.items():
+        shown = relative(path)
+        broken = path in run.unreadable and not found
+        suite = _element(
+            root,
+            "testsuite",
+            name=shown,
+            tests=str(len(found) or 1),
+            failures=str(len(found)),
+            errors=str(int(broken)),
+            skipped="0",
+        )
+        totals.update(tests=len(found) or 1, failures=len(found), errors=int(broken))
+        for f in found:
+            _failure(suite, shown, f)
+        if not found:
+            case = _element(suite, "testcase", name="mllint", classname=shown, file=shown)
+            if broken:
+                error = _element(case, "error", message="the file could not be read")
+                error.text = _xml(f"{shown}: could not be read or parsed to its end")
+    root.attrib |= {
+        "tests": str(totals["tests"]),
+        "failures": str(totals["failures"]),
+        "errors": str(totals["errors"]),
+    }
+    ET.indent(root)
+    body = ET.tostring(root, encoding="unicode")
+    return f'<?xml version="1.0" encoding="UTF-8"?>\n{body}\n'
+
+
+def _failure(suite: ET.Element, shown: str, f: Located) -> None:
+    fd = f.finding
+    case = _element(
+        suite,
+        "testcase",
+        name=f"{fd.code} {fd.rule} at {f.line}:{f.column}",
+        classname=shown,
+        file=shown,
+        line=str(f.line),
+    )
+    details = [
+        f"{shown}:{f.line}:{f.column}: {fd.code} {fd.message} ({fd.rule})",
+        *([f"object: {_object(f)}"] if _object(f) else []),
+        *([f"field: {fd.pointer}"] if fd.pointer else []),
+        f"severity: {fd.severity.value}",
+    ]
+    failure = _element(case, "failure", message=fd.message, type=fd.severity.value)
+    failure.text = _xml("\n".join(details))
+
+
 Formatter = Callable[[Run, bool], str]
 
-FORMATS: dict[str, Formatter] = {"text": text, "json": as_json}
+FORMATS: dict[str, Formatter] = {
+    "text": text,
+    "json": as_json,
+    "sarif": sarif,
+    "github": github,
+    "junit": junit,
+}
