@@ -17,12 +17,17 @@ def test_plugin_names_match_the_declared_entry_points() -> None:
 def test_a_folder_named_like_a_command_does_not_hide_it(tmp_path: Path) -> None:
     (tmp_path / "certs").mkdir()
     done = subprocess.run(
-        ["mllint", "certs", "--help"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+        ["mllint", "certs", "--help"],
+        check=False,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0
     assert "--service" in done.stdout
     linted = subprocess.run(
-        ["mllint", "./certs"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+        ["mllint", "./certs"], check=False, cwd=tmp_path, capture_output=True, text=True, timeout=60
     )
     assert linted.returncode == 0, linted.stderr
     assert "in 0 files" in linted.stdout
