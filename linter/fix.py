@@ -32,7 +32,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, SequenceNode
 
-from mllint.linter.lint import items
+from mllint.linter.lint import LineIgnores, comment_ignores, evaluate, items
 from mllint.linter.loader import Document, LoadError, load
 from mllint.rules import Engine, fix_ops
 from mllint.rules import pointer as jp
@@ -73,15 +73,16 @@ class FixError(Exception):
 
 
 def plan_edits(
-    documents: Iterable[Document], engine: Engine, *, unsafe: bool
+    documents: Iterable[Document], engine: Engine, *, unsafe: bool, ignores: LineIgnores
 ) -> tuple[list[Edit], list[str]]:
     """The edits the engine's fixes make to each object, and objects whose fixes are invalid."""
     edits: list[Edit] = []
     problems: list[str] = []
     for doc in documents:
         for item in items(doc.obj):
+            findings = [f for f, _ in evaluate(engine, doc, item, ignores)]
             try:
-                ops = fix_ops(item.obj, engine.evaluate(item.obj), unsafe=unsafe)
+                ops = fix_ops(item.obj, findings, unsafe=unsafe)
             except (PatchError, KeyError) as exc:
                 problems.append(f"document {doc.index + 1}: fixes not applied: {exc}")
                 continue
@@ -98,7 +99,9 @@ def fix_text(text: str, engine: Engine, *, unsafe: bool, json: bool) -> Fixed:
     skipped: dict[str, None] = {}
     for _ in range(MAX_ROUNDS):
         documents = list(load(text))
-        edits, problems = plan_edits(documents, engine, unsafe=unsafe)
+        edits, problems = plan_edits(
+            documents, engine, unsafe=unsafe, ignores=comment_ignores(text)
+        )
         skipped.update(dict.fromkeys(problems))
         if not edits:
             break

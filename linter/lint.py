@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from mllint.linter.loader import Document, LoadError, Position, load
+from mllint.linter.loader import Document, LoadError, Position, decode, load
 from mllint.rules import Config, Engine, Finding
-from mllint.rules.catalog import DUPLICATE_KEY, YAML_INVALID
+from mllint.rules.catalog import DUPLICATE_KEY, SUPPRESSION_INVALID, YAML_INVALID
+from mllint.rules.config import closest
 
 STDIN = "-"
 
@@ -95,15 +97,19 @@ def lint_file(path: str, engine: Engine, data: bytes | None = None) -> FileRepor
         report.failed = True
         return report
     try:
-        for doc in load(raw):
-            lint_document(report, engine, doc)
+        text = decode(raw)
+        ignores = comment_ignores(text)
+        for doc in load(text):
+            lint_document(report, engine, doc, ignores)
     except LoadError as exc:
         _meta(report, engine, YAML_INVALID, exc.message, Position(exc.line, exc.column))
         report.failed = True
     return report
 
 
-def lint_document(report: FileReport, engine: Engine, doc: Document) -> None:
+def lint_document(
+    report: FileReport, engine: Engine, doc: Document, ignores: LineIgnores | None = None
+) -> None:
     report.documents += 1
     for key, where in doc.duplicates:
         _meta(
@@ -118,11 +124,56 @@ def lint_document(report: FileReport, engine: Engine, doc: Document) -> None:
     for item in items(doc.obj):
         found = True
         report.objects += 1
-        for finding in engine.evaluate(item.obj):
-            where = doc.locate(item.prefix + finding.pointer)
+        for finding, where in evaluate(engine, doc, item, ignores or {}):
             report.findings.append(Located(finding, report.path, where.line, where.column))
     if not found and doc.obj is not None:
         report.skipped += 1
+    if ignores and doc.index == 0:
+        for line, names in ignores.items():
+            for name in names:
+                if engine.registry.get(name) is None:
+                    _meta(
+                        report,
+                        engine,
+                        SUPPRESSION_INVALID,
+                        f"comment names no rule: {name!r}{closest(name, engine.rule_names())}",
+                        Position(line, 1),
+                    )
+
+
+LineIgnores = dict[int, frozenset[str]]
+"""Rule codes and names suppressed by a `# mllint: ignore[...]` comment, by line."""
+
+_IGNORE_COMMENT = re.compile(r"#\s*mllint:\s*ignore\[([^\]]*)\]")
+
+
+def comment_ignores(text: str) -> LineIgnores:
+    """The `# mllint: ignore[CODE, name, ...]` comments of a file, by 1-based line."""
+    if "mllint:" not in text:
+        return {}
+    found: LineIgnores = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        match = _IGNORE_COMMENT.search(line)
+        if match:
+            found[number] = frozenset(n.strip() for n in match.group(1).split(",") if n.strip())
+    return found
+
+
+def evaluate(
+    engine: Engine, doc: Document, item: Item, ignores: LineIgnores
+) -> Iterator[tuple[Finding, Position]]:
+    """The findings of one object with their positions, less those a comment on their line
+    suppresses (comments are the linter's own suppression: they never reach a webhook)."""
+    for finding in engine.evaluate(item.obj):
+        where = doc.locate(item.prefix + finding.pointer)
+        names = ignores.get(where.line)
+        if (
+            names
+            and (finding.code in names or finding.rule in names)
+            and engine.config.allow_suppression
+        ):
+            continue
+        yield finding, where
 
 
 def _meta(report: FileReport, engine: Engine, rule: Any, message: str, where: Position) -> None:

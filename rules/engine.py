@@ -296,6 +296,10 @@ class Engine:
                 scopes.append((prefix, names))
         return scopes, invalid
 
+    def rule_names(self) -> list[str]:
+        """Every rule's name and code, for suggestions."""
+        return self._names()
+
     def _names(self) -> list[str]:
         return [r.name for r in self.registry.rules] + [r.code for r in self.registry.rules]
 
