@@ -1,4 +1,5 @@
-"""Rule pages from the code: `docs/rules/<CODE>.md` for every rule and `docs/rules/README.md`.
+"""Rule pages from the code: `docs/rules/<CODE>.md` for every rule, `docs/rules/README.md`,
+and the rule table in the project README.
 
 A page is built from the rule's metadata, its module docstring, the options model it declares
 and its fixture files (`tests/rules/fixtures/<CODE>/bad.yaml`, `good.yaml`, `fixed.yaml`), so
@@ -366,10 +367,27 @@ def _tidy(text: str) -> str:
     return "\n".join(line.rstrip() for line in text.strip().splitlines()) + "\n"
 
 
+README = Path("README.md")
+TABLE_START, TABLE_END = "<!-- rules-table -->", "<!-- /rules-table -->"
+
+
+def render_readme(text: str, rules: Sequence[Rule]) -> str:
+    """The project README with the rule table between its markers brought up to date."""
+    start, end = text.find(TABLE_START), text.find(TABLE_END)
+    if start < 0 or end < start:
+        return text
+    table = rule_table(rules, lambda r: f"{DOCS_DIR.as_posix()}/{r.code}.md")
+    return text[: start + len(TABLE_START)] + "\n" + table + text[end:]
+
+
 def generate(root: Path, rules: Sequence[Rule] = REGISTRY.rules) -> dict[Path, str]:
-    """Every page, keyed by its path relative to `root`."""
+    """Every page, keyed by its path relative to `root`: the rule pages, their index, and the
+    rule table of the project README."""
     pages = {DOCS_DIR / f"{r.code}.md": render_page(r, root) for r in rules}
     pages[DOCS_DIR / INDEX] = render_index(rules)
+    readme = root / README
+    if readme.is_file():
+        pages[README] = render_readme(readme.read_text(encoding="utf-8"), rules)
     return pages
 
 
