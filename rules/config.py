@@ -34,23 +34,37 @@ class Exclude(_Model):
     names: tuple[str, ...] = ()
 
 
+def _pointers(value: Any) -> Any:
+    for item in (value,) if isinstance(value, str) else value or ():
+        if isinstance(item, str) and item and not item.startswith("/"):
+            raise ValueError(f"must be a JSON Pointer starting with '/', got {item!r}")
+    return value
+
+
 class CustomTemplate(_Model):
+    """Where pods live in a custom kind: `path` is a pointer pattern (`*` matches any key or
+    index) to a pod template (`metadata` + `spec`), or with `inline` to a pod spec."""
+
     path: str
     inline: bool = False
     role: Role | None = None
+    containers: tuple[str, ...] = ()
+    """Patterns, relative to the pod spec, of single containers outside `containers[]`."""
+    restart_policy: str | None = None
+    """The pod restartPolicy the kind requires (`Never` for a Job-like kind)."""
 
-    @field_validator("path")
-    @classmethod
-    def _pointer(cls, value: str) -> str:
-        if value and not value.startswith("/"):
-            raise ValueError(f"must be a JSON Pointer starting with '/', got {value!r}")
-        return value
+    _check = field_validator("path", "containers", mode="before")(_pointers)
 
 
 class CustomLifecycle(_Model):
+    """Pointer patterns to the kind's lifecycle fields, so the Job rules apply to it."""
+
     backoff_limit: str | None = None
     active_deadline: str | None = None
     ttl: str | None = None
+    concurrency: str | None = None
+
+    _check = field_validator("*", mode="before")(_pointers)
 
 
 class CustomKind(_Model):
@@ -62,6 +76,10 @@ class CustomKind(_Model):
     role: Role
     templates: tuple[CustomTemplate, ...] = Field(min_length=1)
     lifecycle: CustomLifecycle = CustomLifecycle()
+    replicas: str | None = None
+    """Pointer to the replica count, for a scalable kind."""
+
+    _check = field_validator("replicas", mode="before")(_pointers)
 
 
 class Config(_Model):

@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from mllint.rules import patch
 from mllint.rules import pointer as jp
-from mllint.rules.model import Role
+from mllint.rules.model import Op, Role
+from mllint.rules.resources import fields
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,32 @@ class PodTemplate:
     role: Role | None = None
     restart_policy: str | None = None
     """The pod `restartPolicy` this template must have, when the kind's semantics fix one."""
+    when: tuple[str, ...] = ()
+    """Patterns, relative to the pod spec, one of which must match for it to be a pod at all (an
+    Argo template makes a pod only when it has a `container`, `script` or `containerSet`)."""
+    inherit: tuple[str, ...] = ()
+    """Pointers, relative to the object, of pod-spec-like objects whose pod-level settings
+    (`POD_LEVEL`) the pods take when they do not set them (an Argo workflow's `tolerations`)."""
+    provides: frozenset[str] = frozenset()
+    """Container fields the operator sets itself on every container it creates from this
+    template (KubeRay's probes), so a rule asking for them finds them set (`Container.has`)."""
+
+
+POD_LEVEL = (
+    "affinity",
+    "automountServiceAccountToken",
+    "dnsConfig",
+    "dnsPolicy",
+    "hostAliases",
+    "hostNetwork",
+    "imagePullSecrets",
+    "nodeSelector",
+    "schedulerName",
+    "securityContext",
+    "serviceAccountName",
+    "tolerations",
+)
+"""Pod settings an operator kind may give once for all its pods (see `PodTemplate.inherit`)."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +77,53 @@ class Lifecycle:
     ttl: str | None = None
     concurrency: str | None = None
     concurrency_values: tuple[str, ...] = ("Allow", "Forbid", "Replace")
+    satisfied_by: tuple[tuple[str, str], ...] = ()
+    """(setting, pattern): another field whose presence does the setting's job (an Argo
+    workflow's `ttlStrategy` in any form, or its `podGC`, for a TTL)."""
+    enabled_by: tuple[tuple[str, str, Any], ...] = ()
+    """(setting, pointer, value): a switch without which the setting has no effect (a RayJob's
+    TTL needs `shutdownAfterJobFinishes: true`); the switch is what is asked for and set."""
+
+    def unmet(self, obj: Any, setting: str, default: Any) -> Iterator[Unmet]:
+        """Where `setting` (`backoff_limit`, `active_deadline`, `ttl`) is not in effect in
+        `obj`, with the operations that put it in effect (`default` where a value is needed).
+
+        A pattern with a `*` asks for the setting in every existing parent it matches (each
+        Argo `retryStrategy` needs a `limit`); rules use this rather than the bare pointers so
+        that alternatives and switches count.
+        """
+        pattern: str | None = getattr(self, setting)
+        if pattern is None:
+            return
+        for other, alternative in self.satisfied_by:
+            if other == setting and next(jp.expand(obj, alternative), None) is not None:
+                return
+        switches = [(at, value) for name, at, value in self.enabled_by if name == setting]
+        for at, value in switches:
+            switch = next(fields(obj, at), None)
+            if switch is None or (switch.present and switch.value == value):
+                continue
+            ops = [patch.set_value(at, value)]
+            ops += [patch.set_value(f.at, default) for f in fields(obj, pattern) if not f.present]
+            yield Unmet(switch.owner, jp.split(at)[-1], value, tuple(ops))
+            return
+        if switches:
+            return  # the switch is on: the operator's default for the value applies
+        for f in fields(obj, pattern):
+            if not f.present:
+                name = jp.split(f.at)[-1]
+                yield Unmet(f.owner, name, default, (patch.set_value(f.at, default),))
+
+
+@dataclass(frozen=True, slots=True)
+class Unmet:
+    """A lifecycle setting not in effect: where to report it, the field and value to set, and
+    the operations that set it."""
+
+    owner: str
+    name: str
+    value: Any
+    ops: tuple[Op, ...]
 
 
 @dataclass(frozen=True)
@@ -189,6 +264,10 @@ class Container:
         name = self.spec.get("name")
         return str(name) if name is not None else jp.split(self.pointer)[-1]
 
+    def has(self, key: str) -> bool:
+        """Whether the container will have `key` set: by its spec or by its operator."""
+        return key in self.spec or key in self.pod.template.provides
+
 
 @dataclass(slots=True)
 class Pod:
@@ -260,8 +339,24 @@ class Subject:
                 else:
                     spec_at, spec = jp.join(at, "spec"), _mapping(node.get("spec"))
                     meta = _mapping(node.get("metadata"))
+                if template.when and not any(
+                    next(jp.expand(spec, w), None) is not None for w in template.when
+                ):
+                    continue
+                if template.inherit:
+                    spec = self._inherited(template, spec)
                 pods.append(self._pod(template, spec_at, spec, meta))
         return pods
+
+    def _inherited(self, template: PodTemplate, spec: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The pod spec with the pod-level settings it inherits and does not set itself."""
+        merged = dict(spec)
+        for source in template.inherit:
+            node = _mapping(next((v for _, v in jp.expand(self.obj, source)), None))
+            for key in POD_LEVEL:
+                if key not in merged and key in node:
+                    merged[key] = node[key]
+        return merged
 
     def _pod(
         self, template: PodTemplate, at: str, spec: Mapping[str, Any], meta: Mapping[str, Any]

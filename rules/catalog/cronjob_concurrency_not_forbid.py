@@ -28,6 +28,10 @@ Use instead:
 Safe: sets `concurrencyPolicy: Forbid`. A run that is due while the previous one is still
 going is skipped rather than started; nothing that is running is stopped.
 
+## Operators
+Also asked of an Argo CronWorkflow and a Volcano CronJob, whose `concurrencyPolicy` takes the
+same values (`Allow` by default). Sources: docs/operators.md.
+
 ## References
 - [CronJob: concurrency policy (`Allow` is the default; `Forbid`; `Replace`)](https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/#concurrency-policy)
 - [CronJob API: `concurrencyPolicy`](https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/cron-job-v1/#CronJobSpec)

@@ -28,6 +28,13 @@ Unsafe: sets the deadline to the `default` option (86400 seconds, one day). A ru
 legitimately takes longer is then killed before it finishes, so the value must fit the
 workload: set the option, or edit the value the fix writes.
 
+## Operators
+Asked as `runPolicy.activeDeadlineSeconds` (Kubeflow training jobs), `activeDeadlineSeconds`
+(RayJob, TrainJob, Argo Workflow, a CronWorkflow's `workflowSpec`) and each child Job's
+`activeDeadlineSeconds` (JobSet, Trainer runtimes, which have no deadline of their own).
+Volcano Jobs have no deadline field and are not asked. Decisions and sources:
+docs/operators.md.
+
 ## References
 - [Jobs: job termination and cleanup, `activeDeadlineSeconds`](https://kubernetes.io/docs/concepts/workloads/controllers/job/#job-termination-and-cleanup)
 - [Job API: `activeDeadlineSeconds`](https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/job-v1/#JobSpec)

@@ -27,6 +27,13 @@ spec:
 Safe: sets the limit to the `default` option (3), which allows fewer retries than the
 implicit 6; a Job that needs more retries states so.
 
+## Operators
+Each kind is asked for its own retry budget: `runPolicy.backoffLimit` (Kubeflow training jobs,
+where none means unbounded restarts with `OnFailure`), each child Job's `backoffLimit` (JobSet,
+Trainer runtimes), `maxRetry` (Volcano), and a `limit` in every Argo `retryStrategy` (without
+one a step is retried until it succeeds). A RayJob is not asked: its `backoffLimit` defaults to
+0. Decisions and sources: docs/operators.md.
+
 ## References
 - [Jobs: pod backoff failure policy, `backoffLimit` defaults to 6](https://kubernetes.io/docs/concepts/workloads/controllers/job/#pod-backoff-failure-policy)
 - [Job API: `backoffLimit`](https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/job-v1/#JobSpec)

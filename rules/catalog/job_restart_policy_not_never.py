@@ -30,6 +30,13 @@ Use instead:
 Safe: sets `restartPolicy: Never`. A failed container then makes a new pod instead of a
 restart in place; the Job retries as before, up to its `backoffLimit`.
 
+## Operators
+Asked of the pod templates of kinds whose controller creates Jobs from them as written (a
+RayJob's submitter, a Katib trial Job). Not asked of Kubeflow training jobs, whose replica
+spec's own `restartPolicy` (default `Never`) overrides the pod's; nor of JobSet child Jobs,
+whose empty `restartPolicy` the JobSet webhook defaults to `OnFailure`; nor of Argo steps,
+whose pods Argo creates itself. Decisions and sources: docs/operators.md.
+
 ## References
 - [Jobs: the pod template's `restartPolicy` may only be `Never` or `OnFailure`](https://kubernetes.io/docs/concepts/workloads/controllers/job/#pod-template)
 - [Jobs: with `OnFailure`, pods are terminated once the backoff limit is reached; use `Never` when debugging](https://kubernetes.io/docs/concepts/workloads/controllers/job/#pod-backoff-failure-policy)

@@ -30,6 +30,14 @@ status and the pods' logs of a run that finished overnight, short enough that fi
 not pile up. Only finished Jobs are deleted, never running ones; ship logs and metrics
 elsewhere if they must outlive the Job.
 
+## Operators
+Asked as `runPolicy.ttlSecondsAfterFinished` (Kubeflow training jobs) and
+`ttlSecondsAfterFinished` (JobSet, Volcano Job). An Argo Workflow meets it with any
+`ttlStrategy` or with `podGC`. A RayJob's TTL acts only with `shutdownAfterJobFinishes: true`
+(KubeRay's rayjob_types.go), so that switch is what is asked for and set, with the TTL. A
+CronWorkflow, like a CronJob, is cleaned up by its history limits. Decisions and sources:
+docs/operators.md.
+
 ## References
 - [Automatic cleanup for finished Jobs (TTL-after-finished controller)](https://kubernetes.io/docs/concepts/workloads/controllers/ttlafterfinished/)
 - [Jobs: clean up finished jobs automatically](https://kubernetes.io/docs/concepts/workloads/controllers/job/#clean-up-finished-jobs-automatically)

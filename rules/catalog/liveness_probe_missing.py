@@ -28,6 +28,11 @@ Use instead:
 ## Fix safety
 No fix: the health endpoint of a model server cannot be guessed.
 
+## Operators
+Containers whose operator adds a liveness probe itself are not flagged: the Ray containers of a
+RayCluster, RayJob or RayService (KubeRay, kuberay#1674) and Seldon graph containers (the
+Seldon Core operator adds TCP probes). Sources: docs/operators.md.
+
 ## References
 - [Configure liveness, readiness and startup probes: define a liveness command and HTTP request](https://kubernetes.io/docs/tasks/configure-pod-container/configure-liveness-readiness-startup-probes/#define-a-liveness-http-request)
 - [Pod lifecycle: when to use a liveness probe](https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#when-should-you-use-a-liveness-probe)

@@ -1,0 +1,444 @@
+"""The kinds ML teams deploy through operators: where each keeps its pods and lifecycle fields.
+
+Every entry follows the operator's own API types (the Go structs its CRDs are generated from),
+named beside it; the rules never see a kind's paths, so declaring a kind here is what makes
+every rule reach it. Decisions about rules whose meaning changes under an operator (a replica
+spec's `restartPolicy` that overrides the pod's, probes an operator adds itself) are recorded
+in docs/operators.md and on the rules' pages.
+"""
+
+from __future__ import annotations
+
+from mllint.rules.model import Role
+from mllint.rules.workload import Lifecycle, PodTemplate, WorkloadKind
+
+_KUBEFLOW = "kubeflow.org"
+
+# Kubeflow Training Operator v1, pkg/apis/kubeflow.org/v1/*_types.go: `spec.<x>ReplicaSpecs` maps
+# a replica type to a ReplicaSpec whose `template` is a PodTemplateSpec. The ReplicaSpec's own
+# `restartPolicy` overrides the template's (common_types.go), so no pod restartPolicy is asked.
+_RUN_POLICY = Lifecycle(
+    backoff_limit="/spec/runPolicy/backoffLimit",
+    active_deadline="/spec/runPolicy/activeDeadlineSeconds",
+    ttl="/spec/runPolicy/ttlSecondsAfterFinished",
+)
+
+
+def _training_job(kind: str, replica_specs: str, *extra: PodTemplate) -> WorkloadKind:
+    versions = ("v1", "v2beta1") if kind == "MPIJob" else ("v1",)
+    return WorkloadKind(
+        _KUBEFLOW,
+        kind,
+        versions,
+        kind.lower() + "s",
+        Role.BATCH,
+        (PodTemplate(f"/spec/{replica_specs}/*/template"), *extra),
+        _RUN_POLICY,
+    )
+
+
+_REPLICA_SPECS = (
+    "pytorchReplicaSpecs",
+    "tfReplicaSpecs",
+    "mpiReplicaSpecs",
+    "xgbReplicaSpecs",
+    "paddleReplicaSpecs",
+    "jaxReplicaSpecs",
+)
+
+KUBEFLOW_KINDS: tuple[WorkloadKind, ...] = (
+    _training_job("PyTorchJob", "pytorchReplicaSpecs"),
+    _training_job("TFJob", "tfReplicaSpecs"),
+    # mpi-operator v1alpha1 kept a single pod template at `spec.template`.
+    _training_job("MPIJob", "mpiReplicaSpecs", PodTemplate("/spec/template")),
+    _training_job("XGBoostJob", "xgbReplicaSpecs"),
+    _training_job("PaddleJob", "paddleReplicaSpecs"),
+    _training_job("JAXJob", "jaxReplicaSpecs"),
+    # Katib (apis/controller/experiments/v1beta1): `trialTemplate.trialSpec` is a whole Job,
+    # training-operator job or Workflow; its pods are reached where those kinds keep them.
+    WorkloadKind(
+        _KUBEFLOW,
+        "Experiment",
+        ("v1beta1",),
+        "experiments",
+        Role.BATCH,
+        (
+            PodTemplate("/spec/trialTemplate/trialSpec/spec/template", restart_policy="Never"),
+            *(
+                PodTemplate(f"/spec/trialTemplate/trialSpec/spec/{specs}/*/template")
+                for specs in _REPLICA_SPECS
+            ),
+        ),
+    ),
+)
+
+# JobSet (api/jobset/v1alpha2/jobset_types.go): `replicatedJobs[].template` is a JobTemplateSpec.
+# Its webhook defaults an empty pod restartPolicy to OnFailure, so none is asked of the template.
+# A JobSet has no deadline or backoff limit of its own: each child Job has both.
+_CHILD_JOBS = "/spec/replicatedJobs/*/template/spec"
+
+
+def _child_jobs(base: str) -> tuple[PodTemplate, ...]:
+    return (PodTemplate(base + _CHILD_JOBS + "/template"),)
+
+
+def _child_job_lifecycle(base: str, ttl: str | None = None) -> Lifecycle:
+    return Lifecycle(
+        backoff_limit=base + _CHILD_JOBS + "/backoffLimit",
+        active_deadline=base + _CHILD_JOBS + "/activeDeadlineSeconds",
+        ttl=ttl,
+    )
+
+
+_TRAINER = "trainer.kubeflow.org"
+_RUNTIME = "/spec/template"
+
+TRAINER_KINDS: tuple[WorkloadKind, ...] = (
+    # Kubeflow Trainer v2 (pkg/apis/trainer/v1alpha1): a TrainJob holds no pod spec (its
+    # `trainer` overrides the runtime's); the runtimes hold a JobSet template.
+    WorkloadKind(
+        _TRAINER,
+        "TrainJob",
+        ("v1alpha1",),
+        "trainjobs",
+        Role.BATCH,
+        (),
+        Lifecycle(active_deadline="/spec/activeDeadlineSeconds"),
+    ),
+    WorkloadKind(
+        _TRAINER,
+        "TrainingRuntime",
+        ("v1alpha1",),
+        "trainingruntimes",
+        Role.BATCH,
+        _child_jobs(_RUNTIME),
+        _child_job_lifecycle(_RUNTIME),
+    ),
+    WorkloadKind(
+        _TRAINER,
+        "ClusterTrainingRuntime",
+        ("v1alpha1",),
+        "clustertrainingruntimes",
+        Role.BATCH,
+        _child_jobs(_RUNTIME),
+        _child_job_lifecycle(_RUNTIME),
+    ),
+)
+
+# KServe (pkg/apis/serving/v1beta1): predictor, transformer and explainer each inline a PodSpec
+# beside a framework spec (`sklearn`, `model`, ...) that embeds a corev1.Container.
+_PREDICTOR_FRAMEWORKS = (
+    "/model",
+    "/sklearn",
+    "/xgboost",
+    "/tensorflow",
+    "/pytorch",
+    "/triton",
+    "/onnx",
+    "/huggingface",
+    "/pmml",
+    "/lightgbm",
+    "/paddle",
+)
+_EXPLAINERS = ("/art", "/alibi", "/aix")
+_ISVC_TEMPLATES = (
+    PodTemplate("/spec/predictor", inline=True, containers=_PREDICTOR_FRAMEWORKS),
+    PodTemplate("/spec/predictor/workerSpec", inline=True),
+    PodTemplate("/spec/transformer", inline=True),
+    PodTemplate("/spec/explainer", inline=True, containers=_EXPLAINERS),
+    # v1alpha2 (KFServing): `default` and `canary` endpoints; a custom component's container
+    # sits at `custom.container`.
+    PodTemplate(
+        "/spec/*/predictor",
+        inline=True,
+        main_containers=(),
+        containers=(*_PREDICTOR_FRAMEWORKS, "/tensorrt", "/custom/container"),
+    ),
+    PodTemplate(
+        "/spec/*/transformer", inline=True, main_containers=(), containers=("/custom/container",)
+    ),
+    PodTemplate(
+        "/spec/*/explainer",
+        inline=True,
+        main_containers=(),
+        containers=(*_EXPLAINERS, "/custom/container"),
+    ),
+)
+_SERVING_RUNTIME_TEMPLATES = (
+    PodTemplate("/spec", inline=True),
+    PodTemplate("/spec/workerSpec", inline=True),
+)
+_LLM_TEMPLATES = tuple(
+    PodTemplate(path, inline=True)
+    for path in (
+        "/spec/template",
+        "/spec/worker",
+        "/spec/prefill/template",
+        "/spec/prefill/worker",
+        "/spec/router/scheduler/template",
+    )
+)
+_KSERVE = "serving.kserve.io"
+
+SERVING_KINDS: tuple[WorkloadKind, ...] = (
+    WorkloadKind(
+        _KSERVE,
+        "InferenceService",
+        ("v1beta1",),
+        "inferenceservices",
+        Role.SERVING,
+        _ISVC_TEMPLATES,
+    ),
+    WorkloadKind(
+        "serving.kubeflow.org",
+        "InferenceService",
+        ("v1beta1",),
+        "inferenceservices",
+        Role.SERVING,
+        _ISVC_TEMPLATES,
+    ),
+    WorkloadKind(
+        _KSERVE,
+        "ServingRuntime",
+        ("v1alpha1",),
+        "servingruntimes",
+        Role.SERVING,
+        _SERVING_RUNTIME_TEMPLATES,
+    ),
+    WorkloadKind(
+        _KSERVE,
+        "ClusterServingRuntime",
+        ("v1alpha1",),
+        "clusterservingruntimes",
+        Role.SERVING,
+        _SERVING_RUNTIME_TEMPLATES,
+    ),
+    WorkloadKind(
+        _KSERVE,
+        "LLMInferenceService",
+        ("v1alpha1", "v1alpha2"),
+        "llminferenceservices",
+        Role.SERVING,
+        _LLM_TEMPLATES,
+    ),
+    # Seldon Core v1 (operator/apis/machinelearning.seldon.io/v1): each predictor's
+    # `componentSpecs[]` is a pod template; the operator adds TCP liveness and readiness probes
+    # to graph containers that have none (controllers/seldondeployment_controller.go).
+    WorkloadKind(
+        "machinelearning.seldon.io",
+        "SeldonDeployment",
+        ("v1", "v1alpha2", "v1alpha3"),
+        "seldondeployments",
+        Role.SERVING,
+        (
+            PodTemplate(
+                "/spec/predictors/*/componentSpecs/*",
+                provides=frozenset({"livenessProbe", "readinessProbe"}),
+            ),
+            PodTemplate(
+                "/spec/predictors/*/explainer",
+                inline=True,
+                main_containers=("/containerSpec",),
+                when=("/containerSpec",),
+            ),
+        ),
+    ),
+)
+
+# KubeRay (ray-operator/apis/ray/v1): a RayCluster spec is a head group and worker groups, each
+# with a PodTemplateSpec; KubeRay adds liveness and readiness probes to Ray containers that have
+# none (kuberay#1674). RayJob's TTL only acts with `shutdownAfterJobFinishes: true`
+# (rayjob_types.go); its `backoffLimit` defaults to 0, so no retry budget is asked.
+_RAY_PROBES = frozenset({"livenessProbe", "readinessProbe"})
+
+
+def _ray_cluster(base: str, role: Role) -> tuple[PodTemplate, ...]:
+    return (
+        PodTemplate(base + "/headGroupSpec/template", role=role, provides=_RAY_PROBES),
+        PodTemplate(base + "/workerGroupSpecs/*/template", role=role, provides=_RAY_PROBES),
+    )
+
+
+RAY_KINDS: tuple[WorkloadKind, ...] = (
+    WorkloadKind(
+        "ray.io",
+        "RayJob",
+        ("v1",),
+        "rayjobs",
+        Role.BATCH,
+        (
+            *_ray_cluster("/spec/rayClusterSpec", Role.BATCH),
+            # The submitter runs as a Kubernetes Job.
+            PodTemplate("/spec/submitterPodTemplate", restart_policy="Never"),
+        ),
+        Lifecycle(
+            active_deadline="/spec/activeDeadlineSeconds",
+            ttl="/spec/ttlSecondsAfterFinished",
+            satisfied_by=(("ttl", "/spec/deletionStrategy"),),
+            enabled_by=(("ttl", "/spec/shutdownAfterJobFinishes", True),),
+        ),
+    ),
+    WorkloadKind(
+        "ray.io",
+        "RayCluster",
+        ("v1",),
+        "rayclusters",
+        Role.SERVING,
+        _ray_cluster("/spec", Role.SERVING),
+    ),
+    WorkloadKind(
+        "ray.io",
+        "RayService",
+        ("v1",),
+        "rayservices",
+        Role.SERVING,
+        _ray_cluster("/spec/rayClusterConfig", Role.SERVING),
+    ),
+)
+
+# Argo Workflows (pkg/apis/workflow/v1alpha1/workflow_types.go): each template that runs a
+# `container`, `script` or `containerSet` is a pod, with `initContainers` and `sidecars`; the
+# workflow's `volumes` and its pod-level settings (`nodeSelector`, `tolerations`, ...) reach
+# every pod, and so does `templateDefaults`. Argo sets the pods' restartPolicy itself.
+_ARGO_CONTAINERS = ("/container", "/script", "/containerSet/containers/*")
+_ARGO = "argoproj.io"
+_CRON = "/spec/workflowSpec"
+
+
+def _argo_pods(spec: str) -> tuple[PodTemplate, ...]:
+    return (
+        PodTemplate(
+            spec + "/templates/*",
+            inline=True,
+            main_containers=_ARGO_CONTAINERS,
+            containers=("/sidecars/*",),
+            volumes=(spec + "/volumes/*",),
+            when=("/container", "/script", "/containerSet"),
+            inherit=(spec + "/templateDefaults", spec),
+        ),
+    )
+
+
+_RETRY_LIMIT = "/spec/templates/*/retryStrategy/limit"
+# A WorkflowTemplate is run by Workflows that set their own deadline and cleanup: only its
+# templates' retry limits are its own.
+_TEMPLATE_LIFECYCLE = Lifecycle(backoff_limit=_RETRY_LIMIT)
+
+ARGO_KINDS: tuple[WorkloadKind, ...] = (
+    WorkloadKind(
+        _ARGO,
+        "Workflow",
+        ("v1alpha1",),
+        "workflows",
+        Role.BATCH,
+        _argo_pods("/spec"),
+        Lifecycle(
+            backoff_limit=_RETRY_LIMIT,
+            active_deadline="/spec/activeDeadlineSeconds",
+            ttl="/spec/ttlStrategy/secondsAfterCompletion",
+            satisfied_by=(("ttl", "/spec/ttlStrategy"), ("ttl", "/spec/podGC")),
+        ),
+    ),
+    WorkloadKind(
+        _ARGO,
+        "CronWorkflow",
+        ("v1alpha1",),
+        "cronworkflows",
+        Role.BATCH,
+        _argo_pods(_CRON),
+        # Old workflows are deleted by the CronWorkflow's history limits, as a CronJob's Jobs are.
+        Lifecycle(
+            backoff_limit=_CRON + "/templates/*/retryStrategy/limit",
+            active_deadline=_CRON + "/activeDeadlineSeconds",
+            concurrency="/spec/concurrencyPolicy",
+        ),
+    ),
+    WorkloadKind(
+        _ARGO,
+        "WorkflowTemplate",
+        ("v1alpha1",),
+        "workflowtemplates",
+        Role.BATCH,
+        _argo_pods("/spec"),
+        _TEMPLATE_LIFECYCLE,
+    ),
+    WorkloadKind(
+        _ARGO,
+        "ClusterWorkflowTemplate",
+        ("v1alpha1",),
+        "clusterworkflowtemplates",
+        Role.BATCH,
+        _argo_pods("/spec"),
+        _TEMPLATE_LIFECYCLE,
+    ),
+)
+
+# Volcano (volcano.sh/apis pkg/apis/batch/v1alpha1/job.go): `tasks[].template` is a
+# PodTemplateSpec; `maxRetry` (default 3) is the job's retry budget; there is no deadline. A
+# flow.volcano.sh JobTemplate holds the same JobSpec; a Volcano CronJob holds one under
+# `jobTemplate.spec`.
+_VOLCANO_TASKS = (PodTemplate("/spec/tasks/*/template"),)
+
+SCHEDULER_KINDS: tuple[WorkloadKind, ...] = (
+    WorkloadKind(
+        "jobset.x-k8s.io",
+        "JobSet",
+        ("v1alpha2",),
+        "jobsets",
+        Role.BATCH,
+        _child_jobs(""),
+        _child_job_lifecycle("", ttl="/spec/ttlSecondsAfterFinished"),
+    ),
+    # LeaderWorkerSet (api/leaderworkerset/v1): one leader and `size - 1` workers per replica.
+    WorkloadKind(
+        "leaderworkerset.x-k8s.io",
+        "LeaderWorkerSet",
+        ("v1",),
+        "leaderworkersets",
+        Role.SERVING,
+        (
+            PodTemplate("/spec/leaderWorkerTemplate/leaderTemplate"),
+            PodTemplate("/spec/leaderWorkerTemplate/workerTemplate"),
+        ),
+        replicas="/spec/replicas",
+    ),
+    WorkloadKind(
+        "batch.volcano.sh",
+        "Job",
+        ("v1alpha1",),
+        "jobs",
+        Role.BATCH,
+        _VOLCANO_TASKS,
+        Lifecycle(backoff_limit="/spec/maxRetry", ttl="/spec/ttlSecondsAfterFinished"),
+    ),
+    WorkloadKind(
+        "batch.volcano.sh",
+        "CronJob",
+        ("v1alpha1",),
+        "cronjobs",
+        Role.BATCH,
+        (PodTemplate("/spec/jobTemplate/spec/tasks/*/template"),),
+        Lifecycle(
+            backoff_limit="/spec/jobTemplate/spec/maxRetry",
+            concurrency="/spec/concurrencyPolicy",
+        ),
+    ),
+    WorkloadKind(
+        "flow.volcano.sh",
+        "JobTemplate",
+        ("v1alpha1",),
+        "jobtemplates",
+        Role.BATCH,
+        _VOLCANO_TASKS,
+        Lifecycle(backoff_limit="/spec/maxRetry"),
+    ),
+)
+
+OPERATOR_KINDS: tuple[WorkloadKind, ...] = (
+    *KUBEFLOW_KINDS,
+    *TRAINER_KINDS,
+    *SERVING_KINDS,
+    *RAY_KINDS,
+    *ARGO_KINDS,
+    *SCHEDULER_KINDS,
+)

@@ -1,0 +1,365 @@
+"""Whole-set rules: checks that need every object of a run, such as an HPA and what it scales.
+
+The linter sees every object of a run; the webhook sees one object at a time, so it never uses
+this module, and `Engine.evaluate` skips these rules (`Rule.whole_set`). A run goes:
+
+    collector = engine.collector()        # one per run
+    for ref, obj in documents:            # ref: whatever finds the document again
+        collector.add(obj, ref)
+    for ref, finding in collector.findings():
+        ...                               # place finding.pointer in the document ref names
+
+`add` keeps no object: it files compact summaries (`SetIndex`) of what the set rules read:
+every object's kind, namespace and name; workloads' replica counts, pod labels and claimed
+PVCs; HPAs' targets; PDBs' selectors; PVC names. Each summary carries the pointers a finding
+would name, so memory grows with the number of objects, never with their size. `ref` is
+opaque to the engine: a front end passes what lets it re-read the file to place a finding (by
+its `pointer`, as for any finding) and to apply its fix (a JSON Patch against that object).
+
+Findings are stamped as per-object ones are: configured severity, excluded objects never
+reported on (they still count as present, so an HPA's excluded target is found), and an
+object's suppression annotations honoured. A set rule module declares its rule with `set_rule`
+and a check over a `SetIndex` that yields `SetViolation`s.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from pydantic import BaseModel
+
+from mllint.rules import pointer as jp
+from mllint.rules.model import (
+    Finding,
+    Fix,
+    NoOptions,
+    Role,
+    Rule,
+    Safety,
+    SetCheck,
+    Severity,
+    Violation,
+)
+from mllint.rules.workload import Scope, Subject, group_of
+
+if TYPE_CHECKING:
+    from mllint.rules.engine import Engine
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Entry(Generic[T]):
+    """One object of the set: how to find it again and how it is named."""
+
+    ref: T
+    kind: str
+    api_version: str
+    name: str
+    namespace: str
+    reportable: bool = True
+    """False for an object the configuration excludes: it exists, but is not reported on."""
+    suppressed: tuple[tuple[str, frozenset[str]], ...] = ()
+    """(pointer prefix, rule names or `*`) from the object's suppression annotations."""
+
+
+@dataclass(frozen=True, slots=True)
+class PodLabels:
+    """The labels a workload's pods are created with, and where they are declared."""
+
+    at: str
+    labels: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Workload(Generic[T]):
+    entry: Entry[T]
+    role: Role | None
+    replicas_at: str | None
+    """Pointer to the replica count when the kind has one (absent or not)."""
+    replicas: Any
+    """The replica count as written (None when absent)."""
+    pods: tuple[PodLabels, ...]
+    claims: tuple[tuple[str, str], ...]
+    """(pointer, PVC name) of every PVC the pods mount by name."""
+
+
+@dataclass(frozen=True, slots=True)
+class Autoscaler(Generic[T]):
+    entry: Entry[T]
+    at: str
+    """Pointer to `scaleTargetRef`."""
+    kind: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Selector:
+    """A label selector. `labels` None selects nothing (a missing selector, or an empty one in
+    policy/v1beta1); empty `labels` and `expressions` select every pod (policy/v1)."""
+
+    labels: Mapping[str, str] | None
+    expressions: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        if self.labels is None:
+            return False
+        if any(labels.get(k) != v for k, v in self.labels.items()):
+            return False
+        for key, operator, values in self.expressions:
+            present = key in labels
+            if operator == "In" and not (present and labels[key] in values):
+                return False
+            if operator == "NotIn" and present and labels[key] in values:
+                return False
+            if operator == "Exists" and not present:
+                return False
+            if operator == "DoesNotExist" and present:
+                return False
+            if operator not in ("In", "NotIn", "Exists", "DoesNotExist"):
+                return False
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class Budget(Generic[T]):
+    entry: Entry[T]
+    selector: Selector
+
+
+def same_namespace(a: str, b: str) -> bool:
+    """Whether two objects share a namespace; an unset one is taken from the apply context,
+    so it may be any."""
+    return a == b or not a or not b
+
+
+@dataclass
+class SetIndex(Generic[T]):
+    """What the set rules read: compact summaries of every object of a run."""
+
+    names: dict[tuple[str, str], set[str]] = field(default_factory=lambda: defaultdict(set))
+    """(kind, name) -> the namespaces holding such an object."""
+    workloads: list[Workload[T]] = field(default_factory=list)
+    autoscalers: list[Autoscaler[T]] = field(default_factory=list)
+    budgets: list[Budget[T]] = field(default_factory=list)
+    claims: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    """PVC name -> the namespaces defining it."""
+    scalable: int = 0
+    """How many objects of a kind with a replica count the set holds."""
+
+    def exists(self, kind: str, name: str, namespace: str) -> bool:
+        return any(same_namespace(ns, namespace) for ns in self.names.get((kind, name), ()))
+
+    def claim_exists(self, name: str, namespace: str) -> bool:
+        return any(same_namespace(ns, namespace) for ns in self.claims.get(name, ()))
+
+    def autoscalers_of(self, workload: Workload[T]) -> list[Autoscaler[T]]:
+        e = workload.entry
+        return [
+            a
+            for a in self.autoscalers
+            if a.kind == e.kind
+            and a.name == e.name
+            and same_namespace(a.entry.namespace, e.namespace)
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class SetViolation(Generic[T]):
+    """What a set rule yields: the object, where in it, what, and maybe a fix against it."""
+
+    entry: Entry[T]
+    at: str
+    message: str
+    fix: Fix | None = None
+
+
+def set_rule(
+    check: SetCheck,
+    *,
+    code: str,
+    name: str,
+    severity: Severity,
+    summary: str,
+    options: type[BaseModel] = NoOptions,
+    fix: Safety | None = None,
+    enabled_by_default: bool = True,
+) -> Rule:
+    """Declare a whole-set rule; its docs are the docstring of the check's module."""
+
+    def per_object(scope: Scope, options: Any) -> Iterator[Violation]:
+        yield from ()  # a set rule has nothing to say about one object alone
+
+    return Rule(
+        code=code,
+        name=name,
+        severity=severity,
+        summary=summary,
+        check=per_object,
+        docs=inspect.cleandoc(sys.modules[check.__module__].__doc__ or ""),
+        options=options,
+        fix_safety=fix,
+        enabled_by_default=enabled_by_default,
+        set_check=check,
+    )
+
+
+_HPA = ("autoscaling", "HorizontalPodAutoscaler")
+_PDB = ("policy", "PodDisruptionBudget")
+_PVC = ("", "PersistentVolumeClaim")
+_TEMPLATED = ("{{", "$(", "${")
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _labels(value: Any) -> dict[str, str]:
+    return {str(k): str(v) for k, v in _mapping(value).items()}
+
+
+class Collector(Generic[T]):
+    """Summaries of one run's objects for the whole-set rules, and their findings at the end."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._rules = [a for a in engine.active if a.rule.whole_set]
+        self.index: SetIndex[T] = SetIndex()
+
+    def add(self, obj: Mapping[str, Any], ref: T) -> None:
+        """File what the set rules need to know about one object (not the object itself)."""
+        if not self._rules or not isinstance(obj, dict):
+            return
+        subject = self._engine.subject(obj)
+        kind, name, namespace = subject.kind, subject.name, subject.namespace
+        if not kind:
+            return
+        self.index.names[(kind, name)].add(namespace)
+        group = group_of(subject.api_version)
+        if (group, kind) == _PVC:
+            self.index.claims[name].add(namespace)
+        entry = self._entry(subject, ref)
+        spec = _mapping(obj.get("spec"))
+        if (group, kind) == _HPA:
+            target = _mapping(spec.get("scaleTargetRef"))
+            if isinstance(target.get("kind"), str) and isinstance(target.get("name"), str):
+                self.index.autoscalers.append(
+                    Autoscaler(entry, "/spec/scaleTargetRef", target["kind"], target["name"])
+                )
+        elif (group, kind) == _PDB:
+            self.index.budgets.append(Budget(entry, _selector(spec, subject.api_version)))
+        elif subject.workload is not None:
+            self._workload(subject, entry)
+
+    def _entry(self, subject: Subject, ref: T) -> Entry[T]:
+        scopes, _ = self._engine._suppressions(subject)
+        return Entry(
+            ref,
+            subject.kind,
+            subject.api_version,
+            subject.name,
+            subject.namespace,
+            reportable=not self._engine.excluded(subject),
+            suppressed=tuple((prefix, frozenset(names)) for prefix, names in scopes),
+        )
+
+    def _workload(self, subject: Subject, entry: Entry[T]) -> None:
+        kind = subject.workload
+        assert kind is not None
+        replicas_at = kind.replicas
+        claims = tuple(_claims(subject))
+        if replicas_at is None and not claims:
+            return
+        if replicas_at is not None:
+            self.index.scalable += 1
+        pods = tuple(
+            PodLabels(
+                jp.join(jp.parent(p.pointer), "metadata", "labels"),
+                _labels(p.metadata.get("labels")),
+            )
+            for p in subject.pods
+            if not p.template.inline
+        )
+        replicas = _resolve(subject.obj, replicas_at) if replicas_at else None
+        self.index.workloads.append(
+            Workload(entry, subject.role, replicas_at, replicas, pods, claims)
+        )
+
+    def findings(self) -> Iterator[tuple[T, Finding]]:
+        """Run the active set rules over everything added; each finding with its object's ref."""
+        for active in self._rules:
+            rule = active.rule
+            assert rule.set_check is not None
+            for v in rule.set_check(self.index, active.options):
+                e = v.entry
+                if not e.reportable or _suppressed(e, rule.name, v.at):
+                    continue
+                yield (
+                    e.ref,
+                    Finding(
+                        code=rule.code,
+                        rule=rule.name,
+                        severity=active.severity,
+                        message=v.message,
+                        pointer=v.at,
+                        kind=e.kind,
+                        name=e.name,
+                        namespace=e.namespace,
+                        fix=v.fix,
+                    ),
+                )
+
+
+def _suppressed(entry: Entry[Any], rule: str, at: str) -> bool:
+    return any(
+        at.startswith(prefix) and (rule in names or "*" in names)
+        for prefix, names in entry.suppressed
+    )
+
+
+def _resolve(obj: Any, pointer: str) -> Any:
+    try:
+        return jp.resolve(obj, pointer)
+    except KeyError:
+        return None
+
+
+def _claims(subject: Subject) -> Iterable[tuple[str, str]]:
+    """(pointer, name) of the PVCs a workload's pods mount by name, or name as a KServe
+    `storageUri: pvc://<name>/<path>`; templated names (`{{...}}`) are not names yet."""
+    for pod in subject.pods:
+        for at, volume in pod.volumes:
+            claim = _mapping(volume.get("persistentVolumeClaim")).get("claimName")
+            if isinstance(claim, str) and claim and not any(t in claim for t in _TEMPLATED):
+                yield jp.join(at, "persistentVolumeClaim", "claimName"), claim
+        for c in pod.containers:
+            uri = c.spec.get("storageUri")
+            if isinstance(uri, str) and uri.startswith("pvc://"):
+                claim = uri[len("pvc://") :].partition("/")[0]
+                if claim and not any(t in claim for t in _TEMPLATED):
+                    yield jp.join(c.pointer, "storageUri"), claim
+
+
+def _selector(spec: Mapping[str, Any], api_version: str) -> Selector:
+    raw = spec.get("selector")
+    if not isinstance(raw, dict):
+        return Selector(None)
+    labels = _labels(raw.get("matchLabels"))
+    expressions = tuple(
+        (
+            str(e.get("key")),
+            str(e.get("operator")),
+            tuple(str(v) for v in e.get("values") or ()),
+        )
+        for e in raw.get("matchExpressions") or ()
+        if isinstance(e, dict)
+    )
+    if not labels and not expressions and api_version != "policy/v1":
+        # An empty selector selects every pod in policy/v1 and none in policy/v1beta1.
+        return Selector(None)
+    return Selector(labels, expressions)
