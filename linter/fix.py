@@ -91,8 +91,11 @@ def plan_edits(
     return edits, problems
 
 
-def fix_text(text: str, engine: Engine, *, unsafe: bool, json: bool) -> Fixed:
-    """`text` with the fixes of its findings applied (safe ones unless `unsafe`).
+def fix_text(
+    text: str, engine: Engine, *, unsafe: bool, json: bool, extra: Sequence[Edit] = ()
+) -> Fixed:
+    """`text` with the fixes of its findings applied (safe ones unless `unsafe`), and the
+    `extra` edits made against this same text (the whole-set rules' fixes).
 
     Raises LoadError when the text cannot be read; it is then left to the caller untouched.
     """
@@ -102,6 +105,7 @@ def fix_text(text: str, engine: Engine, *, unsafe: bool, json: bool) -> Fixed:
         edits, problems = plan_edits(
             documents, engine, unsafe=unsafe, ignores=comment_ignores(text)
         )
+        edits, extra = [*extra, *edits], ()
         skipped.update(dict.fromkeys(problems))
         if not edits:
             break

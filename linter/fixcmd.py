@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import difflib
+import functools
 import json
 import os
 import stat
@@ -20,19 +21,23 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import replace
 
-from mllint.linter.fix import fix_text
+from mllint.linter.fix import Edit, fix_text
 from mllint.linter.lint import (
     STDIN,
     FileReport,
     Located,
+    Ref,
+    add_set_findings,
     describe_os_error,
     lint_file,
     read,
     relative,
+    set_findings,
 )
 from mllint.linter.loader import LoadError, decode
-from mllint.rules import Engine
+from mllint.rules import Engine, Safety
 from mllint.rules.catalog import YAML_INVALID
+from mllint.rules.setrules import Collector
 
 _BOM = b"\xef\xbb\xbf"
 
@@ -46,8 +51,11 @@ def run(
 ) -> tuple[list[FileReport], int]:
     """Reports for `files` after fixing (or, with `--diff`, as they are), and how many files
     were fixed."""
+    set_edits = _set_edits(files, engine, unsafe=args.unsafe_fixes)
+    collector: Collector[Ref] = engine.collector()
     reports: list[FileReport] = []
     fixed = 0
+    held: dict[str, bytes] = {}
     for path in files:
         report, changed = fix_file(
             path,
@@ -55,16 +63,47 @@ def run(
             unsafe=args.unsafe_fixes,
             diff=args.diff,
             stdin_name=args.stdin_filename,
+            extra=set_edits.get(path, ()),
+            collector=collector,
+            held=held,
         )
         reports.append(report)
         fixed += changed
+    add_set_findings(reports, collector, lambda p: held[p] if p in held else read(p))
     return reports, fixed
 
 
+def _set_edits(files: Sequence[str], engine: Engine, *, unsafe: bool) -> dict[str, list[Edit]]:
+    """The whole-set rules' fixes, by file: these need every file read before any is fixed."""
+    collector: Collector[Ref] = engine.collector()
+    if not any(a.rule.whole_set and a.rule.fixable for a in engine.active):
+        return {}
+    for path in files:
+        lint_file(path, engine, collector=collector)
+    edits: dict[str, list[Edit]] = {}
+    for ref, finding, _ in set_findings(collector, read):
+        fix = finding.fix
+        if fix is not None and (unsafe or fix.safety is Safety.SAFE):
+            edits.setdefault(ref.path, []).append(Edit(ref.document, ref.prefix, fix.ops))
+    return edits
+
+
 def fix_file(
-    path: str, engine: Engine, *, unsafe: bool, diff: bool, stdin_name: str | None = None
+    path: str,
+    engine: Engine,
+    *,
+    unsafe: bool,
+    diff: bool,
+    stdin_name: str | None = None,
+    extra: Sequence[Edit] = (),
+    collector: Collector[Ref] | None = None,
+    held: dict[str, bytes] | None = None,
 ) -> tuple[FileReport, bool]:
-    """Fix one file (or show the diff), returning its report and whether it changed."""
+    """Fix one file (or show the diff), returning its report and whether it changed.
+
+    `extra` are edits of the whole-set rules for this file; objects go to `collector` for
+    their findings after the run, and stdin's text to `held` for placing them."""
+    report_of = functools.partial(_report, engine=engine, collector=collector, held=held)
     name = stdin_name if path == STDIN and stdin_name else path
     try:
         data = read(path)
@@ -73,11 +112,11 @@ def fix_file(
         return _unreadable(name, engine, message), False
     try:
         text = decode(data)
-        result = fix_text(text, engine, unsafe=unsafe, json=is_json(name, text))
+        result = fix_text(text, engine, unsafe=unsafe, json=is_json(name, text), extra=extra)
     except LoadError:
         if path == STDIN and not diff:
             _stdout(data)  # a pipeline keeps its document even when it cannot be fixed
-        return _report(path, engine, data, stdin_name), False
+        return report_of(path, data, stdin_name), False
     shown = name if path != STDIN else (stdin_name or relative(STDIN))
     for reason in result.skipped:
         _warn(f"{relative(shown)}: {reason}")
@@ -86,20 +125,20 @@ def fix_file(
     if diff:
         if changed:
             _stdout(unified_diff(shown, text, result.text).encode("utf-8"))
-        return _report(path, engine, data, stdin_name), False
+        return report_of(path, data, stdin_name), False
     if path == STDIN:
         _stdout(new_data)
-        return _report(path, engine, new_data, stdin_name), changed
+        return report_of(path, new_data, stdin_name), changed
     if not changed:
-        return _report(path, engine, data, stdin_name), False
+        return report_of(path, data, stdin_name), False
     try:
         write_atomic(path, new_data)
     except WriteError as exc:
         _warn(f"{relative(path)}: fixes not written: {exc}")
-        report = _report(path, engine, data, stdin_name)
+        report = report_of(path, data, stdin_name)
         report.failed = True
         return report, False
-    return _report(path, engine, new_data, stdin_name), True
+    return report_of(path, new_data, stdin_name), True
 
 
 def is_json(name: str, text: str) -> bool:
@@ -190,8 +229,18 @@ def _unreadable(name: str, engine: Engine, message: str) -> FileReport:
     return report
 
 
-def _report(path: str, engine: Engine, data: bytes, stdin_name: str | None) -> FileReport:
-    report = lint_file(path, engine, data)
+def _report(
+    path: str,
+    data: bytes,
+    stdin_name: str | None,
+    *,
+    engine: Engine,
+    collector: Collector[Ref] | None,
+    held: dict[str, bytes] | None,
+) -> FileReport:
+    if held is not None and path == STDIN:
+        held[path] = data
+    report = lint_file(path, engine, data, collector)
     if path == STDIN and stdin_name:
         report.path = stdin_name
         report.findings = [replace(f, file=stdin_name) for f in report.findings]

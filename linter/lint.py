@@ -6,7 +6,7 @@ import functools
 import os
 import re
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -14,6 +14,7 @@ from mllint.linter.loader import Document, LoadError, Position, decode, load
 from mllint.rules import Config, Engine, Finding
 from mllint.rules.catalog import DUPLICATE_KEY, SUPPRESSION_INVALID, YAML_INVALID
 from mllint.rules.config import closest
+from mllint.rules.setrules import Collector, SetIndex
 
 STDIN = "-"
 
@@ -69,9 +70,15 @@ MAX_FILE_BYTES = 64 << 20
 endless source (`/dev/zero`, a runaway pipe) must end in a message, not in exhausted memory."""
 
 
+@functools.cache
+def _stdin() -> bytes:
+    # Stdin can be read once; whole-set findings need a second look at it.
+    return sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
+
+
 def read(path: str) -> bytes:
     if path == STDIN:
-        data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
+        data = _stdin()
     else:
         with open(path, "rb") as fh:
             data = fh.read(MAX_FILE_BYTES + 1)
@@ -87,7 +94,18 @@ def describe_os_error(exc: OSError) -> str:
     return f"cannot read file: {reason}"
 
 
-def lint_file(path: str, engine: Engine, data: bytes | None = None) -> FileReport:
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """Where an object of a run is: its file, document, and `kind: List` item prefix."""
+
+    path: str
+    document: int
+    prefix: str
+
+
+def lint_file(
+    path: str, engine: Engine, data: bytes | None = None, collector: Collector[Ref] | None = None
+) -> FileReport:
     report = FileReport(path)
     try:
         raw = read(path) if data is None else data
@@ -100,7 +118,7 @@ def lint_file(path: str, engine: Engine, data: bytes | None = None) -> FileRepor
         text = decode(raw)
         ignores = comment_ignores(text)
         for doc in load(text):
-            lint_document(report, engine, doc, ignores)
+            lint_document(report, engine, doc, ignores, collector)
     except LoadError as exc:
         _meta(report, engine, YAML_INVALID, exc.message, Position(exc.line, exc.column))
         report.failed = True
@@ -108,7 +126,11 @@ def lint_file(path: str, engine: Engine, data: bytes | None = None) -> FileRepor
 
 
 def lint_document(
-    report: FileReport, engine: Engine, doc: Document, ignores: LineIgnores | None = None
+    report: FileReport,
+    engine: Engine,
+    doc: Document,
+    ignores: LineIgnores | None = None,
+    collector: Collector[Ref] | None = None,
 ) -> None:
     report.documents += 1
     for key, where in doc.duplicates:
@@ -124,6 +146,8 @@ def lint_document(
     for item in items(doc.obj):
         found = True
         report.objects += 1
+        if collector is not None:
+            collector.add(item.obj, Ref(report.path, doc.index, item.prefix))
         for finding, where in evaluate(engine, doc, item, ignores or {}):
             report.findings.append(Located(finding, report.path, where.line, where.column))
     if not found and doc.obj is not None:
@@ -164,8 +188,14 @@ def evaluate(
 ) -> Iterator[tuple[Finding, Position]]:
     """The findings of one object with their positions, less those a comment on their line
     suppresses (comments are the linter's own suppression: they never reach a webhook)."""
-    for finding in engine.evaluate(item.obj):
-        where = doc.locate(item.prefix + finding.pointer)
+    return _placed(engine, doc, item.prefix, engine.evaluate(item.obj), ignores)
+
+
+def _placed(
+    engine: Engine, doc: Document, prefix: str, findings: Iterable[Finding], ignores: LineIgnores
+) -> Iterator[tuple[Finding, Position]]:
+    for finding in findings:
+        where = doc.locate(prefix + finding.pointer)
         names = ignores.get(where.line)
         if (
             names
@@ -174,6 +204,45 @@ def evaluate(
         ):
             continue
         yield finding, where
+
+
+def set_findings(
+    collector: Collector[Ref], source: Callable[[str], bytes]
+) -> Iterator[tuple[Ref, Finding, Position]]:
+    """The whole-set rules' findings of a run, each placed in its file.
+
+    Files are read again (from `source`) only when they hold such a finding, so a run never
+    keeps every file's text or node tree in memory.
+    """
+    by_path: dict[str, list[tuple[Ref, Finding]]] = {}
+    for ref, finding in collector.findings():
+        by_path.setdefault(ref.path, []).append((ref, finding))
+    engine = collector.engine
+    for path, found in by_path.items():
+        try:
+            text = decode(source(path))
+            documents = list(load(text))
+        except (OSError, LoadError):
+            continue  # the file changed under us; its own lint reported what it could
+        ignores = comment_ignores(text)
+        for ref, finding in found:
+            if ref.document < len(documents):
+                doc = documents[ref.document]
+                for placed, where in _placed(engine, doc, ref.prefix, [finding], ignores):
+                    yield ref, placed, where
+
+
+def add_set_findings(
+    reports: list[FileReport], collector: Collector[Ref], source: Callable[[str], bytes]
+) -> None:
+    """Append the whole-set rules' findings to the reports of the files they are in."""
+    if not collector.active:
+        return
+    by_path = {r.path: r for r in reports}
+    for ref, finding, where in set_findings(collector, source):
+        report = by_path.get(ref.path)
+        if report is not None:
+            report.findings.append(Located(finding, report.path, where.line, where.column))
 
 
 def _meta(report: FileReport, engine: Engine, rule: Any, message: str, where: Position) -> None:
@@ -192,10 +261,19 @@ def lint_many(
 ) -> list[FileReport]:
     """Reports for `paths`, in order. `jobs` worker processes share the files; with 0, large
     runs get one per core and small ones none."""
+    collector: Collector[Ref] = engine.collector()
+    reports = _lint_all(paths, engine, jobs, collector)
+    add_set_findings(reports, collector, read)
+    return [_named(r, stdin_name) for r in reports]
+
+
+def _lint_all(
+    paths: Sequence[str], engine: Engine, jobs: int, collector: Collector[Ref]
+) -> list[FileReport]:
     workers = jobs or _cores()
     automatic_and_small = not jobs and _size(paths) < PARALLEL_FROM_BYTES
     if workers < 2 or len(paths) < 2 or STDIN in paths or automatic_and_small:
-        return [_named(lint_file(p, engine), stdin_name) for p in paths]
+        return [lint_file(p, engine, collector=collector) for p in paths]
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
@@ -211,9 +289,12 @@ def lint_many(
         reports: list[FileReport] = []
         for chunk, future in zip(chunks, futures, strict=True):
             try:
-                reports += future.result()
+                part, index = future.result()
             except BrokenProcessPool:
                 reports += [_lost(p, engine) for p in chunk]
+                continue
+            reports += part
+            collector.index.merge(index)
     order = {p: i for i, p in enumerate(paths)}
     return sorted(reports, key=lambda r: order[r.path])
 
@@ -263,9 +344,10 @@ def _init_worker(config: Config) -> None:
     _worker_engine = Engine(config)
 
 
-def _lint_chunk(paths: list[str]) -> list[FileReport]:
+def _lint_chunk(paths: list[str]) -> tuple[list[FileReport], SetIndex[Ref]]:
     assert _worker_engine is not None
-    return [lint_file(p, _worker_engine) for p in paths]
+    collector: Collector[Ref] = _worker_engine.collector()
+    return [lint_file(p, _worker_engine, collector=collector) for p in paths], collector.index
 
 
 def relative(path: str) -> str:

@@ -152,6 +152,17 @@ class SetIndex(Generic[T]):
     scalable: int = 0
     """How many objects of a kind with a replica count the set holds."""
 
+    def merge(self, other: SetIndex[T]) -> None:
+        """Take in the summaries another collector gathered (a worker process's share)."""
+        for key, namespaces in other.names.items():
+            self.names[key] |= namespaces
+        for name, namespaces in other.claims.items():
+            self.claims[name] |= namespaces
+        self.workloads += other.workloads
+        self.autoscalers += other.autoscalers
+        self.budgets += other.budgets
+        self.scalable += other.scalable
+
     def exists(self, kind: str, name: str, namespace: str) -> bool:
         return any(same_namespace(ns, namespace) for ns in self.names.get((kind, name), ()))
 
@@ -227,15 +238,20 @@ class Collector(Generic[T]):
     """Summaries of one run's objects for the whole-set rules, and their findings at the end."""
 
     def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+        self.engine = engine
         self._rules = [a for a in engine.active if a.rule.whole_set]
         self.index: SetIndex[T] = SetIndex()
+
+    @property
+    def active(self) -> bool:
+        """Whether any whole-set rule is enabled (if not, `add` keeps nothing)."""
+        return bool(self._rules)
 
     def add(self, obj: Mapping[str, Any], ref: T) -> None:
         """File what the set rules need to know about one object (not the object itself)."""
         if not self._rules or not isinstance(obj, dict):
             return
-        subject = self._engine.subject(obj)
+        subject = self.engine.subject(obj)
         kind, name, namespace = subject.kind, subject.name, subject.namespace
         if not kind:
             return
@@ -257,14 +273,14 @@ class Collector(Generic[T]):
             self._workload(subject, entry)
 
     def _entry(self, subject: Subject, ref: T) -> Entry[T]:
-        scopes, _ = self._engine._suppressions(subject)
+        scopes, _ = self.engine._suppressions(subject)
         return Entry(
             ref,
             subject.kind,
             subject.api_version,
             subject.name,
             subject.namespace,
-            reportable=not self._engine.excluded(subject),
+            reportable=not self.engine.excluded(subject),
             suppressed=tuple((prefix, frozenset(names)) for prefix, names in scopes),
         )
 
