@@ -150,7 +150,7 @@ def _summary_line(run: Run) -> str:
     if run.skipped:
         parts.append(f"{_plural(run.skipped, 'document')} skipped (not Kubernetes objects)")
     if run.failed_files:
-        parts.append(f"{_plural(run.failed_files, 'file')} could not be read")
+        parts.append(f"{_plural(run.failed_files, 'file')} could not be read or parsed")
     if run.fixed:
         parts.append(f"fixed {_plural(run.fixed, 'file')}")
     fixable = sum(f.finding.fixable for f in run.findings)

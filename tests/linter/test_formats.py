@@ -92,7 +92,7 @@ def test_text_summary_of_unreadable_files(mllint: Runner, tmp_path: Path) -> Non
     write(tmp_path / "a.yaml", "a: [1\n")
     result = mllint("--no-color", "a.yaml")
     assert result.stdout.splitlines()[-1] == (
-        "Found 1 finding (1 error) in 1 file, 0 objects; 1 file could not be read."
+        "Found 1 finding (1 error) in 1 file, 0 objects; 1 file could not be read or parsed."
     )
 
 
