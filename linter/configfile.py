@@ -11,6 +11,7 @@ from typing import Any
 
 from mllint.linter.loader import LoadError, load
 from mllint.rules import Config, ConfigError, parse_config
+from mllint.rules.config import default_config
 
 CONFIG_NAMES = (".mllint.yaml", ".mllint.yml")
 
@@ -72,7 +73,7 @@ def resolve(explicit: str | None, cwd: Path | None = None) -> LoadedConfig:
     here = (cwd or Path.cwd()).resolve()
     path = Path(explicit) if explicit else find(here)
     if path is None:
-        return LoadedConfig(Config(), None, str(here))
+        return LoadedConfig(default_config(), None, str(here))
     if explicit and not path.is_file():
         raise ConfigError(f"{path}: config file not found")
     return LoadedConfig(read(path), str(path), str(path.resolve().parent))

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from mllint.rules import patch
 from mllint.rules import pointer as jp
 from mllint.rules.catalog import RULES, SUPPRESSION_INVALID
-from mllint.rules.config import Config, ConfigError, CustomKind, closest
+from mllint.rules.config import Config, ConfigError, CustomKind, closest, default_config
 from mllint.rules.model import Finding, Op, Rule, Safety, Severity
 from mllint.rules.operators import OPERATOR_KINDS
 from mllint.rules.setrules import Collector
@@ -115,7 +115,7 @@ class Engine:
         registry: Registry = REGISTRY,
         kinds: Iterable[WorkloadKind] = BUILTIN_KINDS + OPERATOR_KINDS,
     ) -> None:
-        self.config = config or Config()
+        self.config = config or default_config()
         self.registry = registry
         self.kinds = KindIndex([*kinds, *(_custom_kind(k) for k in self.config.kinds)])
         self.active = self._activate()
@@ -149,7 +149,7 @@ class Engine:
     @staticmethod
     def _options(rule: Rule, key: str, raw: Any) -> BaseModel:
         try:
-            return rule.options.model_validate(raw or {})
+            return rule.options.model_validate(raw) if raw else rule.options.model_construct()
         except ValidationError as exc:
             fields = [f.alias or n for n, f in rule.options.model_fields.items()]
             problems = []

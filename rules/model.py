@@ -75,7 +75,7 @@ class Violation:
 
 
 class NoOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 def _kebab(name: str) -> str:
@@ -86,7 +86,11 @@ class RuleOptions(BaseModel):
     """Base of a rule's options: kebab-case keys in config files, unknown keys are errors."""
 
     model_config = ConfigDict(
-        extra="forbid", alias_generator=_kebab, populate_by_name=True, frozen=True
+        extra="forbid",
+        alias_generator=_kebab,
+        populate_by_name=True,
+        frozen=True,
+        defer_build=True,
     )
 
 
