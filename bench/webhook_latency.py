@@ -1,0 +1,371 @@
+"""Latency and throughput of the webhook's /validate, against a bare FastAPI/uvicorn endpoint that
+allows everything, on the same certificate and in the same run.
+
+    python bench/webhook_latency.py [--requests N] [--rounds R]
+
+Both servers run as subprocesses on loopback with the same serving certificate; the client sends
+a realistic Deployment AdmissionReview (a GPU model server, as the API server sends it, with
+managedFields) over TLS keep-alive connections, 1 and then 16 at a time, and times each request.
+The baseline reads the body, parses it and answers `allowed` with the request's uid, which is the
+least any webhook does. Servers are measured in turns, R rounds each, and every figure is the best
+of its rounds, so that a round disturbed by other work on the machine does not decide it. Ratios
+are mllint over baseline (lower is better); the target is a p99 ratio of at most 1.2. Nothing here
+fails on time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import json
+import os
+import socket
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+NAME = "mllint-webhook.mllint-system.svc"
+TARGET_P99 = 1.2
+WARMUP = 200
+
+MLLINT = "import sys; from mllint.webhook.server import main; sys.exit(main(sys.argv[1:]))"
+BASELINE = """
+import json, sys
+import uvicorn
+from fastapi import FastAPI, Request, Response
+
+app = FastAPI()
+
+@app.post("/validate")
+async def validate(request: Request) -> Response:
+    review = json.loads(await request.body())
+    answer = {"apiVersion": review["apiVersion"], "kind": "AdmissionReview",
+              "response": {"uid": review["request"]["uid"], "allowed": True}}
+    return Response(json.dumps(answer, separators=(",", ":")).encode(),
+                    media_type="application/json")
+
+port, cert, key = sys.argv[1:4]
+uvicorn.run(app, host="127.0.0.1", port=int(port), ssl_certfile=cert, ssl_keyfile=key,
+            log_level="warning", access_log=False, server_header=False,
+            timeout_keep_alive=120)
+"""
+
+
+def deployment() -> dict[str, Any]:
+    """A vLLM model server as `kubectl apply` creates it: what the API server sends."""
+    labels = {"app.kubernetes.io/name": "llm", "app.kubernetes.io/component": "server"}
+    container = {
+        "name": "vllm",
+        "image": "vllm/vllm-openai:v0.6.3",
+        "args": ["--model", "/models/llama-3-8b", "--tensor-parallel-size", "1", "--port", "8000"],
+        "env": [
+            {"name": "HF_HOME", "value": "/models/.cache"},
+            {"name": "VLLM_WORKER_MULTIPROC_METHOD", "value": "spawn"},
+            {
+                "name": "HF_TOKEN",
+                "valueFrom": {"secretKeyRef": {"name": "hf-token", "key": "token"}},
+            },
+        ],
+        "ports": [{"name": "http", "containerPort": 8000, "protocol": "TCP"}],
+        "resources": {
+            "requests": {"cpu": "8", "memory": "48Gi", "nvidia.com/gpu": "1"},
+            "limits": {"memory": "48Gi", "nvidia.com/gpu": "1"},
+        },
+        "startupProbe": {
+            "httpGet": {"path": "/health", "port": 8000},
+            "periodSeconds": 10,
+            "failureThreshold": 60,
+        },
+        "readinessProbe": {"httpGet": {"path": "/health", "port": 8000}, "periodSeconds": 5},
+        "livenessProbe": {"httpGet": {"path": "/health", "port": 8000}, "periodSeconds": 15},
+        "volumeMounts": [
+            {"name": "models", "mountPath": "/models", "readOnly": True},
+            {"name": "shm", "mountPath": "/dev/shm"},
+        ],
+        "terminationMessagePath": "/dev/termination-log",
+        "terminationMessagePolicy": "File",
+        "imagePullPolicy": "IfNotPresent",
+    }
+    applied = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "llm", "namespace": "inference", "labels": labels},
+        "spec": {"replicas": 2, "selector": {"matchLabels": labels}},
+    }
+    managed = {
+        "f:metadata": {"f:annotations": {".": {}, "f:kubectl.kubernetes.io/last-applied": {}}},
+        "f:spec": {
+            "f:replicas": {},
+            "f:selector": {},
+            "f:template": {
+                "f:metadata": {"f:labels": {".": {}, "f:app.kubernetes.io/name": {}}},
+                "f:spec": {"f:containers": {'k:{"name":"vllm"}': {".": {}, "f:image": {}}}},
+            },
+        },
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": "llm",
+            "namespace": "inference",
+            "uid": "3c1e9d4a-0b1f-4a8e-9d57-2f0c6f1f5b11",
+            "generation": 1,
+            "creationTimestamp": "2025-01-15T09:30:00Z",
+            "labels": labels,
+            "annotations": {
+                "kubectl.kubernetes.io/last-applied-configuration": json.dumps(applied),
+            },
+            "managedFields": [
+                {
+                    "manager": "kubectl-client-side-apply",
+                    "operation": "Update",
+                    "apiVersion": "apps/v1",
+                    "time": "2025-01-15T09:30:00Z",
+                    "fieldsType": "FieldsV1",
+                    "fieldsV1": managed,
+                }
+            ],
+        },
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": labels},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+            },
+            "revisionHistoryLimit": 10,
+            "progressDeadlineSeconds": 1200,
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "containers": [container],
+                    "volumes": [
+                        {"name": "models", "persistentVolumeClaim": {"claimName": "models"}},
+                        {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": "16Gi"}},
+                    ],
+                    "nodeSelector": {"nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB"},
+                    "tolerations": [
+                        {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+                    ],
+                    "restartPolicy": "Always",
+                    "terminationGracePeriodSeconds": 60,
+                    "dnsPolicy": "ClusterFirst",
+                    "schedulerName": "default-scheduler",
+                    "securityContext": {},
+                },
+            },
+        },
+        "status": {},
+    }
+
+
+def review() -> bytes:
+    obj = deployment()
+    request = {
+        "uid": "b6f1f1a2-5a5c-4c57-8d5e-0c9a1f3e2d10",
+        "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+        "resource": {"group": "apps", "version": "v1", "resource": "deployments"},
+        "requestKind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+        "requestResource": {"group": "apps", "version": "v1", "resource": "deployments"},
+        "name": "llm",
+        "namespace": "inference",
+        "operation": "CREATE",
+        "userInfo": {
+            "username": "alice@example.com",
+            "groups": ["ml-platform", "system:authenticated"],
+        },
+        "object": obj,
+        "oldObject": None,
+        "dryRun": False,
+        "options": {
+            "kind": "CreateOptions",
+            "apiVersion": "meta.k8s.io/v1",
+            "fieldManager": "kubectl",
+        },
+    }
+    body = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
+    return json.dumps(body).encode()
+
+
+def make_certificates(directory: Path) -> tuple[Path, Path, Path]:
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, NAME)]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(NAME)]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    paths = directory / "ca.crt", directory / "tls.crt", directory / "tls.key"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return paths
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextmanager
+def server(kind: str, cert: Path, key: Path, ca: Path) -> Iterator[int]:
+    port = free_port()
+    if kind == "mllint":
+        args = [MLLINT, "--cert-file", str(cert), "--key-file", str(key)]
+        args += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    else:
+        args = [BASELINE, str(port), str(cert), str(key)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLLINT_")}
+    process = subprocess.Popen([sys.executable, "-c", *args], env=env)
+    try:
+        ctx = ssl.create_default_context(cafile=str(ca))
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with (
+                    socket.create_connection(("127.0.0.1", port), timeout=1) as sock,
+                    ctx.wrap_socket(sock, server_hostname=NAME),
+                ):
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(f"the {kind} server did not start") from None
+                time.sleep(0.05)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+async def connection(
+    port: int, ctx: ssl.SSLContext, request: bytes, count: int, latencies: list[float]
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=ctx, server_hostname=NAME)
+    try:
+        for _ in range(count):
+            start = time.perf_counter()
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = head.split(b" ", 2)[1]
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":", 1)[1])
+            body = await reader.readexactly(length)
+            latencies.append(time.perf_counter() - start)
+            if status != b"200" or b'"allowed":true' not in body:
+                raise SystemExit(f"unexpected answer: {status!r} {body[:200]!r}")
+    finally:
+        writer.close()
+
+
+async def measure(
+    port: int, ca: Path, body: bytes, clients: int, total: int
+) -> tuple[list[float], float]:
+    ctx = ssl.create_default_context(cafile=str(ca))
+    request = (
+        b"POST /validate?timeout=10s HTTP/1.1\r\nHost: " + NAME.encode() + b"\r\n"
+        b"Content-Type: application/json\r\nAccept: application/json\r\n"
+        b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )
+    await asyncio.gather(
+        *(connection(port, ctx, request, WARMUP // clients + 1, []) for _ in range(clients))
+    )
+    latencies: list[float] = []
+    start = time.perf_counter()
+    await asyncio.gather(
+        *(connection(port, ctx, request, total // clients, latencies) for _ in range(clients))
+    )
+    return latencies, time.perf_counter() - start
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=3000, help="per round and concurrency")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    body = review()
+    print(f"AdmissionReview: {len(body)} bytes; {args.requests} requests x {args.rounds} rounds")
+    rounds: dict[tuple[str, int], list[tuple[float, float, float]]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        ca, cert, key = make_certificates(Path(tmp))
+        for _ in range(args.rounds):
+            for kind in ("baseline", "mllint"):
+                with server(kind, cert, key, ca) as port:
+                    for clients in (1, 16):
+                        lat, seconds = asyncio.run(measure(port, ca, body, clients, args.requests))
+                        figures = (
+                            statistics.median(lat) * 1000,
+                            percentile(lat, 0.99) * 1000,
+                            len(lat) / seconds,
+                        )
+                        rounds.setdefault((kind, clients), []).append(figures)
+    print(f"\nbest of {args.rounds} rounds")
+    print(f"{'server':<10}{'conns':>6}{'p50 ms':>10}{'p99 ms':>10}{'req/s':>10}")
+    rows: dict[tuple[str, int], tuple[float, float, float]] = {}
+    for clients in (1, 16):
+        for kind in ("baseline", "mllint"):
+            measured = rounds[(kind, clients)]
+            p50 = min(r[0] for r in measured)
+            p99 = min(r[1] for r in measured)
+            rate = max(r[2] for r in measured)
+            rows[(kind, clients)] = (p50, p99, rate)
+            print(f"{kind:<10}{clients:>6}{p50:>10.3f}{p99:>10.3f}{rate:>10.0f}")
+    print("\nratios, mllint / baseline (throughput: baseline / mllint); lower is better")
+    for clients in (1, 16):
+        m, b = rows[("mllint", clients)], rows[("baseline", clients)]
+        verdict = "ok" if m[1] / b[1] <= TARGET_P99 else f"above the {TARGET_P99} target"
+        print(
+            f"  {clients:>2} connection{'s' if clients > 1 else ' '}: p50 {m[0] / b[0]:.2f}  "
+            f"p99 {m[1] / b[1]:.2f} ({verdict})  throughput {b[2] / m[2]:.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

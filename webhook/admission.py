@@ -1,0 +1,199 @@
+"""The AdmissionReview envelope (admission.k8s.io/v1 and v1beta1): reading a request from raw
+bytes, refusing malformed ones with a clear reason, and writing the response.
+
+The contract is the API server's: it checks that the response has the request's `uid`, the same
+apiVersion and kind `AdmissionReview`, that a validating webhook sends no `patch`/`patchType`, and
+that a mutating one sends both or neither
+(k8s.io/apiserver/pkg/admission/plugin/webhook/request/admissionreview.go).
+
+Requests are plain dicts checked by hand rather than pydantic models: the object under review is
+arbitrary and often large, and only a handful of envelope fields matter.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+API_VERSIONS = ("admission.k8s.io/v1", "admission.k8s.io/v1beta1")
+KIND = "AdmissionReview"
+
+
+class BadRequest(Exception):
+    """A request mllint cannot answer with an AdmissionReview: the caller's mistake (4xx)."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    api_version: str
+    uid: str
+    request: Mapping[str, Any]
+
+    @property
+    def operation(self) -> str:
+        op = self.request.get("operation")
+        return op if isinstance(op, str) else ""
+
+    @property
+    def dry_run(self) -> bool:
+        return self.request.get("dryRun") is True
+
+    @property
+    def kind(self) -> str:
+        """The kind the API server says it sends (`request.kind.kind`), for labels and logs."""
+        gvk = self.request.get("kind")
+        kind = gvk.get("kind") if isinstance(gvk, dict) else None
+        return kind if isinstance(kind, str) else ""
+
+    def object(self) -> dict[str, Any] | None:
+        """The object to judge, with apiVersion and kind filled from `request.kind` when the
+        object leaves them out (older API servers did)."""
+        obj = self.request.get("object")
+        if not isinstance(obj, dict):
+            return None
+        if "apiVersion" in obj and "kind" in obj:
+            return obj
+        gvk = self.request.get("kind")
+        if not isinstance(gvk, dict):
+            return obj
+        group, version = str(gvk.get("group") or ""), str(gvk.get("version") or "")
+        filled = dict(obj)
+        filled.setdefault("apiVersion", f"{group}/{version}" if group else version)
+        filled.setdefault("kind", str(gvk.get("kind") or ""))
+        return filled
+
+
+def parse_review(body: bytes) -> Review:
+    """The AdmissionReview in `body`, or BadRequest saying what is wrong with it."""
+    try:
+        data = json.loads(body)
+    except UnicodeDecodeError:
+        raise BadRequest(400, "encoding", "the body is not UTF-8 encoded JSON") from None
+    except json.JSONDecodeError as exc:
+        raise BadRequest(
+            400,
+            "json",
+            f"the body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+        ) from None
+    except ValueError as exc:  # e.g. an integer beyond Python's digit limit
+        raise BadRequest(400, "json", f"the body is not usable JSON: {exc}") from None
+    except RecursionError:
+        raise _too_deep() from None
+    if not isinstance(data, dict):
+        raise BadRequest(
+            400, "envelope", f"expected an AdmissionReview object, got a JSON {_type(data)}"
+        )
+    api_version, kind = data.get("apiVersion"), data.get("kind")
+    if api_version not in API_VERSIONS:
+        raise BadRequest(
+            400,
+            "envelope",
+            f"apiVersion must be one of {', '.join(API_VERSIONS)}, got {_show(api_version)}",
+        )
+    if kind != KIND:
+        raise BadRequest(400, "envelope", f"kind must be {KIND}, got {_show(kind)}")
+    request = data.get("request")
+    if not isinstance(request, dict):
+        missing = "request" not in data or request is None
+        raise BadRequest(
+            400,
+            "envelope",
+            "the AdmissionReview has no request"
+            if missing
+            else f"request must be an object, got a JSON {_type(request)}",
+        )
+    uid = request.get("uid")
+    if not isinstance(uid, str) or not uid:
+        raise BadRequest(400, "envelope", "request.uid must be a non-empty string")
+    obj = request.get("object")
+    if obj is not None and not isinstance(obj, dict):
+        raise BadRequest(
+            400, "envelope", f"request.object must be an object, got a JSON {_type(obj)}"
+        )
+    return Review(api_version, uid, request)
+
+
+def _too_deep() -> BadRequest:
+    return BadRequest(400, "depth", "the request nests too deep to be read")
+
+
+def _type(value: Any) -> str:
+    return {
+        dict: "object",
+        list: "array",
+        str: "string",
+        bool: "boolean",
+        int: "number",
+        float: "number",
+    }.get(type(value), "null")
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    text = json.dumps(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def encode_review(api_version: str, uid: str, response: Mapping[str, Any]) -> bytes:
+    """The AdmissionReview answering request `uid`; `response` holds every field but the uid."""
+    review = {
+        "apiVersion": api_version,
+        "kind": KIND,
+        "response": {"uid": uid, **response},
+    }
+    return json.dumps(review, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def encode_error(error: BadRequest) -> bytes:
+    """A Kubernetes Status, which the API server's client decodes and logs with its message."""
+    status = {
+        "apiVersion": "v1",
+        "kind": "Status",
+        "status": "Failure",
+        "message": error.message,
+        "reason": "RequestEntityTooLarge" if error.status == 413 else "BadRequest",
+        "code": error.status,
+    }
+    return json.dumps(status, separators=(",", ":")).encode()
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+_UNIT = {
+    "ns": 1e-9,
+    "us": 1e-6,
+    "µs": 1e-6,
+    "μs": 1e-6,
+    "ms": 1e-3,
+    "s": 1.0,
+    "m": 60.0,
+    "h": 3600.0,
+}
+
+
+@lru_cache(maxsize=32)  # the API server sends the same few values again and again
+def parse_timeout(text: str) -> float:
+    """Seconds in a Go duration (`5s`, `1m0s`, `500ms`), as the API server's `?timeout=` is."""
+    pos, total = 0, 0.0
+    for match in _DURATION.finditer(text):
+        if match.start() != pos:
+            break
+        total += float(match.group(1)) * _UNIT[match.group(2)]
+        pos = match.end()
+    if not text or pos != len(text):
+        raise BadRequest(
+            400, "timeout", f"timeout must be a duration such as 10s or 500ms, got {text!r}"
+        )
+    if total <= 0:
+        raise BadRequest(400, "timeout", f"timeout must be positive, got {text!r}")
+    return total

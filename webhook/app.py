@@ -1,0 +1,98 @@
+"""The FastAPI application: `create_app(settings)` wires one router per concern (validate,
+mutate, health) to state built once at start-up (the engine, the worker threads, the metrics)."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from mllint.webhook import health, mutate, validate
+from mllint.webhook.handler import AdmissionHandler
+from mllint.webhook.metrics import Metrics
+from mllint.webhook.review import Admission
+from mllint.webhook.settings import WebhookSettings, get_settings
+from mllint.webhook.tls import CertificateStore, Reload
+
+log = logging.getLogger("mllint.webhook")
+
+
+def create_app(
+    settings: WebhookSettings | None = None,
+    *,
+    admission: Admission | None = None,
+    certificates: CertificateStore | None = None,
+) -> FastAPI:
+    """The webhook app. `admission` may be built beforehand (so that configuration errors are
+    reported before the port is bound); `certificates` are watched for rotation."""
+    settings = settings or get_settings()
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        built = admission
+        if built is None:
+            built = await asyncio.to_thread(Admission.from_settings, settings)
+        executor = ThreadPoolExecutor(settings.workers, thread_name_prefix="mllint-eval")
+        app.state.handler = AdmissionHandler(built, executor, metrics)
+        watcher = None
+        if certificates is not None:
+            metrics.certificate_expiry.set(certificates.current.not_after.timestamp())
+            watcher = asyncio.create_task(
+                _watch(certificates, metrics, settings.cert_poll_interval)
+            )
+        # Everything loaded so far lives as long as the process: freezing it keeps the
+        # collector's full passes, which would scan it all, from stalling requests.
+        gc.collect()
+        gc.freeze()
+        app.state.ready = True
+        try:
+            yield
+        finally:
+            app.state.ready = False
+            if watcher is not None:
+                watcher.cancel()
+            executor.shutdown(wait=False, cancel_futures=True)
+
+    app = FastAPI(
+        title="mllint admission webhook",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.ready = False
+    app.state.draining = False
+    app.include_router(validate.router)
+    app.include_router(mutate.router)
+    app.include_router(health.router)
+    return app
+
+
+def start_draining(app: FastAPI) -> None:
+    """Shutdown has begun: readiness fails and every response closes its connection."""
+    app.state.draining = True
+    handler: AdmissionHandler | None = getattr(app.state, "handler", None)
+    if handler is not None:
+        handler.draining = True
+
+
+async def _watch(store: CertificateStore, metrics: Metrics, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            result = await asyncio.to_thread(store.reload_if_changed)
+        except Exception as exc:  # the watcher must outlive any one bad rotation
+            log.error("certificate check failed", exc_info=exc)
+            continue
+        if result is Reload.RELOADED:
+            metrics.certificate_expiry.set(store.current.not_after.timestamp())
+        if result in (Reload.RELOADED, Reload.FAILED):
+            metrics.certificate_reloads.labels(result).inc()
