@@ -10,28 +10,12 @@ import difflib
 from collections.abc import Iterable
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from mllint.rules.model import Role, Severity
-
-
-def _kebab(name: str) -> str:
-    return name.replace("_", "-")
+from mllint.rules.model import ConfigModel, Role, Severity, kebab
 
 
-class _Model(BaseModel):
-    # defer_build: validators are built on first use, which a run without a config file never
-    # reaches (defaults are taken with model_construct), so linting starts faster.
-    model_config = ConfigDict(
-        extra="forbid",
-        alias_generator=_kebab,
-        populate_by_name=True,
-        frozen=True,
-        defer_build=True,
-    )
-
-
-class Exclude(_Model):
+class Exclude(ConfigModel):
     """Objects no rule is run on. Each entry is a glob (`fnmatch`); any match excludes."""
 
     paths: tuple[str, ...] = ()
@@ -47,7 +31,7 @@ def _pointers(value: Any) -> Any:
     return value
 
 
-class CustomTemplate(_Model):
+class CustomTemplate(ConfigModel):
     """Where pods live in a custom kind: `path` is a pointer pattern (`*` matches any key or
     index) to a pod template (`metadata` + `spec`), or with `inline` to a pod spec."""
 
@@ -62,7 +46,7 @@ class CustomTemplate(_Model):
     _check = field_validator("path", "containers", mode="before")(_pointers)
 
 
-class CustomLifecycle(_Model):
+class CustomLifecycle(ConfigModel):
     """Pointer patterns to the kind's lifecycle fields, so the Job rules apply to it."""
 
     backoff_limit: str | None = None
@@ -73,7 +57,7 @@ class CustomLifecycle(_Model):
     _check = field_validator("*", mode="before")(_pointers)
 
 
-class CustomKind(_Model):
+class CustomKind(ConfigModel):
     """A user's own CRD: where its pod templates live and what its workloads do."""
 
     api_version: str = Field(description="group/version, e.g. example.com/v1")
@@ -88,7 +72,7 @@ class CustomKind(_Model):
     _check = field_validator("replicas", mode="before")(_pointers)
 
 
-class Config(_Model):
+class Config(ConfigModel):
     select: tuple[str, ...] | None = None
     """Rules to run (codes, names, code prefixes, or ALL); default: every rule on by default."""
     ignore: tuple[str, ...] = ()
@@ -149,4 +133,4 @@ def _fields_at(loc: tuple[Any, ...]) -> list[str]:
             model = annotation
         else:
             break
-    return [_kebab(name) for name in model.model_fields]
+    return [kebab(name) for name in model.model_fields]

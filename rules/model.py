@@ -78,20 +78,27 @@ class NoOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
-def _kebab(name: str) -> str:
+def kebab(name: str) -> str:
     return name.replace("_", "-")
 
 
-class RuleOptions(BaseModel):
-    """Base of a rule's options: kebab-case keys in config files, unknown keys are errors."""
+class ConfigModel(BaseModel):
+    """Base of everything read from configuration: kebab-case keys in files, unknown keys are
+    errors, values frozen once read."""
 
+    # defer_build: validators are built on first use, which a run without a config file never
+    # reaches (defaults are taken with model_construct), so linting starts faster.
     model_config = ConfigDict(
         extra="forbid",
-        alias_generator=_kebab,
+        alias_generator=kebab,
         populate_by_name=True,
         frozen=True,
         defer_build=True,
     )
+
+
+class RuleOptions(ConfigModel):
+    """Base of a rule's options."""
 
 
 Check = Callable[["Scope", Any], Iterator[Violation]]
