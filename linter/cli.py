@@ -8,12 +8,13 @@ cannot be read), 2 usage or configuration errors.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from mllint.linter import configfile, discover, lint, output
 from mllint.linter.discover import Excluder, PathError
@@ -138,7 +139,7 @@ def _plugin(name: str) -> Callable[[list[str]], int]:
 def build_engine(args: argparse.Namespace) -> tuple[Engine, configfile.LoadedConfig]:
     loaded = configfile.resolve(args.config)
     config: Config = loaded.config
-    changes: dict[str, object] = {}
+    changes: dict[str, Any] = {}
     if args.select is not None:
         changes["select"] = args.select
     if args.extend_select:
@@ -148,7 +149,7 @@ def build_engine(args: argparse.Namespace) -> tuple[Engine, configfile.LoadedCon
     if args.fail_on:
         changes["fail_on"] = Severity(args.fail_on)
     if changes:
-        config = config.model_copy(update=changes)
+        config = dataclasses.replace(config, **changes)
     return Engine(config), replace(loaded, config=config)
 
 

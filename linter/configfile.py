@@ -4,7 +4,6 @@ the nearest from the current directory upward, or the file named by `--config`."
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +43,8 @@ def _has_tool_section(path: Path) -> bool:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    import tomllib  # only when a pyproject.toml is found: kept off the start-up of a lint run
+
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)

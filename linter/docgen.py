@@ -18,10 +18,10 @@ import argparse
 import json
 import re
 import sys
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 
 import yaml
 from pydantic import TypeAdapter
@@ -29,6 +29,7 @@ from pydantic_core import PydanticSerializationError
 
 from mllint.rules import REGISTRY, Role, Rule, Safety
 from mllint.rules.catalog import MODULES
+from mllint.rules.model import kebab
 
 DOCS_DIR = Path("docs", "rules")
 FIXTURES_DIR = Path("tests", "rules", "fixtures")
@@ -65,28 +66,44 @@ class OptionInfo:
 
 
 def options_of(rule: Rule) -> list[OptionInfo]:
-    """The rule's options from its pydantic model: config key, type, default, description."""
+    """The rule's options from its options dataclass: config key, type, default, description."""
     model = rule.options
-    schema = model.model_json_schema(by_alias=True, mode="validation")
+    schema = TypeAdapter(model).json_schema(by_alias=True, mode="validation")
     props: dict[str, Any] = schema.get("properties", {})
     defs: dict[str, Any] = schema.get("$defs", {})
+    hints = get_type_hints(model)
     found = []
-    for attr, field in model.model_fields.items():
-        key = field.alias or attr
-        prop = props.get(key, {})
+    for f in fields(model):
+        key = kebab(f.name)
+        prop = {**props.get(key, {}), **_limits(f.metadata)}
+        required = f.default is MISSING and f.default_factory is MISSING
         default: Any = None
-        if not field.is_required():
-            default = _json_default(field.annotation, field.get_default(call_default_factory=True))
+        if not required:
+            value = f.default_factory() if f.default_factory is not MISSING else f.default
+            default = _json_default(hints[f.name], value)
         found.append(
             OptionInfo(
                 name=key,
                 type=_schema_type(prop, defs),
                 default=default,
-                required=field.is_required(),
-                description=field.description or prop.get("description", ""),
+                required=required,
+                description=f.metadata.get("description") or prop.get("description", ""),
             )
         )
     return found
+
+
+_SCHEMA_LIMITS = {
+    "gt": "exclusiveMinimum",
+    "ge": "minimum",
+    "le": "maximum",
+    "min_length": "minItems",
+}
+
+
+def _limits(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """An option's limits (`option(..., ge=1)`) as JSON schema keywords."""
+    return {_SCHEMA_LIMITS[k]: v for k, v in metadata.items() if k in _SCHEMA_LIMITS}
 
 
 def _json_default(annotation: Any, value: Any) -> Any:

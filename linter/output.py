@@ -7,7 +7,6 @@ the exit code.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -240,6 +239,8 @@ def _fingerprint(f: Located, seen: Counter[str]) -> str:
     Identical findings in one file (two equal objects) are told apart by their order."""
     fd = f.finding
     key = "\0".join((relative(f.file), fd.code, fd.kind, fd.namespace, fd.name, fd.pointer))
+    import hashlib  # only SARIF fingerprints need it: kept off the text path's start-up
+
     digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32]
     seen[digest] += 1
     return f"{digest}:{seen[digest]}"

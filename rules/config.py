@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
-from typing import Any
+from dataclasses import dataclass, fields
+from typing import Any, TypeVar, get_type_hints
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
-
-from mllint.rules.model import ConfigModel, Role, Severity, kebab
+from mllint.rules.model import ConfigModel, Role, Severity, kebab, option
 
 
+@dataclass(frozen=True)
 class Exclude(ConfigModel):
     """Objects no rule is run on. Each entry is a glob (`fnmatch`); any match excludes."""
 
@@ -24,72 +24,68 @@ class Exclude(ConfigModel):
     names: tuple[str, ...] = ()
 
 
-def _pointers(value: Any) -> Any:
-    for item in (value,) if isinstance(value, str) else value or ():
-        if isinstance(item, str) and item and not item.startswith("/"):
-            raise ValueError(f"must be a JSON Pointer starting with '/', got {item!r}")
-    return value
-
-
+@dataclass(frozen=True)
 class CustomTemplate(ConfigModel):
     """Where pods live in a custom kind: `path` is a pointer pattern (`*` matches any key or
     index) to a pod template (`metadata` + `spec`), or with `inline` to a pod spec."""
 
-    path: str
+    path: str = option(description="pointer pattern to the pod template", pointer=True)
     inline: bool = False
     role: Role | None = None
-    containers: tuple[str, ...] = ()
-    """Patterns, relative to the pod spec, of single containers outside `containers[]`."""
-    restart_policy: str | None = None
-    """The pod restartPolicy the kind requires (`Never` for a Job-like kind)."""
+    containers: tuple[str, ...] = option(
+        (),
+        "patterns, relative to the pod spec, of single containers outside containers[]",
+        pointer=True,
+    )
+    restart_policy: str | None = option(
+        None, "the pod restartPolicy the kind requires (Never for a Job-like kind)"
+    )
 
-    _check = field_validator("path", "containers", mode="before")(_pointers)
 
-
+@dataclass(frozen=True)
 class CustomLifecycle(ConfigModel):
     """Pointer patterns to the kind's lifecycle fields, so the Job rules apply to it."""
 
-    backoff_limit: str | None = None
-    active_deadline: str | None = None
-    ttl: str | None = None
-    concurrency: str | None = None
-
-    _check = field_validator("*", mode="before")(_pointers)
+    backoff_limit: str | None = option(None, pointer=True)
+    active_deadline: str | None = option(None, pointer=True)
+    ttl: str | None = option(None, pointer=True)
+    concurrency: str | None = option(None, pointer=True)
 
 
+@dataclass(frozen=True)
 class CustomKind(ConfigModel):
     """A user's own CRD: where its pod templates live and what its workloads do."""
 
-    api_version: str = Field(description="group/version, e.g. example.com/v1")
-    kind: str
+    api_version: str = option(description="group/version, e.g. example.com/v1")
+    kind: str = option()
+    role: Role = option()
+    templates: tuple[CustomTemplate, ...] = option(min_length=1)
     plural: str | None = None
-    role: Role
-    templates: tuple[CustomTemplate, ...] = Field(min_length=1)
-    lifecycle: CustomLifecycle = Field(default_factory=CustomLifecycle.model_construct)
-    replicas: str | None = None
-    """Pointer to the replica count, for a scalable kind."""
-
-    _check = field_validator("replicas", mode="before")(_pointers)
+    lifecycle: CustomLifecycle = option(CustomLifecycle)
+    replicas: str | None = option(
+        None, "pointer to the replica count of a scalable kind", pointer=True
+    )
 
 
+@dataclass(frozen=True)
 class Config(ConfigModel):
-    select: tuple[str, ...] | None = None
-    """Rules to run (codes, names, code prefixes, or ALL); default: every rule on by default."""
+    select: tuple[str, ...] | None = option(
+        None, "rules to run (codes, names, code prefixes, or ALL); default: those on by default"
+    )
     ignore: tuple[str, ...] = ()
     extend_select: tuple[str, ...] = ()
-    severity: dict[str, Severity] = {}
-    rules: dict[str, dict[str, Any]] = {}
-    """Per-rule options, keyed by rule name or code."""
-    exclude: Exclude = Field(default_factory=Exclude.model_construct)
+    severity: dict[str, Severity] = option(dict)
+    rules: dict[str, dict[str, Any]] = option(dict, "per-rule options, by rule name or code")
+    exclude: Exclude = option(Exclude)
     fail_on: Severity = Severity.WARNING
-    allow_suppression: bool = True
-    """Whether suppression annotations are honoured (cluster admins turn this off)."""
+    allow_suppression: bool = option(
+        True, "whether suppression annotations and comments are honoured"
+    )
     kinds: tuple[CustomKind, ...] = ()
 
 
 def default_config() -> Config:
-    """The configuration with every default, built without running validators."""
-    return Config.model_construct()
+    return Config()
 
 
 class ConfigError(ValueError):
@@ -109,28 +105,57 @@ def parse_config(data: Any, source: str) -> Config:
         raise ConfigError(
             f"{source}: the configuration must be a mapping, got {type(data).__name__}"
         )
+    if not data:
+        return default_config()
+    return validate(Config, data, source)
+
+
+T = TypeVar("T", bound=ConfigModel)
+
+UNKNOWN_KEY = ("extra_forbidden", "unexpected_keyword_argument")
+
+
+def validate(model: type[T], data: Any, source: str, at: tuple[str, ...] = ()) -> T:
+    """`data` (found at key path `at` of `source`) read into `model` by pydantic; problems as
+    one ConfigError naming the source and each key.
+
+    pydantic is imported here and only here, so runs without a config file never load it."""
+    from pydantic import TypeAdapter, ValidationError
+
     try:
-        return Config.model_validate(data) if data else default_config()
+        return TypeAdapter(model).validate_python(data)
     except ValidationError as exc:
-        raise ConfigError("\n".join(_describe(err, source) for err in exc.errors())) from None
+        errors = exc.errors()
+        # A key whose inner value failed is reported again as a whole by pydantic; the inner
+        # error says what is wrong.
+        locs = [tuple(e["loc"]) for e in errors]
+        innermost = [
+            e
+            for e, loc in zip(errors, locs, strict=True)
+            if not any(len(o) > len(loc) and o[: len(loc)] == loc for o in locs)
+        ]
+        problems = (_describe(model, err, source, at) for err in innermost)
+        raise ConfigError("\n".join(problems)) from None
 
 
-def _describe(err: Any, source: str) -> str:
-    loc = ".".join(str(p) for p in err["loc"])
-    if err["type"] == "extra_forbidden":
+def _describe(model: type[ConfigModel], err: Any, source: str, at: tuple[str, ...]) -> str:
+    head = f"{source}: " if source else ""
+    loc = ".".join((*at, *(str(p) for p in err["loc"])))
+    if err["type"] in UNKNOWN_KEY:
         key = str(err["loc"][-1])
-        fields = _fields_at(err["loc"][:-1])
-        return f"{source}: unknown key {loc!r}{closest(key, fields)}"
-    return f"{source}: {loc}: {err['msg']}"
+        known = field_names(model, err["loc"][:-1])
+        return f"{head}unknown key {loc!r}{closest(key, known)}"
+    message = str(err["msg"]).removeprefix("Value error, ")
+    return f"{head}{loc}: {message}" if loc else f"{head}{message}"
 
 
-def _fields_at(loc: tuple[Any, ...]) -> list[str]:
-    model: type[BaseModel] = Config
+def field_names(model: type[ConfigModel], loc: tuple[Any, ...] = ()) -> list[str]:
+    """The keys a file may use at `loc` (a path of keys) below `model`."""
     for part in loc:
-        field = model.model_fields.get(str(part).replace("-", "_"))
-        annotation = getattr(field, "annotation", None) if field else None
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            model = annotation
+        hints = get_type_hints(model)
+        inner = hints.get(str(part).replace("-", "_"))
+        if isinstance(inner, type) and issubclass(inner, ConfigModel):
+            model = inner
         else:
             break
-    return [kebab(name) for name in model.model_fields]
+    return [kebab(f.name) for f in fields(model)]

@@ -12,13 +12,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
-
 from mllint.rules import patch
 from mllint.rules import pointer as jp
 from mllint.rules.catalog import RULES, SUPPRESSION_INVALID
-from mllint.rules.config import Config, ConfigError, CustomKind, closest, default_config
-from mllint.rules.model import Finding, Op, Rule, Safety, Severity
+from mllint.rules.config import (
+    Config,
+    ConfigError,
+    CustomKind,
+    closest,
+    default_config,
+    validate,
+)
+from mllint.rules.model import Finding, Op, Rule, RuleOptions, Safety, Severity
 from mllint.rules.operators import OPERATOR_KINDS
 from mllint.rules.setrules import Collector
 from mllint.rules.workload import (
@@ -39,7 +44,7 @@ IGNORE_ALL = "mllint.io/ignore-all"
 class ActiveRule:
     rule: Rule
     severity: Severity
-    options: BaseModel
+    options: RuleOptions
 
 
 class Registry:
@@ -147,18 +152,10 @@ class Engine:
         return active
 
     @staticmethod
-    def _options(rule: Rule, key: str, raw: Any) -> BaseModel:
-        try:
-            return rule.options.model_validate(raw) if raw else rule.options.model_construct()
-        except ValidationError as exc:
-            fields = [f.alias or n for n, f in rule.options.model_fields.items()]
-            problems = []
-            for err in exc.errors():
-                loc = ".".join(str(p) for p in err["loc"])
-                hint = closest(loc, fields) if err["type"] == "extra_forbidden" else ""
-                what = "unknown option" if err["type"] == "extra_forbidden" else err["msg"]
-                problems.append(f"rules.{key}.{loc}: {what}{hint}")
-            raise ConfigError("; ".join(problems)) from None
+    def _options(rule: Rule, key: str, raw: Any) -> RuleOptions:
+        if not raw:
+            return rule.options()
+        return validate(rule.options, raw, "", ("rules", key))
 
     def is_active(self, name: str) -> bool:
         return name in self._by_rule
@@ -167,7 +164,7 @@ class Engine:
         active = self._by_rule.get(name)
         return active.severity if active else REGISTRY.lookup(name, "rule").severity
 
-    def options(self, name: str) -> BaseModel:
+    def options(self, name: str) -> RuleOptions:
         return self._by_rule[name].options
 
     def admission_kinds(self) -> list[tuple[str, tuple[str, ...], str, str]]:

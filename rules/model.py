@@ -5,11 +5,9 @@ from __future__ import annotations
 import enum
 import inspect
 import sys
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-from pydantic import BaseModel, ConfigDict
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import MISSING, dataclass, field, fields
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from mllint.rules.setrules import SetIndex, SetViolation
@@ -74,31 +72,68 @@ class Violation:
     fix: Fix | None = None
 
 
-class NoOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
-
-
 def kebab(name: str) -> str:
     return name.replace("_", "-")
 
 
-class ConfigModel(BaseModel):
-    """Base of everything read from configuration: kebab-case keys in files, unknown keys are
-    errors, values frozen once read."""
-
-    # defer_build: validators are built on first use, which a run without a config file never
-    # reaches (defaults are taken with model_construct), so linting starts faster.
-    model_config = ConfigDict(
-        extra="forbid",
-        alias_generator=kebab,
-        populate_by_name=True,
-        frozen=True,
-        defer_build=True,
-    )
+def option(default: Any = MISSING, description: str = "", **limits: Any) -> Any:
+    """A configuration field: its default, its description (the docs show it) and the limits its
+    value must keep: `gt`, `ge`, `le` for numbers, `min_length` for lists, `pointer` for JSON
+    Pointer strings. `default` may be a zero-argument callable that makes a fresh value."""
+    metadata = {"description": description, **limits}
+    if callable(default):
+        return field(default_factory=default, metadata=metadata)
+    return field(default=default, metadata=metadata)
 
 
+def _limit_errors(name: str, value: Any, limits: Mapping[str, Any]) -> Iterator[str]:
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if number and "gt" in limits and not value > limits["gt"]:
+        yield f"{name} must be greater than {limits['gt']}, got {value}"
+    if number and "ge" in limits and not value >= limits["ge"]:
+        yield f"{name} must be at least {limits['ge']}, got {value}"
+    if number and "le" in limits and not value <= limits["le"]:
+        yield f"{name} must be at most {limits['le']}, got {value}"
+    if "min_length" in limits and len(value) < limits["min_length"]:
+        yield f"{name} needs at least {limits['min_length']} item(s)"
+    if limits.get("pointer"):
+        for item in (value,) if isinstance(value, str) else value or ():
+            if isinstance(item, str) and item and not item.startswith("/"):
+                yield f"{name} must be a JSON Pointer starting with '/', got {item!r}"
+
+
+@dataclass(frozen=True)
+class ConfigModel:
+    """Base of everything read from configuration: frozen dataclasses whose fields say their
+    limits (`option`). Defaults cost nothing to build; a configuration file is validated with
+    pydantic (kebab-case keys, unknown keys refused), imported only then, which keeps pydantic
+    off the path of a lint run without a config file."""
+
+    __pydantic_config__: ClassVar[dict[str, Any]] = {
+        "extra": "forbid",
+        "alias_generator": kebab,
+        "populate_by_name": True,
+    }
+
+    def __post_init__(self) -> None:
+        problems = [
+            problem
+            for f in fields(self)
+            if f.metadata
+            for problem in _limit_errors(kebab(f.name), getattr(self, f.name), f.metadata)
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
+
+
+@dataclass(frozen=True)
 class RuleOptions(ConfigModel):
     """Base of a rule's options."""
+
+
+@dataclass(frozen=True)
+class NoOptions(RuleOptions):
+    """The options of a rule that has none."""
 
 
 Check = Callable[["Scope", Any], Iterator[Violation]]
@@ -126,7 +161,7 @@ class Rule:
     kinds: frozenset[str] = frozenset()
     roles: frozenset[Role] = frozenset()
     workloads_only: bool = False
-    options: type[BaseModel] = NoOptions
+    options: type[RuleOptions] = NoOptions
     fix_safety: Safety | None = None
     enabled_by_default: bool = True
     meta: bool = False
@@ -179,7 +214,7 @@ def rule(
     kinds: Iterable[str] = (),
     roles: Iterable[Role] = (),
     workloads_only: bool = False,
-    options: type[BaseModel] = NoOptions,
+    options: type[RuleOptions] = NoOptions,
     fix: Safety | None = None,
     enabled_by_default: bool = True,
 ) -> Rule:

@@ -31,8 +31,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from pydantic import BaseModel
-
 from mllint.rules import pointer as jp
 from mllint.rules.model import (
     Finding,
@@ -40,6 +38,7 @@ from mllint.rules.model import (
     NoOptions,
     Role,
     Rule,
+    RuleOptions,
     Safety,
     SetCheck,
     Severity,
@@ -197,7 +196,7 @@ def set_rule(
     name: str,
     severity: Severity,
     summary: str,
-    options: type[BaseModel] = NoOptions,
+    options: type[RuleOptions] = NoOptions,
     fix: Safety | None = None,
     enabled_by_default: bool = True,
 ) -> Rule:

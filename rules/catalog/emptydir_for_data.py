@@ -49,19 +49,19 @@ is a decision about the cluster's storage.
 
 import fnmatch
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from pydantic import Field
-
 from mllint.rules import pointer as jp
-from mllint.rules.model import RuleOptions, Severity, Violation, rule
+from mllint.rules.model import RuleOptions, Severity, Violation, option, rule
 from mllint.rules.workload import Scope
 
 SHM = "/dev/shm"
 
 
+@dataclass(frozen=True)
 class Options(RuleOptions):
-    data_paths: tuple[str, ...] = Field(
+    data_paths: tuple[str, ...] = option(
         (
             "*data*",
             "*dataset*",
@@ -71,7 +71,7 @@ class Options(RuleOptions):
             "*output*",
             "*weights*",
         ),
-        description="Glob patterns (case-insensitive) of mount paths that hold data to keep.",
+        "Glob patterns (case-insensitive) of mount paths that hold data to keep.",
     )
 
 

@@ -45,22 +45,22 @@ pod, but the rule cannot see the cluster's taints.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
-
-from pydantic import Field
 
 from mllint.rules import patch
 from mllint.rules import pointer as jp
-from mllint.rules.model import Fix, RuleOptions, Safety, Severity, Violation, rule
+from mllint.rules.model import Fix, RuleOptions, Safety, Severity, Violation, option, rule
 from mllint.rules.resources import gpu_count
 from mllint.rules.workload import Pod, Scope
 
 
+@dataclass(frozen=True)
 class Options(RuleOptions):
-    taint_keys: tuple[str, ...] = Field(
-        ("nvidia.com/gpu",), min_length=1, description="Keys of the taints on GPU nodes."
+    taint_keys: tuple[str, ...] = option(
+        ("nvidia.com/gpu",), "Keys of the taints on GPU nodes.", min_length=1
     )
-    node_label_keys: tuple[str, ...] = Field(
+    node_label_keys: tuple[str, ...] = option(
         (
             "nvidia.com/gpu.present",
             "nvidia.com/gpu.product",
@@ -68,7 +68,7 @@ class Options(RuleOptions):
             "k8s.amazonaws.com/accelerator",
             "accelerator",
         ),
-        description="Node labels that select GPU nodes.",
+        "Node labels that select GPU nodes.",
     )
 
 

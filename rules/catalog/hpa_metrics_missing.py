@@ -46,21 +46,21 @@ the old behaviour exactly.
 """
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
-from pydantic import Field
-
 from mllint.rules import patch
-from mllint.rules.model import Fix, RuleOptions, Safety, Severity, Violation, rule
+from mllint.rules.model import Fix, RuleOptions, Safety, Severity, Violation, option, rule
 from mllint.rules.resources import fields
 from mllint.rules.workload import Scope, group_of
 
 GROUP = "autoscaling"
 
 
+@dataclass(frozen=True)
 class Options(RuleOptions):
-    cpu_utilization: int = Field(
-        70, gt=0, le=100, description="The CPU utilization target (percent) the fix sets."
+    cpu_utilization: int = option(
+        70, "The CPU utilization target (percent) the fix sets.", gt=0, le=100
     )
 
 

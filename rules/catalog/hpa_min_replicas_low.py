@@ -35,21 +35,21 @@ least that many replicas, which costs their GPUs while traffic is low.
 """
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TypeGuard
-
-from pydantic import Field
 
 from mllint.rules import patch
 from mllint.rules import pointer as jp
-from mllint.rules.model import Fix, RuleOptions, Safety, Severity, Violation, rule
+from mllint.rules.model import Fix, RuleOptions, Safety, Severity, Violation, option, rule
 from mllint.rules.workload import Scope, group_of
 
 GROUP = "autoscaling"
 AT = "/spec/minReplicas"
 
 
+@dataclass(frozen=True)
 class Options(RuleOptions):
-    minimum: int = Field(2, ge=1, description="The fewest replicas the autoscaler may keep.")
+    minimum: int = option(2, "The fewest replicas the autoscaler may keep.", ge=1)
 
 
 def check(scope: Scope, options: Options) -> Iterator[Violation]:

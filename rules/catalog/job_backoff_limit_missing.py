@@ -41,16 +41,16 @@ one a step is retried until it succeeds). A RayJob is not asked: its `backoffLim
 
 import json
 from collections.abc import Iterator
-
-from pydantic import Field
+from dataclasses import dataclass
 
 from mllint.rules import pointer as jp
-from mllint.rules.model import Fix, RuleOptions, Safety, Severity, Violation, rule
+from mllint.rules.model import Fix, RuleOptions, Safety, Severity, Violation, option, rule
 from mllint.rules.workload import Scope
 
 
+@dataclass(frozen=True)
 class Options(RuleOptions):
-    default: int = Field(3, ge=0, description="The backoffLimit the fix sets.")
+    default: int = option(3, "The backoffLimit the fix sets.", ge=0)
 
 
 def check(scope: Scope, options: Options) -> Iterator[Violation]:

@@ -46,16 +46,16 @@ docs/operators.md.
 
 import json
 from collections.abc import Iterator
-
-from pydantic import Field
+from dataclasses import dataclass
 
 from mllint.rules import pointer as jp
-from mllint.rules.model import Fix, RuleOptions, Safety, Severity, Violation, rule
+from mllint.rules.model import Fix, RuleOptions, Safety, Severity, Violation, option, rule
 from mllint.rules.workload import Scope
 
 
+@dataclass(frozen=True)
 class Options(RuleOptions):
-    default: int = Field(86400, ge=0, description="The ttlSecondsAfterFinished the fix sets.")
+    default: int = option(86400, "The ttlSecondsAfterFinished the fix sets.", ge=0)
 
 
 def check(scope: Scope, options: Options) -> Iterator[Violation]:

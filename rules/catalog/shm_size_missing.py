@@ -52,13 +52,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
-
-from pydantic import Field, field_validator
 
 from mllint.rules import patch
 from mllint.rules import pointer as jp
-from mllint.rules.model import Fix, Role, RuleOptions, Safety, Severity, Violation, rule
+from mllint.rules.model import Fix, Role, RuleOptions, Safety, Severity, Violation, option, rule
 from mllint.rules.resources import parse_image, quantity
 from mllint.rules.workload import Container, Pod, Scope
 
@@ -68,15 +67,14 @@ _LAUNCHERS = re.compile(r"\btorchrun\b|\btorch\.distributed\b|\btorchx\b")
 _IMAGE = re.compile(r"(?:^|[/_-])(?:py)?torch(?:$|[/_-])")
 
 
+@dataclass(frozen=True)
 class Options(RuleOptions):
-    size: str = Field("8Gi", description="The sizeLimit of the /dev/shm volume the fix adds.")
+    size: str = option("8Gi", "The sizeLimit of the /dev/shm volume the fix adds.")
 
-    @field_validator("size")
-    @classmethod
-    def _quantity(cls, value: str) -> str:
-        if quantity(value) is None:
-            raise ValueError(f"must be a Kubernetes quantity such as 8Gi, got {value!r}")
-        return value
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if quantity(self.size) is None:
+            raise ValueError(f"size must be a Kubernetes quantity such as 8Gi, got {self.size!r}")
 
 
 def _text(value: Any) -> str:

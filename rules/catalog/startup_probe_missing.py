@@ -45,22 +45,22 @@ is no handler to reuse.
 """
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
-
-from pydantic import Field
 
 from mllint.rules import patch
 from mllint.rules import pointer as jp
-from mllint.rules.model import Fix, Role, RuleOptions, Safety, Severity, Violation, rule
+from mllint.rules.model import Fix, Role, RuleOptions, Safety, Severity, Violation, option, rule
 from mllint.rules.workload import Scope
 
 HANDLERS = ("exec", "httpGet", "tcpSocket", "grpc")
 PERIOD_SECONDS = 10
 
 
+@dataclass(frozen=True)
 class Options(RuleOptions):
-    model_load_seconds: int = Field(
-        600, gt=0, description="The longest a model server may take to start and load its model."
+    model_load_seconds: int = option(
+        600, "The longest a model server may take to start and load its model.", gt=0
     )
 
 

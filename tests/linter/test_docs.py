@@ -10,12 +10,13 @@ import sys
 import tomllib
 import typing
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from pydantic import BaseModel, Field
 
 from mllint.linter import docgen
 from mllint.rules import (
@@ -29,7 +30,7 @@ from mllint.rules import (
     Violation,
     parse_config,
 )
-from mllint.rules.model import RuleOptions
+from mllint.rules.model import ConfigModel, RuleOptions, kebab, option
 from mllint.rules.workload import Scope
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,8 +60,13 @@ def test_rules_text_lists_every_rule(mllint: Runner) -> None:
         assert row.split()[2] == r.severity.value
 
 
-def _defaults(options: type[BaseModel]) -> dict[str, Any]:
-    return options().model_dump(mode="json", by_alias=True)
+def _defaults(options: type[RuleOptions]) -> dict[str, Any]:
+    value = options()
+    return {kebab(f.name): json_default(getattr(value, f.name)) for f in dataclass_fields(value)}
+
+
+def json_default(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
 
 
 def test_rules_json_carries_the_metadata_and_options(mllint: Runner) -> None:
@@ -142,11 +148,12 @@ def test_catalog_usage_errors_exit_2(mllint: Runner, args: list[str], message: s
 # Rendering one rule's page
 
 
+@dataclass(frozen=True)
 class _Options(RuleOptions):
-    max_count: int = Field(5, ge=1, description="How many are too many.")
-    names: tuple[str, ...] = Field(("a", "b"), description="Names | that count.")
-    level: Severity = Field(Severity.INFO, description="An enum.")
-    limit: int | None = Field(None, description="Optional.")
+    max_count: int = option(5, "How many are too many.", ge=1)
+    names: tuple[str, ...] = option(("a", "b"), "Names | that count.")
+    level: Severity = option(Severity.INFO, "An enum.")
+    limit: int | None = option(None, "Optional.")
 
 
 def _check(scope: Scope, options: Any) -> Iterator[Violation]:
@@ -392,12 +399,14 @@ def test_guide_config_examples_are_valid(guide: str) -> None:
         Engine(parse_config(data, f"docs/{guide}"))
 
 
-def _keys(model: type[BaseModel]) -> set[str]:
+def _keys(model: type[ConfigModel]) -> set[str]:
     keys = set()
-    for name, field in model.model_fields.items():
-        keys.add(field.alias or name)
-        for inner in typing.get_args(field.annotation) or (field.annotation,):
-            if isinstance(inner, type) and issubclass(inner, BaseModel):
+    hints = typing.get_type_hints(model)
+    for f in dataclass_fields(model):
+        keys.add(kebab(f.name))
+        annotation = hints[f.name]
+        for inner in typing.get_args(annotation) or (annotation,):
+            if isinstance(inner, type) and issubclass(inner, ConfigModel):
                 keys |= _keys(inner)
     return keys
 

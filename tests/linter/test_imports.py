@@ -25,7 +25,10 @@ HEAVY = (
     "cryptography",
     "ruamel",
     "httpx",
+    "pydantic",
 )
+"""Not imported to lint without a config file. pydantic validates configuration, so it is
+loaded when a config file sets something, and only then."""
 
 JOB = """\
 apiVersion: batch/v1
@@ -101,6 +104,11 @@ def test_linting_imports_no_heavy_package(project: Path, args: tuple[str, ...]) 
     names = imported(project, *args, stdin=JOB)
     assert "yaml" in names
     assert sorted(names & set(HEAVY)) == []
+
+
+def test_a_config_file_brings_in_pydantic_to_validate_it(project: Path) -> None:
+    (project / ".mllint.yaml").write_text("ignore: [image-tag-latest]\n")
+    assert "pydantic" in imported(project, "job.yaml")
 
 
 def test_the_import_list_sees_what_fixing_loads(project: Path) -> None:

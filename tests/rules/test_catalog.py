@@ -8,16 +8,18 @@ A fixture folder holds `bad.yaml` (each finding's line marked `# expect: <CODE>`
 from __future__ import annotations
 
 import re
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from pydantic import ValidationError
 
 from mllint.rules import REGISTRY, Config, ConfigError, Engine, Finding, Role, Rule, fix_ops, patch
 from mllint.rules import pointer as jp
 from mllint.rules.catalog import hpa_metrics_missing
+from mllint.rules.config import validate
+from mllint.rules.model import kebab
 from mllint.rules.resources import Field, fields, gpu_name_for, is_gpu, means_gpu, parse_image
 from mllint.rules.workload import BUILTIN_KINDS, Lifecycle, PodTemplate, WorkloadKind
 
@@ -140,10 +142,11 @@ def test_docs_have_the_headings_and_references(rule: Rule) -> None:
 
 @pytest.mark.parametrize("rule", CHECKED, ids=by_code)
 def test_option_defaults_validate_and_unknown_options_are_refused(rule: Rule) -> None:
-    defaults = rule.options.model_validate({})
-    assert rule.options.model_validate(defaults.model_dump(by_alias=True)) == defaults
-    with pytest.raises(ValidationError):
-        rule.options.model_validate({"no-such-option": 1})
+    defaults = rule.options()
+    written = {kebab(f.name): getattr(defaults, f.name) for f in dataclass_fields(defaults)}
+    assert validate(rule.options, written, "test") == defaults
+    with pytest.raises(ConfigError, match="unknown key 'no-such-option'"):
+        validate(rule.options, {"no-such-option": 1}, "test")
 
 
 # Image references
@@ -355,7 +358,9 @@ def test_data_paths_are_configurable() -> None:
 
 
 def test_unknown_rule_option_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match="unknown option"):
+    with pytest.raises(
+        ConfigError, match=r"'rules\.job-ttl-missing\.defualt'; did you mean 'default'"
+    ):
         Engine(Config(rules={"job-ttl-missing": {"defualt": 60}}))
 
 

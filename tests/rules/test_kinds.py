@@ -237,7 +237,9 @@ def test_a_users_own_crd_declared_in_config_is_reached() -> None:
 
 
 def test_a_custom_kind_with_a_relative_path_is_refused() -> None:
-    with pytest.raises(ConfigError, match=r"kinds\.0\.templates\.0\.containers.*JSON Pointer"):
+    with pytest.raises(
+        ConfigError, match=r"kinds\.0\.templates\.0: containers must be a JSON Pointer"
+    ):
         parse_config(
             {
                 "kinds": [

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from mllint.rules import REGISTRY, Config, Engine, Finding, Rule, fix_ops, patch
+from mllint.rules import REGISTRY, Config, Engine, Finding, Rule, fix_ops, parse_config, patch
 from mllint.rules import pointer as jp
 from mllint.rules.setrules import Collector, Selector
 
@@ -52,7 +52,7 @@ def marked_lines(path: Path, code: str) -> list[int]:
 
 def run(objects: list[Any], **config: Any) -> list[tuple[int, Finding]]:
     """The findings of one run over `objects`, each with its document's index."""
-    collector: Collector[int] = Engine(Config(**config)).collector()
+    collector: Collector[int] = Engine(parse_config(config, "test")).collector()
     for index, obj in enumerate(objects):
         collector.add(obj, index)
     return list(collector.findings())
