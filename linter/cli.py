@@ -89,17 +89,23 @@ def lint_parser() -> argparse.ArgumentParser:
     color = p.add_mutually_exclusive_group()
     color.add_argument("--color", dest="color", action="store_true", default=None)
     color.add_argument("--no-color", dest="color", action="store_false")
-    p.add_argument("--version", action="version", version=f"mllint {_version()}")
+    p.add_argument("--version", action=_Version, nargs=0, help="show the version and exit")
     return p
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+class _Version(argparse.Action):
+    """`--version`, looking the version up only when asked: reading package metadata costs
+    more than the rest of a small lint run's start-up."""
 
-    try:
-        return version("mllint")
-    except PackageNotFoundError:
-        return "unknown"
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            found = version("mllint")
+        except PackageNotFoundError:
+            found = "unknown"
+        print(f"mllint {found}")
+        parser.exit()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
