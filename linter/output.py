@@ -7,7 +7,6 @@ the exit code.
 
 from __future__ import annotations
 
-import json
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter
@@ -183,6 +182,8 @@ def as_json(run: Run, color: bool = False) -> str:
         ],
         "summary": run.summary(),
     }
+    import json  # only the JSON formats need it: kept off the text path's start-up
+
     return json.dumps(out, indent=2) + "\n"
 
 
@@ -295,6 +296,8 @@ def sarif(run: Run, color: bool = False) -> str:
             }
         ],
     }
+    import json
+
     return json.dumps(log, indent=2) + "\n"
 
 

@@ -72,6 +72,15 @@ class Violation:
     fix: Fix | None = None
 
 
+def literal(value: Any) -> str:
+    """A scalar as it is written in a manifest: `true`, `86400`, `"Forbid"`."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return "null" if value is None else str(value)
+
+
 def kebab(name: str) -> str:
     return name.replace("_", "-")
 

@@ -40,12 +40,11 @@ docs/operators.md.
 - [Job API: `activeDeadlineSeconds`](https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/job-v1/#JobSpec)
 """
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from mllint.rules import pointer as jp
-from mllint.rules.model import Fix, RuleOptions, Safety, Severity, Violation, option, rule
+from mllint.rules.model import Fix, RuleOptions, Safety, Severity, Violation, literal, option, rule
 from mllint.rules.workload import Scope
 
 
@@ -60,7 +59,7 @@ def check(scope: Scope, options: Options) -> Iterator[Violation]:
         return
     field = jp.split(lifecycle.active_deadline)[-1]
     for u in lifecycle.unmet(scope.obj, "active_deadline", options.default):
-        value = json.dumps(u.value)
+        value = literal(u.value)
         # A switch the setting needs (a RayJob's shutdownAfterJobFinishes) is named with its value.
         what = u.name if u.name == field else f"{u.name}: {value}"
         yield Violation(

@@ -44,12 +44,11 @@ docs/operators.md.
 - [CronJob: jobs history limits](https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/#jobs-history-limits)
 """
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from mllint.rules import pointer as jp
-from mllint.rules.model import Fix, RuleOptions, Safety, Severity, Violation, option, rule
+from mllint.rules.model import Fix, RuleOptions, Safety, Severity, Violation, literal, option, rule
 from mllint.rules.workload import Scope
 
 
@@ -64,7 +63,7 @@ def check(scope: Scope, options: Options) -> Iterator[Violation]:
         return
     field = jp.split(lifecycle.ttl)[-1]
     for u in lifecycle.unmet(scope.obj, "ttl", options.default):
-        value = json.dumps(u.value)
+        value = literal(u.value)
         # A switch the setting needs (a RayJob's shutdownAfterJobFinishes) is named with its value.
         what = u.name if u.name == field else f"{u.name}: {value}"
         yield Violation(
