@@ -9,21 +9,25 @@ from __future__ import annotations
 
 import re
 from dataclasses import fields as dataclass_fields
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from fixture_tools import (
+    FIXTURES,
+    by_code,
+    comments,
+    documents,
+    line_of,
+    marked_lines,
+)
 
 from mllint.rules import REGISTRY, Config, ConfigError, Engine, Finding, Role, Rule, fix_ops, patch
-from mllint.rules import pointer as jp
 from mllint.rules.catalog import hpa_metrics_missing
 from mllint.rules.config import validate
 from mllint.rules.model import kebab
 from mllint.rules.resources import Field, fields, gpu_name_for, is_gpu, means_gpu, parse_image
 from mllint.rules.workload import BUILTIN_KINDS, Lifecycle, PodTemplate, WorkloadKind
 
-FIXTURES = Path(__file__).parent / "fixtures"
 CHECKED = [r for r in REGISTRY.rules if not r.meta and not r.whole_set]
 """Rules `Engine.evaluate` runs on one object; whole-set rules are tested through the CLI."""
 WITH_FIXTURES = [r for r in CHECKED if (FIXTURES / r.code).is_dir()]
@@ -34,52 +38,11 @@ HEADINGS = (
     "## Fix safety",
     "## References",
 )
-COMMENT = re.compile(r"(?:^|\s)(#.*)$")
-MARKER = re.compile(r"#\s*expect:(?P<codes>[^#\n]*)$")
-
-
-def by_code(rule: Rule) -> str:
-    return rule.code
-
-
-def documents(path: Path) -> list[tuple[Any, yaml.Node]]:
-    """(object, node tree) of each document, the nodes to map pointers to lines."""
-    text = path.read_text()
-    return list(zip(yaml.safe_load_all(text), yaml.compose_all(text), strict=True))
-
-
-def line_of(node: yaml.Node, pointer: str) -> int:
-    """The 1-based line a finding at `pointer` is shown on: the key's line for a member, the
-    item's first line for a list item."""
-    line = node.start_mark.line
-    for token in jp.split(pointer):
-        if isinstance(node, yaml.MappingNode):
-            key, node = next((k, v) for k, v in node.value if k.value == token)
-            line = key.start_mark.line
-        else:
-            node = node.value[int(token)]
-            line = node.start_mark.line
-    return line + 1
-
-
-def marked_lines(path: Path, code: str) -> list[int]:
-    """The line of each finding `# expect: CODE` markers announce (`CODE, CODE`: two)."""
-    found = []
-    for number, text in enumerate(path.read_text().splitlines(), 1):
-        match = MARKER.search(text.rstrip())
-        if match:
-            codes = [c.strip() for c in match["codes"].split(",")]
-            found += [number] * codes.count(code)
-    return found
 
 
 def is_subsequence(needles: list[str], haystack: list[str]) -> bool:
     rest = iter(haystack)
     return all(any(n == h for h in rest) for n in needles)
-
-
-def comments(path: Path) -> list[str]:
-    return [m.group(1) for m in map(COMMENT.search, path.read_text().splitlines()) if m]
 
 
 def evaluate(rule: Rule, obj: Any, **config: Any) -> list[Finding]:

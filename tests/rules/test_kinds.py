@@ -10,13 +10,11 @@ the kind's API declares.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
+from fixture_tools import documents, line_of, marks
 
 from mllint.rules import Config, ConfigError, Engine, Finding, Role, fix_ops, patch
 from mllint.rules import pointer as jp
@@ -25,7 +23,6 @@ from mllint.rules.operators import OPERATOR_KINDS
 from mllint.rules.workload import BUILTIN_KINDS, WorkloadKind
 
 KINDS = Path(__file__).parent / "kinds"
-MARK = re.compile(r"#\s*expect:\s*(ML\d{3}(?:,\s*ML\d{3})*)$")
 SETTINGS = ("backoff_limit", "active_deadline", "ttl")
 
 _NAMES = Counter(k.kind for k in (*BUILTIN_KINDS, *OPERATOR_KINDS))
@@ -71,32 +68,6 @@ EXPECTED: dict[str, tuple[set[Role], list[str]]] = {
 
 def by_folder(kind: WorkloadKind) -> str:
     return folder(kind)
-
-
-def documents(path: Path) -> list[tuple[Any, yaml.Node]]:
-    text = path.read_text()
-    return list(zip(yaml.safe_load_all(text), yaml.compose_all(text), strict=True))
-
-
-def line_of(node: yaml.Node, pointer: str) -> int:
-    line = node.start_mark.line
-    for token in jp.split(pointer):
-        if isinstance(node, yaml.MappingNode):
-            key, node = next((k, v) for k, v in node.value if k.value == token)
-            line = key.start_mark.line
-        else:
-            node = node.value[int(token)]
-            line = node.start_mark.line
-    return line + 1
-
-
-def marks(path: Path) -> list[tuple[int, str]]:
-    out = []
-    for n, text in enumerate(path.read_text().splitlines(), 1):
-        match = MARK.search(text.rstrip())
-        if match:
-            out += [(n, code.strip()) for code in match.group(1).split(",")]
-    return sorted(out)
 
 
 def findings(engine: Engine, path: Path, codes: set[str]) -> list[tuple[int, str]]:

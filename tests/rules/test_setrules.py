@@ -8,46 +8,15 @@ the findings must fall on the lines marked `# expect: <CODE>`; `good.yaml` gives
 from __future__ import annotations
 
 import copy
-import re
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from fixture_tools import FIXTURES, by_code, comments, documents, line_of, marked_lines
 
 from mllint.rules import REGISTRY, Config, Engine, Finding, Rule, fix_ops, parse_config, patch
-from mllint.rules import pointer as jp
 from mllint.rules.setrules import Collector, Selector
 
-FIXTURES = Path(__file__).parent / "fixtures"
 SET_RULES = [r for r in REGISTRY.rules if r.whole_set]
-COMMENT = re.compile(r"(?:^|\s)(#.*)$")
-
-
-def by_code(rule: Rule) -> str:
-    return rule.code
-
-
-def documents(path: Path) -> list[tuple[Any, yaml.Node]]:
-    text = path.read_text()
-    return list(zip(yaml.safe_load_all(text), yaml.compose_all(text), strict=True))
-
-
-def line_of(node: yaml.Node, pointer: str) -> int:
-    line = node.start_mark.line
-    for token in jp.split(pointer):
-        if isinstance(node, yaml.MappingNode):
-            key, node = next((k, v) for k, v in node.value if k.value == token)
-            line = key.start_mark.line
-        else:
-            node = node.value[int(token)]
-            line = node.start_mark.line
-    return line + 1
-
-
-def marked_lines(path: Path, code: str) -> list[int]:
-    lines = path.read_text().splitlines()
-    return [n for n, text in enumerate(lines, 1) if text.rstrip().endswith(f"# expect: {code}")]
 
 
 def run(objects: list[Any], **config: Any) -> list[tuple[int, Finding]]:
@@ -101,10 +70,6 @@ def test_fixed_is_what_the_fixes_make_of_bad(rule: Rule) -> None:
     # A fix that removes a flagged line removes its marker with it; other comments stay.
     kept = [c for c in comments(FIXTURES / rule.code / "bad.yaml") if not c.startswith("# expect")]
     assert [c for c in comments(fixed_path) if not c.startswith("# expect")] == kept
-
-
-def comments(path: Path) -> list[str]:
-    return [m.group(1) for m in map(COMMENT.search, path.read_text().splitlines()) if m]
 
 
 @pytest.mark.parametrize("rule", SET_RULES, ids=by_code)
