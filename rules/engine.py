@@ -271,7 +271,7 @@ class Engine:
                             subject,
                             meta_at,
                             key,
-                            f"annotation {key!r} names no rule{closest(wanted, self._names())}",
+                            f"annotation {key!r} names no rule{closest(wanted, self.rule_names())}",
                         )
                         continue
                     target = found.name
@@ -295,9 +295,6 @@ class Engine:
 
     def rule_names(self) -> list[str]:
         """Every rule's name and code, for suggestions."""
-        return self._names()
-
-    def _names(self) -> list[str]:
         return [r.name for r in self.registry.rules] + [r.code for r in self.registry.rules]
 
     def _invalid(self, subject: Subject, meta_at: str, key: str, message: str) -> list[Finding]:

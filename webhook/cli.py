@@ -55,25 +55,23 @@ def _subdomain(value: str) -> str:
     return value
 
 
-def _positive(value: str) -> int:
+def _whole(value: str, low: int, high: int | None, what: str) -> int:
     try:
         n = int(value)
     except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of days (1 or more)")
+        n = low - 1
+    if n < low or (high is not None and n > high):
+        raise argparse.ArgumentTypeError(f"{value!r} is not {what}")
     return n
+
+
+def _positive(value: str) -> int:
+    return _whole(value, 1, None, "a whole number of days (1 or more)")
 
 
 def _timeout(value: str) -> int:
     # The API server accepts 1 to 30 seconds.
-    try:
-        n = int(value)
-    except ValueError:
-        n = 0
-    if not 1 <= n <= 30:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds from 1 to 30")
-    return n
+    return _whole(value, 1, 30, "a number of seconds from 1 to 30")
 
 
 def _certificate_ref(value: str) -> str:
