@@ -139,21 +139,32 @@ def _check_depth(text: str) -> None:
     block = max(map(len, _INDENT.findall(text)), default=0)
     if flow + block <= MAX_DEPTH:
         return
-    depth = 0
     try:
-        for event in yaml.parse(text, Loader=yaml.CSafeLoader):
-            if isinstance(event, yaml.CollectionStartEvent):
-                depth += 1
-                if depth > MAX_DEPTH:
-                    raise _error_at(
-                        f"nesting deeper than {MAX_DEPTH} levels; Kubernetes objects are "
-                        "nowhere near that deep",
-                        event.start_mark,
-                    )
-            elif isinstance(event, yaml.CollectionEndEvent):
-                depth -= 1
-    except yaml.MarkedYAMLError:
-        return  # the composer reports syntax errors with their position
+        _count_depth(text, yaml.CSafeLoader)
+    except yaml.YAMLError:
+        # libyaml scans ahead and stops at limits of its own (or at a syntax error) before the
+        # count above reaches ours. PyYAML's Python parser keeps no stack in C and has no limit,
+        # so it decides; a syntax error is left to the composer, which reports its position.
+        try:
+            _count_depth(text, yaml.SafeLoader)
+        except yaml.YAMLError:
+            return
+
+
+def _count_depth(text: str, loader: type[yaml.SafeLoader] | type[yaml.CSafeLoader]) -> None:
+    """Raise LoadError at the first collection that opens deeper than MAX_DEPTH."""
+    depth = 0
+    for event in yaml.parse(text, Loader=loader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise _error_at(
+                    f"nesting deeper than {MAX_DEPTH} levels; Kubernetes objects are "
+                    "nowhere near that deep",
+                    event.start_mark,
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
 
 
 def load(data: bytes | str) -> Iterator[Document]:
