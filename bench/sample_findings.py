@@ -1,0 +1,79 @@
+"""Draw the findings to label by hand for the answer key (see ../shared/PRECISION.md).
+
+Runs `mllint --select ALL --format json` over the corpus and draws, for each rule, a random sample
+with a fixed seed: every finding of a rule with at most `--floor` of them, else a share in
+proportion to the rule's volume (`--share`), never fewer than `--floor`. Writes one TSV per rule
+with the columns of the answer key and the verdict and reason left empty, for a reviewer to fill.
+
+    python bench/sample_findings.py --out /tmp/samples [--corpus ../shared/corpus]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+COLUMNS = ("file", "kind", "name", "pointer", "verdict", "reason")
+
+
+def mllint_command() -> str:
+    """The `mllint` installed beside this Python, else the one on PATH."""
+    beside = Path(sys.executable).with_name("mllint")
+    found = str(beside) if beside.is_file() else shutil.which("mllint")
+    if found is None:
+        sys.exit("the mllint command is not installed: python -m pip install .")
+    return found
+
+
+def findings(corpus: Path) -> list[dict[str, Any]]:
+    run = subprocess.run(
+        [mllint_command(), "--select", "ALL", "--format", "json", "."],
+        cwd=corpus,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if run.returncode not in (0, 1):
+        sys.exit(f"mllint failed ({run.returncode}): {run.stderr}")
+    found: list[dict[str, Any]] = json.loads(run.stdout)["findings"]
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--share", type=float, default=0.055)
+    parser.add_argument("--floor", type=int, default=8)
+    args = parser.parse_args()
+
+    by_rule: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for f in findings(args.corpus):
+        by_rule[f["code"]].append(f)
+    args.out.mkdir(parents=True, exist_ok=True)
+    for code, found in sorted(by_rule.items()):
+        found.sort(key=lambda f: (f["file"], f["line"], f["column"], f["pointer"]))
+        size = min(len(found), max(args.floor, round(len(found) * args.share)))
+        drawn = random.Random(f"mllint-{code}").sample(found, size)
+        drawn.sort(key=lambda f: (f["file"], f["line"], f["column"], f["pointer"]))
+        lines = [
+            f"# {code} {found[0]['rule']}: {size} of {len(found)} findings, seed mllint-{code}",
+            "\t".join(COLUMNS),
+        ]
+        for f in drawn:
+            file = f["file"].removeprefix("./")
+            lines.append("\t".join((file, f["kind"], f["name"], f["pointer"], "", "")))
+        (args.out / f"{code}.tsv").write_text("\n".join(lines) + "\n")
+        print(f"{code}: {size} of {len(found)}")
+
+
+if __name__ == "__main__":
+    main()
