@@ -138,13 +138,30 @@ def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
 
 
+WARNING_HEAD_MAX = 80
+"""The most of a warning the rule code and field path take; a longer path keeps its end, the
+most specific part, so that the message still has room."""
+
+
 def warning(finding: Finding, summary: str) -> str:
-    """The finding's message when it fits in a warning, else its rule's one-line summary."""
-    head = f"mllint {finding.code} at {field_path(finding.pointer)}: "
-    for text in (head + finding.message, head + summary):
-        if len(text) <= WARNING_MAX_CHARS and not _CONTROL.search(text):
-            return text
-    return clip(head + (summary or finding.message), WARNING_MAX_CHARS)
+    """`mllint CODE at FIELD: message` in at most 120 characters.
+
+    The code and the field path are always kept (a long path by its end); a long message is cut
+    at a word with "...". The rule's summary stands in only for a finding without a message.
+    """
+    path = _CONTROL.sub(" ", field_path(finding.pointer))
+    head = f"mllint {finding.code} at {path}: "
+    if len(head) > WARNING_HEAD_MAX:
+        keep = WARNING_HEAD_MAX - len(f"mllint {finding.code} at ...: ")
+        head = f"mllint {finding.code} at ...{path[-keep:]}: "
+    message = _CONTROL.sub(" ", finding.message).strip() or summary
+    room = WARNING_MAX_CHARS - len(head)
+    if len(message) <= room:
+        return head + message
+    cut = message[: room - 3]
+    if " " in cut[room // 2 :]:
+        cut = cut[: cut.rindex(" ")]
+    return head + cut.rstrip(" ,;:") + "..."
 
 
 def warnings(findings: Sequence[Finding], registry: Registry) -> list[str]:

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import re
 import signal
 import socket
 import sys
@@ -161,6 +162,23 @@ def _describe(exc: ValidationError) -> str:
     return "; ".join(problems)
 
 
+_FIELD = re.compile(r'field "([a-z_]+)"')
+
+
+def _describe_env(exc: SettingsError) -> str:
+    """pydantic-settings fails on a list or map variable that is not JSON without saying that
+    JSON is what it wants: say it, with an example."""
+    found = _FIELD.search(str(exc))
+    if found is None:
+        return str(exc)
+    name = found[1]
+    example = '{"ML602": "deny"}' if name == "enforcement" else '["value", "other"]'
+    return (
+        f"MLLINT_{name.upper()} is not valid JSON; lists and maps are given as JSON, "
+        f"for example MLLINT_{name.upper()}='{example}'"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the webhook until SIGTERM or SIGINT; the exit status."""
     try:
@@ -180,7 +198,9 @@ def main(argv: list[str] | None = None) -> int:
         )
     except ValidationError as exc:
         return _fail(_describe(exc))
-    except (ConfigError, CertificateError, SettingsError) as exc:
+    except SettingsError as exc:
+        return _fail(_describe_env(exc))
+    except (ConfigError, CertificateError) as exc:
         return _fail(str(exc))
     logs.configure(settings.log_level)
     server = build_server(settings, admission, certificates)

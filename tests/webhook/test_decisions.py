@@ -10,7 +10,7 @@ from typing import Any
 
 from webhook_helpers import Running, deployment, job, review
 
-from mllint.rules import REGISTRY, Finding, Severity
+from mllint.rules import REGISTRY, Engine, Finding, Severity
 from mllint.webhook.decisions import Policy, warnings
 
 QUALIFIED_NAME = re.compile(
@@ -141,10 +141,28 @@ def test_identical_warnings_are_given_once() -> None:
     assert warnings([finding, finding], REGISTRY) == ["mllint ML602 at x: image is :latest"]
 
 
-def test_long_messages_fall_back_to_the_rule_summary() -> None:
-    long = Finding("ML602", "image-tag-latest", Severity.WARNING, "word " * 40, "/spec/x")
-    summary = REGISTRY.lookup("ML602", "test").summary
-    assert warnings([long], REGISTRY) == [f"mllint ML602 at spec.x: {summary}"]
+def test_a_long_warning_keeps_its_field_and_the_start_of_its_message() -> None:
+    obj = deployment()
+    container = obj["spec"]["template"]["spec"]["containers"][0]
+    container["image"] = "registry.example.com/team/model-server-name"
+    [finding] = [f for f in Engine().evaluate(obj) if f.code == "ML602"]
+    head = "mllint ML602 at spec.template.spec.containers[0].image: "
+    assert len(head + finding.message) > 120, "the case needs a message too long to fit"
+    [text] = warnings([finding], REGISTRY)
+    assert text.startswith(head) and text.endswith("...")
+    assert len(text) <= 120
+    shown = text.removeprefix(head).removesuffix("...")
+    assert finding.message.startswith(shown)
+    assert "'triton'" in shown, "the container the message names is kept"
+
+
+def test_a_long_field_path_keeps_its_most_specific_end() -> None:
+    pointer = "/spec/" + "/".join(f"level-{n}-of-a-deeply-nested-custom-resource" for n in range(4))
+    finding = Finding("ML602", "image-tag-latest", Severity.WARNING, "image is :latest", pointer)
+    [text] = warnings([finding], REGISTRY)
+    assert len(text) <= 120
+    assert text.startswith("mllint ML602 at ...")
+    assert text.endswith("level-3-of-a-deeply-nested-custom-resource: image is :latest")
 
 
 def test_unknown_rule_in_enforcement_is_named() -> None:
