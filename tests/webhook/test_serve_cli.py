@@ -100,7 +100,13 @@ def test_missing_rules_config(capsys: pytest.CaptureFixture[str], pki: PKI, tmp_
     [
         ("MLLINT_ENFORCEMENT", '{"gpu-not-in-limit": "deny"}', "did you mean 'gpu-not-in-limits'"),
         ("MLLINT_ENFORCEMENT", '{"ML101": "block"}', "enforcement.ML101 (MLLINT_ENFORCEMENT)"),
-        ("MLLINT_ENFORCEMENT", "ML101=deny", 'error parsing value for field "enforcement"'),
+        (
+            "MLLINT_ENFORCEMENT",
+            "ML602=deny",
+            """MLLINT_ENFORCEMENT is not valid JSON; lists and maps are given as JSON, """
+            """for example MLLINT_ENFORCEMENT='{"ML602": "deny"}'""",
+        ),
+        ("MLLINT_EXEMPT_GROUPS", "admins,ops", "MLLINT_EXEMPT_GROUPS is not valid JSON"),
         ("MLLINT_MUTATE", '["ML9"]', "mutate: 'ML9' matches no rule"),
         ("MLLINT_FAILURE_MODE", "sometimes", "failure_mode (MLLINT_FAILURE_MODE)"),
         ("MLLINT_PORT", "99999", "port (MLLINT_PORT)"),
