@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import os
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -41,6 +42,16 @@ def _csv(value: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip())
 
 
+def _jobs(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of processes (1 or more)")
+    return n
+
+
 def lint_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="mllint",
@@ -55,7 +66,12 @@ def lint_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="files or folders (recursive: *.yaml, *.yml, *.json); - for stdin",
     )
-    p.add_argument("--format", choices=sorted(output.FORMATS), default="text")
+    p.add_argument(
+        "--format",
+        choices=sorted(output.FORMATS),
+        default="text",
+        help="report format (default: text)",
+    )
     p.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE")
     p.add_argument(
         "--config",
@@ -68,8 +84,20 @@ def lint_parser() -> argparse.ArgumentParser:
         metavar="RULES",
         help="comma-separated rule codes, names or code prefixes to run",
     )
-    p.add_argument("--extend-select", type=_csv, metavar="RULES", default=())
-    p.add_argument("--ignore", type=_csv, metavar="RULES", default=())
+    p.add_argument(
+        "--extend-select",
+        type=_csv,
+        metavar="RULES",
+        default=(),
+        help="comma-separated rules to run besides those selected (for rules off by default)",
+    )
+    p.add_argument(
+        "--ignore",
+        type=_csv,
+        metavar="RULES",
+        default=(),
+        help="comma-separated rules not to run; wins over --select and --extend-select",
+    )
     p.add_argument(
         "--fail-on",
         choices=[s.value for s in Severity],
@@ -82,13 +110,27 @@ def lint_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--jobs",
         "-j",
-        type=int,
+        type=_jobs,
         default=0,
-        help="worker processes (default: one per core for large runs)",
+        metavar="N",
+        help="worker processes, 1 or more (default: one per core for large runs)",
+    )
+    p.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="exit 0 when the paths hold no manifest (default: exit 2)",
     )
     color = p.add_mutually_exclusive_group()
-    color.add_argument("--color", dest="color", action="store_true", default=None)
-    color.add_argument("--no-color", dest="color", action="store_false")
+    color.add_argument(
+        "--color",
+        dest="color",
+        action="store_true",
+        default=None,
+        help="colour the text report (default: on a terminal, unless NO_COLOR is set)",
+    )
+    color.add_argument(
+        "--no-color", dest="color", action="store_false", help="never colour the report"
+    )
     p.add_argument("--version", action=_Version, nargs=0, help="show the version and exit")
     return p
 
@@ -142,9 +184,8 @@ def _plugin(name: str) -> Callable[[list[str]], int]:
     raise UsageError(f"mllint {name}: not installed (pip install 'mllint[webhook]')")
 
 
-def build_engine(args: argparse.Namespace) -> tuple[Engine, configfile.LoadedConfig]:
-    loaded = configfile.resolve(args.config)
-    config: Config = loaded.config
+def _adjust(args: argparse.Namespace, config: Config) -> Config:
+    """A configuration with the command line's flags on top."""
     changes: dict[str, Any] = {}
     if args.select is not None:
         changes["select"] = args.select
@@ -154,26 +195,74 @@ def build_engine(args: argparse.Namespace) -> tuple[Engine, configfile.LoadedCon
         changes["ignore"] = config.ignore + args.ignore
     if args.fail_on:
         changes["fail_on"] = Severity(args.fail_on)
-    if changes:
-        config = dataclasses.replace(config, **changes)
-    return Engine(config), replace(loaded, config=config)
+    return dataclasses.replace(config, **changes) if changes else config
 
 
-def run(args: argparse.Namespace) -> int:
+def _check_flags(args: argparse.Namespace) -> None:
     if not args.paths:
         raise UsageError("mllint: give at least one PATH (a file, a folder, or - for stdin)")
     if args.unsafe_fixes and not (args.fix or args.diff):
         raise UsageError("mllint: --unsafe-fixes goes with --fix or --diff")
-    engine, loaded = build_engine(args)
-    excluded = Excluder(loaded.config.exclude.paths, loaded.root)
-    files = list(discover.discover(args.paths, excluded))
-    if args.fix or args.diff:
-        from mllint.linter import fixcmd
+    if args.select == ():
+        raise UsageError(
+            "mllint: --select names no rule; give rule codes, names or prefixes "
+            "(--select ALL runs every rule), or use --ignore to turn rules off"
+        )
+    for flag, selectors in (
+        ("--select", args.select or ()),
+        ("--extend-select", args.extend_select),
+        ("--ignore", args.ignore),
+    ):
+        for selector in selectors:
+            REGISTRY.matching(selector, flag)
 
-        reports, fixed = fixcmd.run(files, engine, args)
-    else:
-        reports, fixed = lint.lint_many(files, engine, args.jobs, args.stdin_filename), 0
-    result = output.Run.of(reports, engine.config.fail_on, REGISTRY.rules, fixed)
+
+@dataclass
+class _Group:
+    """The files of a run that share one configuration."""
+
+    loaded: configfile.LoadedConfig
+    files: list[str] = field(default_factory=list)
+
+
+def run(args: argparse.Namespace) -> int:
+    _check_flags(args)
+    configs = configfile.Configs(args.config, functools.partial(_adjust, args))
+
+    def excluded(path: str) -> bool:
+        loaded = configs.of_file(path)
+        return Excluder(loaded.config.exclude.paths, loaded.root)(path)
+
+    found = discover.Found()
+    files = list(discover.discover(args.paths, excluded, found))
+    if not files and not _empty_allowed(args, found):
+        return EXIT_USAGE
+    groups: dict[str | None, _Group] = {}
+    for path in files:
+        if path == lint.STDIN:
+            named = args.stdin_filename
+            loaded = configs.of_folder(os.path.dirname(os.path.abspath(named)) if named else ".")
+        else:
+            loaded = configs.of_file(path)
+        groups.setdefault(loaded.source, _Group(loaded)).files.append(path)
+    reports: list[lint.FileReport] = []
+    fixed = 0
+    fail_on: dict[str, Severity] = {}
+    for group in groups.values():
+        engine = Engine(group.loaded.config)
+        if args.fix or args.diff:
+            from mllint.linter import fixcmd
+
+            done, count = fixcmd.run(group.files, engine, args)
+        else:
+            done = lint.lint_many(group.files, engine, args.jobs, args.stdin_filename)
+            count = 0
+        reports += done
+        fixed += count
+        fail_on |= {r.path: engine.config.fail_on for r in done}
+    order = {p: i for i, p in enumerate(files)}
+    reports.sort(key=lambda r: order.get(r.path, order.get(lint.STDIN, 0)))
+    result = output.Run.of(reports, fail_on, REGISTRY.rules, fixed)
     # The report goes to stderr when stdout carries a diff or the fixed stdin.
     stream = sys.stderr if args.diff or (args.fix and args.paths == [lint.STDIN]) else sys.stdout
     color = args.color if args.color is not None else _tty(args, stream)
@@ -188,6 +277,24 @@ def run(args: argparse.Namespace) -> int:
     else:
         stream.write(text)
     return EXIT_FINDINGS if result.failing or result.failed_files else EXIT_OK
+
+
+def _empty_allowed(args: argparse.Namespace, found: discover.Found) -> bool:
+    """Say that a run found nothing to lint. It is an error (a path mistake in CI would pass
+    unnoticed) unless --allow-empty, or unless the configuration excluded every file found."""
+    paths = " ".join(args.paths)
+    if found.excluded:
+        print(
+            f"mllint: nothing to lint: the configuration excludes every file found in {paths}",
+            file=sys.stderr,
+        )
+        return True
+    print(
+        f"mllint: no manifests found in {paths} (looked for {', '.join(discover.EXTENSIONS)})"
+        + ("" if args.allow_empty else "; pass --allow-empty if that is expected"),
+        file=sys.stderr,
+    )
+    return bool(args.allow_empty)
 
 
 def _tty(args: argparse.Namespace, stream: TextIO) -> bool:

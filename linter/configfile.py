@@ -1,15 +1,26 @@
-"""Finding and reading the configuration: `.mllint.yaml` or `[tool.mllint]` in `pyproject.toml`,
-the nearest from the current directory upward, or the file named by `--config`."""
+"""Finding and reading the configuration, the way ruff finds its own.
+
+Each linted file gets the nearest `.mllint.yaml` (or `.mllint.yml`, or `pyproject.toml` with a
+`[tool.mllint]` table) in its folder or a folder above it; without one, the defaults. Files in
+different folders may so get different configurations: the closest one applies whole, nothing
+is merged, and its `exclude.paths` are relative to its own folder. `--config FILE` names one
+file for every linted file. Stdin is configured from the folder of `--stdin-filename`, else from
+the current directory.
+
+A config file that cannot be read or is not valid (broken TOML in a `pyproject.toml` included)
+is an error naming the file, wherever it was found.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mllint.linter.loader import LoadError, load
-from mllint.rules import Config, ConfigError, parse_config
+from mllint.rules import Config, ConfigError, Engine, parse_config
 from mllint.rules.config import default_config
 
 CONFIG_NAMES = (".mllint.yaml", ".mllint.yml")
@@ -30,16 +41,9 @@ def find(start: Path) -> Path | None:
             if (folder / name).is_file():
                 return folder / name
         pyproject = folder / "pyproject.toml"
-        if pyproject.is_file() and _has_tool_section(pyproject):
+        if pyproject.is_file() and "mllint" in _read_toml(pyproject).get("tool", {}):
             return pyproject
     return None
-
-
-def _has_tool_section(path: Path) -> bool:
-    try:
-        return "mllint" in _read_toml(path).get("tool", {})
-    except ConfigError:
-        return False
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -48,26 +52,49 @@ def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+
+
+def _shown(path: Path) -> Path:
+    """A config file's path as messages give it: relative when under the current directory."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()) if path.is_absolute() else path
+    except ValueError:
+        return path
 
 
 def read(path: Path) -> Config:
+    """The configuration in `path`, checked through: keys, values, and the rules it names."""
+    path = _shown(path)
     if path.name == "pyproject.toml":
-        return parse_config(
-            _read_toml(path).get("tool", {}).get("mllint", {}), f"{path} [tool.mllint]"
+        source = f"{path} [tool.mllint]"
+        config = parse_config(_read_toml(path).get("tool", {}).get("mllint", {}), source)
+    else:
+        source = str(path)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        try:
+            docs = [d.obj for d in load(data)]
+        except LoadError as exc:
+            raise ConfigError(f"{path}:{exc.line}:{exc.column}: {exc.message}") from None
+        if len(docs) > 1:
+            raise ConfigError(f"{path}: holds {len(docs)} YAML documents; a config file holds one")
+        config = parse_config(docs[0] if docs else {}, source)
+    if config.select == ():
+        raise ConfigError(
+            f"{source}: select names no rule; list rule codes, names or prefixes, or use "
+            "ignore to turn rules off"
         )
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    try:
-        docs = [d.obj for d in load(data)]
-    except LoadError as exc:
-        raise ConfigError(f"{path}:{exc.line}:{exc.column}: {exc.message}") from None
-    if len(docs) > 1:
-        raise ConfigError(f"{path}: holds {len(docs)} YAML documents; a config file holds one")
-    return parse_config(docs[0] if docs else {}, str(path))
+        Engine(config)  # rule names in select, ignore, severity and rules, and rule options
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    return config
 
 
 def resolve(explicit: str | None, cwd: Path | None = None) -> LoadedConfig:
@@ -78,6 +105,48 @@ def resolve(explicit: str | None, cwd: Path | None = None) -> LoadedConfig:
     if explicit and not path.is_file():
         raise ConfigError(f"{path}: config file not found")
     return LoadedConfig(read(path), str(path), str(path.resolve().parent))
+
+
+class Configs:
+    """The configuration of each linted path: `--config` for all, else the nearest above it.
+
+    Folders are looked up once and config files read once per run; `adjust` applies the
+    command line's flags on top of every configuration.
+    """
+
+    def __init__(self, explicit: str | None, adjust: Callable[[Config], Config]) -> None:
+        self._adjust = adjust
+        self._by_folder: dict[str, LoadedConfig] = {}
+        self._by_source: dict[str | None, LoadedConfig] = {}
+        self.explicit = resolve(explicit) if explicit else None
+
+    def of_folder(self, folder: str) -> LoadedConfig:
+        if self.explicit is not None:
+            return self._adjusted(self.explicit)
+        key = os.path.abspath(folder)
+        found = self._by_folder.get(key)
+        if found is None:
+            path = find(Path(key))
+            if path is None:
+                found = LoadedConfig(default_config(), None, str(Path.cwd().resolve()))
+            else:
+                source = str(path)
+                found = self._by_source.get(source) or LoadedConfig(
+                    read(path), source, str(path.resolve().parent)
+                )
+            found = self._adjusted(found)
+            self._by_folder[key] = found
+        return found
+
+    def of_file(self, path: str) -> LoadedConfig:
+        return self.of_folder(os.path.dirname(os.path.abspath(path)))
+
+    def _adjusted(self, loaded: LoadedConfig) -> LoadedConfig:
+        done = self._by_source.get(loaded.source)
+        if done is None:
+            done = LoadedConfig(self._adjust(loaded.config), loaded.source, loaded.root)
+            self._by_source[loaded.source] = done
+        return done
 
 
 def describe(loaded: LoadedConfig) -> str:

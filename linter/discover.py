@@ -5,7 +5,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -54,22 +54,39 @@ class Excluder:
         )
 
 
-def discover(paths: Sequence[str], excluded: Excluder) -> Iterator[str]:
+@dataclass
+class Found:
+    """What a walk left out, so that a run finding nothing can say why."""
+
+    excluded: int = 0
+
+
+def discover(
+    paths: Sequence[str], excluded: Callable[[str], bool], found: Found | None = None
+) -> Iterator[str]:
     """Files to lint, in a stable order. Given files are read whatever their extension;
     directories are walked for YAML and JSON files, following links but never in a loop."""
+    seen = found or Found()
+
+    def left_out(path: str) -> bool:
+        if excluded(path):
+            seen.excluded += 1
+            return True
+        return False
+
     for path in paths:
         if path == STDIN:
             yield path
         elif os.path.isdir(path):
-            yield from _walk(path, excluded)
+            yield from _walk(path, left_out)
         elif os.path.exists(path) or os.path.islink(path):
-            if not excluded(path):
+            if not left_out(path):
                 yield path
         else:
             raise PathError(f"{path}: no such file or directory")
 
 
-def _walk(top: str, excluded: Excluder) -> Iterator[str]:
+def _walk(top: str, excluded: Callable[[str], bool]) -> Iterator[str]:
     seen: set[tuple[int, int]] = set()
     for root, dirs, files in os.walk(top, followlinks=True):
         try:

@@ -154,7 +154,17 @@ def lint_document(
         report.skipped += 1
     if ignores and doc.index == 0:
         for line, names in ignores.items():
-            for name in names:
+            if not names:
+                _meta(
+                    report,
+                    engine,
+                    SUPPRESSION_INVALID,
+                    "comment names no rule inside the brackets, so it suppresses nothing; name "
+                    "the rules (`# mllint: ignore[ML101]`), or drop the brackets to suppress "
+                    "every rule on the line",
+                    Position(line, 1),
+                )
+            for name in names - {EVERY_RULE}:
                 if engine.registry.get(name) is None:
                     _meta(
                         report,
@@ -166,20 +176,28 @@ def lint_document(
 
 
 LineIgnores = dict[int, frozenset[str]]
-"""Rule codes and names suppressed by a `# mllint: ignore[...]` comment, by line."""
+"""Rule codes and names suppressed by a `# mllint: ignore[...]` comment, by line; a bare
+`# mllint: ignore` holds EVERY_RULE, and empty brackets hold nothing (and are reported)."""
 
-_IGNORE_COMMENT = re.compile(r"#\s*mllint:\s*ignore\[([^\]]*)\]")
+EVERY_RULE = "*"
+_IGNORE_COMMENT = re.compile(r"#\s*mllint:\s*ignore(?:\[([^\]]*)\]|(?![\w\[-]))")
 
 
 def comment_ignores(text: str) -> LineIgnores:
-    """The `# mllint: ignore[CODE, name, ...]` comments of a file, by 1-based line."""
+    """The `# mllint: ignore[CODE, name, ...]` and bare `# mllint: ignore` comments of a file,
+    by 1-based line. A bare one suppresses every rule on its line, as `# noqa` does."""
     if "mllint:" not in text:
         return {}
     found: LineIgnores = {}
     for number, line in enumerate(text.splitlines(), 1):
         match = _IGNORE_COMMENT.search(line)
         if match:
-            found[number] = frozenset(n.strip() for n in match.group(1).split(",") if n.strip())
+            named = match.group(1)
+            found[number] = (
+                frozenset({EVERY_RULE})
+                if named is None
+                else frozenset(n.strip() for n in named.split(",") if n.strip())
+            )
     return found
 
 
@@ -199,7 +217,7 @@ def _placed(
         names = ignores.get(where.line)
         if (
             names
-            and (finding.code in names or finding.rule in names)
+            and (EVERY_RULE in names or finding.code in names or finding.rule in names)
             and engine.config.allow_suppression
         ):
             continue

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -40,11 +40,18 @@ class Run:
     unreadable: frozenset[str] = frozenset()
     """Files that could not be read or parsed to their end."""
     extra: dict[str, Any] = field(default_factory=dict)
+    file_fail_on: Mapping[str, Severity] = field(default_factory=dict)
+    """The fail level of each file, from its own configuration; `fail_on` for the others."""
 
     @classmethod
     def of(
-        cls, reports: list[FileReport], fail_on: Severity, rules: tuple[Rule, ...], fixed: int = 0
+        cls,
+        reports: list[FileReport],
+        fail_on: Mapping[str, Severity],
+        rules: tuple[Rule, ...],
+        fixed: int = 0,
     ) -> Run:
+        """`fail_on` gives each file's fail level; the summary shows the lowest of them."""
         findings = [f for r in reports for f in r.findings]
         findings.sort(key=lambda f: (f.file, f.line, f.column, f.finding.code))
         return cls(
@@ -54,11 +61,12 @@ class Run:
             sum(r.objects for r in reports),
             sum(r.skipped for r in reports),
             sum(r.failed for r in reports),
-            fail_on,
+            min(fail_on.values(), key=lambda s: s.rank, default=Severity.WARNING),
             rules,
             fixed,
             paths=tuple(r.path for r in reports),
             unreadable=frozenset(r.path for r in reports if r.failed),
+            file_fail_on=fail_on,
         )
 
     @property
@@ -67,7 +75,10 @@ class Run:
 
     @property
     def failing(self) -> bool:
-        return any(f.finding.severity.rank >= self.fail_on.rank for f in self.findings)
+        return any(
+            f.finding.severity.rank >= self.file_fail_on.get(f.file, self.fail_on).rank
+            for f in self.findings
+        )
 
     def summary(self) -> dict[str, Any]:
         sev = self.by_severity

@@ -146,7 +146,25 @@ def _describe(model: type[ConfigModel], err: Any, source: str, at: tuple[str, ..
         known = field_names(model, err["loc"][:-1])
         return f"{head}unknown key {loc!r}{closest(key, known)}"
     message = str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] == "tuple_type":
+        value = err.get("input")
+        example = f"[{value}]" if isinstance(value, str | int | float) else "[...]"
+        key = str(err["loc"][-1]) if err["loc"] else "key"
+        message = (
+            f"expected a list, such as `{key}: {example}`, not {_kind_of(value)}"
+            if key not in ("select", "ignore", "extend-select")
+            else f"expected a list of rule codes, names or prefixes, such as `{key}: {example}`,"
+            f" not {_kind_of(value)}"
+        )
     return f"{head}{loc}: {message}" if loc else f"{head}{message}"
+
+
+def _kind_of(value: Any) -> str:
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    if isinstance(value, dict):
+        return "a mapping"
+    return "null" if value is None else f"a {type(value).__name__}"
 
 
 def field_names(model: type[ConfigModel], loc: tuple[Any, ...] = ()) -> list[str]:

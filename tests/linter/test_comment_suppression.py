@@ -79,3 +79,38 @@ def test_config_can_disallow_comment_suppression(tmp_path: Path) -> None:
     )
     lines = sorted(f["line"] for f in json.loads(done.stdout)["findings"])
     assert lines == [12, 25]
+
+
+BARE = """\
+apiVersion: batch/v1
+kind: Job
+metadata: {name: train}
+spec:
+  template:
+    spec:
+      containers:
+        - name: trainer
+          image: ghcr.io/example/trainer:latest  # mllint: ignore
+          resources:
+            requests:
+              nvidia.com/gpu: 1  # mllint: ignore[]
+        - name: helper
+          image: ghcr.io/example/helper:latest  # mllint: ignore[ ]
+          resources:
+            requests:
+              nvidia.com/gpu: 1  # mllint: ignored
+"""
+
+
+def test_a_bare_comment_suppresses_every_rule_on_its_line_and_empty_brackets_are_reported(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "job.yaml"
+    path.write_text(BARE)
+    found = json.loads(_lint(path).stdout)["findings"]
+    placed = sorted((f["code"], f["line"]) for f in found)
+    # Line 9: suppressed whole. Lines 12 and 14: `[]` and `[ ]` suppress nothing and are
+    # reported. Line 17: `ignored` is not a suppression comment.
+    assert placed == [("ML003", 12), ("ML003", 14), ("ML101", 12), ("ML101", 17), ("ML602", 14)]
+    empty = next(f for f in found if f["code"] == "ML003")
+    assert "names no rule inside the brackets" in empty["message"]

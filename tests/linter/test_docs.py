@@ -381,13 +381,36 @@ def test_committed_rule_pages_are_current() -> None:
 
 
 def _config_blocks(page: Path) -> list[tuple[str, str]]:
-    """(language, text) of the code blocks of a guide that hold a whole configuration."""
-    blocks = re.findall(
-        r"^```(yaml|toml)\n(.*?)^```", page.read_text(encoding="utf-8"), re.M | re.S
-    )
+    """(language, text) of the code blocks of a guide that hold a whole, valid configuration
+    (the examples of its Errors section are meant to be invalid)."""
+    text = page.read_text(encoding="utf-8").split("\n## Errors\n")[0]
+    blocks = re.findall(r"^```(yaml|toml)\n(.*?)^```", text, re.M | re.S)
     return [
         (lang, text) for lang, text in blocks if "# .mllint.yaml" in text or "[tool.mllint]" in text
     ]
+
+
+def test_configuration_guide_error_examples_are_the_real_messages(
+    mllint: Runner, tmp_path: Path
+) -> None:
+    """Each invalid configuration of the guide's Errors section, run as it says, gives the
+    message the guide shows, in order."""
+    errors = (
+        (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8").split("\n## Errors\n")[1]
+    )
+    configs = re.findall(r"^```(yaml|toml)\n(.*?)^```", errors, re.M | re.S)
+    [shown] = re.findall(r"^```text\n(.*?)^```", errors, re.M | re.S)
+    assert len(configs) == len(shown.splitlines()) >= 4
+    job = (ROOT / "examples" / "good" / "training-job.yaml").read_text(encoding="utf-8")
+    for (lang, config), expected in zip(configs, shown.splitlines(), strict=True):
+        project = tmp_path / f"project-{len(list(tmp_path.iterdir()))}"
+        (project / "manifests").mkdir(parents=True)
+        (project / "manifests" / "job.yaml").write_text(job, encoding="utf-8")
+        name = "pyproject.toml" if lang == "toml" else ".mllint.yaml"
+        (project / name).write_text(config, encoding="utf-8")
+        result = mllint("manifests/", cwd=project)
+        assert result.returncode == 2
+        assert result.stderr.splitlines() == [expected]
 
 
 @pytest.mark.parametrize("guide", ["configuration.md", "suppression.md"])

@@ -470,6 +470,6 @@ def test_junit_unreadable_file_with_its_rule_off(mllint: Runner, tmp_path: Path)
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_formats_handle_an_empty_run(mllint: Runner, tmp_path: Path, fmt: str) -> None:
     (tmp_path / "empty").mkdir()
-    result = mllint("--format", fmt, "empty")
+    result = mllint("--format", fmt, "--allow-empty", "empty")
     assert result.returncode == 0
     assert _count(fmt, result.stdout) == 0

@@ -27,7 +27,12 @@ def test_a_folder_named_like_a_command_does_not_hide_it(tmp_path: Path) -> None:
     assert done.returncode == 0
     assert "--service" in done.stdout
     linted = subprocess.run(
-        ["mllint", "./certs"], check=False, cwd=tmp_path, capture_output=True, text=True, timeout=60
+        ["mllint", "--allow-empty", "./certs"],
+        check=False,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert linted.returncode == 0, linted.stderr
     assert "in 0 files" in linted.stdout
