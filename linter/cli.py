@@ -260,6 +260,9 @@ def run(args: argparse.Namespace) -> int:
         reports += done
         fixed += count
         fail_on |= {r.path: engine.config.fail_on for r in done}
+    for report in reports:
+        if report.note:
+            print(f"{lint.relative(report.path)}: note: {report.note}", file=sys.stderr)
     order = {p: i for i, p in enumerate(files)}
     reports.sort(key=lambda r: order.get(r.path, order.get(lint.STDIN, 0)))
     result = output.Run.of(reports, fail_on, REGISTRY.rules, fixed)

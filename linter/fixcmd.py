@@ -28,6 +28,7 @@ from mllint.linter.lint import (
     Located,
     Ref,
     add_set_findings,
+    chart_of,
     describe_os_error,
     lint_file,
     read,
@@ -81,7 +82,7 @@ def _set_edits(files: Sequence[str], engine: Engine, *, unsafe: bool) -> dict[st
     for path in files:
         lint_file(path, engine, collector=collector)
     edits: dict[str, list[Edit]] = {}
-    for ref, finding, _ in set_findings(collector, read):
+    for ref, finding, _, _ in set_findings(collector, read):
         fix = finding.fix
         if fix is not None and (unsafe or fix.safety is Safety.SAFE):
             edits.setdefault(ref.path, []).append(Edit(ref.document, ref.prefix, fix.ops))
@@ -105,6 +106,8 @@ def fix_file(
     their findings after the run, and stdin's text to `held` for placing them."""
     report_of = functools.partial(_report, engine=engine, collector=collector, held=held)
     name = stdin_name if path == STDIN and stdin_name else path
+    if chart_of(path) is not None:
+        return lint_file(path, engine), False  # a template is never edited before rendering
     try:
         data = read(path)
     except (OSError, LoadError) as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import functools
 import os
 import re
@@ -27,6 +28,8 @@ class Located:
     file: str
     line: int
     column: int
+    source: str | None = None
+    """The chart template a document of `helm template` output came from (its `# Source:`)."""
 
 
 @dataclass(slots=True)
@@ -39,6 +42,8 @@ class FileReport:
     """Documents that are not Kubernetes objects (no apiVersion or kind): Helm values, say."""
     failed: bool = False
     """The file could not be read or parsed to its end."""
+    note: str | None = None
+    """Why the file was not linted although it was read: an unrendered template."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +112,10 @@ def lint_file(
     path: str, engine: Engine, data: bytes | None = None, collector: Collector[Ref] | None = None
 ) -> FileReport:
     report = FileReport(path)
+    chart = chart_of(path)
+    if chart is not None:
+        report.note = template_note(chart)
+        return report
     try:
         raw = read(path) if data is None else data
     except (OSError, LoadError) as exc:
@@ -114,15 +123,83 @@ def lint_file(
         _meta(report, engine, YAML_INVALID, message, Position(0, 0))
         report.failed = True
         return report
+    text = ""
     try:
         text = decode(raw)
         ignores = comment_ignores(text)
+        sources = Sources(text)
         for doc in load(text):
-            lint_document(report, engine, doc, ignores, collector)
+            lint_document(report, engine, doc, ignores, collector, source=sources.of(doc))
     except LoadError as exc:
+        if _PLACEHOLDER.search(text):
+            return FileReport(path, note=template_note(None))
         _meta(report, engine, YAML_INVALID, exc.message, Position(exc.line, exc.column))
         report.failed = True
     return report
+
+
+_PLACEHOLDER = re.compile(r"\{\{.*?\}\}", re.S)
+
+
+def chart_of(path: str) -> str | None:
+    """The chart folder of a file in a Helm chart's `templates/` folder (at any depth below
+    it, as `templates/tests/`), else None."""
+    if path == STDIN or "templates" not in path:
+        return None
+    folder = os.path.dirname(os.path.abspath(path))
+    while True:
+        parent = os.path.dirname(folder)
+        if os.path.basename(folder) == "templates" and os.path.isfile(
+            os.path.join(parent, "Chart.yaml")
+        ):
+            return relative(parent)
+        if parent == folder:
+            return None
+        folder = parent
+
+
+def template_note(chart: str | None) -> str:
+    if chart is not None:
+        return (
+            "a Helm chart template, not linted before it is rendered; lint the chart's output: "
+            f"helm template {chart} | mllint -"
+        )
+    return (
+        "holds {{ ... }} template placeholders and is not YAML until rendered; lint the "
+        "rendered output instead, such as: helm template CHART | mllint -"
+    )
+
+
+class Sources:
+    """The `# Source: chart/templates/x.yaml` comments `helm template` puts at the top of each
+    document, so that findings in its output name the template they came from."""
+
+    _COMMENT = re.compile(r"^# Source: (\S.*?)[ \t]*$", re.M)
+
+    def __init__(self, text: str) -> None:
+        self._lines: list[int] = []
+        self._names: list[str] = []
+        self._previous = 0
+        if "# Source: " not in text:
+            return
+        line, at = 1, 0
+        for match in self._COMMENT.finditer(text):
+            line += text.count("\n", at, match.start())
+            at = match.start()
+            self._lines.append(line)
+            self._names.append(match[1])
+
+    def of(self, doc: Document) -> str | None:
+        """The source of a document: a comment between the previous document's start and its
+        own. Documents must be asked for in order."""
+        start = doc.start.line
+        found = None
+        if self._lines:
+            index = bisect.bisect_right(self._lines, start) - 1
+            if index >= 0 and self._lines[index] > self._previous:
+                found = self._names[index]
+        self._previous = start
+        return found
 
 
 def lint_document(
@@ -131,6 +208,8 @@ def lint_document(
     doc: Document,
     ignores: LineIgnores | None = None,
     collector: Collector[Ref] | None = None,
+    *,
+    source: str | None = None,
 ) -> None:
     report.documents += 1
     for key, where in doc.duplicates:
@@ -149,7 +228,7 @@ def lint_document(
         if collector is not None:
             collector.add(item.obj, Ref(report.path, doc.index, item.prefix))
         for finding, where in evaluate(engine, doc, item, ignores or {}):
-            report.findings.append(Located(finding, report.path, where.line, where.column))
+            report.findings.append(Located(finding, report.path, where.line, where.column, source))
     if not found and doc.obj is not None:
         report.skipped += 1
     if ignores and doc.index == 0:
@@ -226,7 +305,7 @@ def _placed(
 
 def set_findings(
     collector: Collector[Ref], source: Callable[[str], bytes]
-) -> Iterator[tuple[Ref, Finding, Position]]:
+) -> Iterator[tuple[Ref, Finding, Position, str | None]]:
     """The whole-set rules' findings of a run, each placed in its file.
 
     Files are read again (from `source`) only when they hold such a finding, so a run never
@@ -243,11 +322,13 @@ def set_findings(
         except (OSError, LoadError):
             continue  # the file changed under us; its own lint reported what it could
         ignores = comment_ignores(text)
+        sources = Sources(text)
+        origins = [sources.of(doc) for doc in documents]
         for ref, finding in found:
             if ref.document < len(documents):
                 doc = documents[ref.document]
                 for placed, where in _placed(engine, doc, ref.prefix, [finding], ignores):
-                    yield ref, placed, where
+                    yield ref, placed, where, origins[ref.document]
 
 
 def add_set_findings(
@@ -257,10 +338,10 @@ def add_set_findings(
     if not collector.active:
         return
     by_path = {r.path: r for r in reports}
-    for ref, finding, where in set_findings(collector, source):
+    for ref, finding, where, origin in set_findings(collector, source):
         report = by_path.get(ref.path)
         if report is not None:
-            report.findings.append(Located(finding, report.path, where.line, where.column))
+            report.findings.append(Located(finding, report.path, where.line, where.column, origin))
 
 
 def _meta(report: FileReport, engine: Engine, rule: Any, message: str, where: Position) -> None:

@@ -40,6 +40,8 @@ class Run:
     unreadable: frozenset[str] = frozenset()
     """Files that could not be read or parsed to their end."""
     extra: dict[str, Any] = field(default_factory=dict)
+    templates: int = 0
+    """Files read but not linted: unrendered templates."""
     file_fail_on: Mapping[str, Severity] = field(default_factory=dict)
     """The fail level of each file, from its own configuration; `fail_on` for the others."""
 
@@ -66,6 +68,7 @@ class Run:
             fixed,
             paths=tuple(r.path for r in reports),
             unreadable=frozenset(r.path for r in reports if r.failed),
+            templates=sum(r.note is not None for r in reports),
             file_fail_on=fail_on,
         )
 
@@ -88,6 +91,7 @@ class Run:
             "objects": self.objects,
             "skipped_documents": self.skipped,
             "unreadable_files": self.failed_files,
+            "templates_not_linted": self.templates,
             "findings": len(self.findings),
             "errors": sev.get("error", 0),
             "warnings": sev.get("warning", 0),
@@ -113,6 +117,12 @@ def version() -> str:
         return "unknown"
 
 
+def _message(f: Located) -> str:
+    """The finding's message, naming the chart template it was rendered from, if any, for the
+    formats that have no place of their own for it."""
+    return f"{f.finding.message} (from {f.source})" if f.source else f.finding.message
+
+
 # --- text -------------------------------------------------------------------------------------
 
 _COLORS = {Severity.ERROR: "1;31", Severity.WARNING: "1;33", Severity.INFO: "1;36"}
@@ -132,7 +142,8 @@ def text(run: Run, color: bool = False) -> str:
         code = _paint(fd.code, _COLORS[fd.severity], color)
         fixable = " " + _paint("[*]", _CYAN, color) if fd.fixable else ""
         rule = _paint(f"({fd.rule})", _DIM, color)
-        lines.append(f"{where} {code}{fixable} {fd.message} {rule}")
+        origin = f" from {f.source}" if f.source else ""
+        lines.append(f"{where} {code}{fixable} {fd.message} {rule}{origin}")
     lines.append(_paint(_summary_line(run), _BOLD, color))
     return "\n".join(lines) + "\n"
 
@@ -160,6 +171,8 @@ def _summary_line(run: Run) -> str:
         parts.append(f"{_plural(run.skipped, 'document')} skipped (not Kubernetes objects)")
     if run.failed_files:
         parts.append(f"{_plural(run.failed_files, 'file')} could not be read or parsed")
+    if run.templates:
+        parts.append(f"{_plural(run.templates, 'template')} not linted until rendered")
     if run.fixed:
         parts.append(f"fixed {_plural(run.fixed, 'file')}")
     fixable = sum(f.finding.fixable for f in run.findings)
@@ -181,6 +194,7 @@ def as_json(run: Run, color: bool = False) -> str:
                 "severity": f.finding.severity.value,
                 "message": f.finding.message,
                 "file": relative(f.file),
+                "source": f.source,
                 "line": f.line,
                 "column": f.column,
                 "pointer": f.finding.pointer,
@@ -273,7 +287,7 @@ def sarif(run: Run, color: bool = False) -> str:
             result["ruleIndex"] = index[fd.code]
         result |= {
             "level": _SARIF_LEVEL[fd.severity],
-            "message": {"text": fd.message},
+            "message": {"text": _message(f)},
             "locations": [{"physicalLocation": physical}],
             "partialFingerprints": {FINGERPRINT: _fingerprint(f, seen)},
             "properties": {
@@ -335,7 +349,7 @@ def github(run: Run, color: bool = False) -> str:
             props |= {"line": str(f.line), "col": str(max(f.column, 1))}
         props["title"] = f"{fd.code} {fd.rule}"
         rendered = ",".join(f"{k}={_gh_property(v)}" for k, v in props.items())
-        lines.append(f"::{_GITHUB_COMMAND[fd.severity]} {rendered}::{_gh_data(fd.message)}")
+        lines.append(f"::{_GITHUB_COMMAND[fd.severity]} {rendered}::{_gh_data(_message(f))}")
     return "".join(line + "\n" for line in lines)
 
 
@@ -411,12 +425,12 @@ def _failure(suite: ET.Element, shown: str, f: Located) -> None:
         line=str(f.line),
     )
     details = [
-        f"{shown}:{f.line}:{f.column}: {fd.code} {fd.message} ({fd.rule})",
+        f"{shown}:{f.line}:{f.column}: {fd.code} {_message(f)} ({fd.rule})",
         *([f"object: {_object(f)}"] if _object(f) else []),
         *([f"field: {fd.pointer}"] if fd.pointer else []),
         f"severity: {fd.severity.value}",
     ]
-    failure = _element(case, "failure", message=fd.message, type=fd.severity.value)
+    failure = _element(case, "failure", message=_message(f), type=fd.severity.value)
     failure.text = _xml("\n".join(details))
 
 

@@ -104,6 +104,7 @@ FINDING_KEYS = {
     "severity": str,
     "message": str,
     "file": str,
+    "source": type(None),  # the chart template, in `helm template` output only
     "line": int,
     "column": int,
     "pointer": str,
@@ -129,6 +130,7 @@ def test_json_contract(mllint: Runner, project: Path) -> None:
         "message": "container 'trainer' requests 1 nvidia.com/gpu with no limit; GPUs are "
         "scheduled from limits: set limits.nvidia.com/gpu to 1",
         "file": "job.yaml",
+        "source": None,
         "line": line_of(job, "nvidia.com/gpu"),
         "column": 15,
         "pointer": "/spec/template/spec/containers/0/resources/requests/nvidia.com~1gpu",
@@ -143,6 +145,7 @@ def test_json_contract(mllint: Runner, project: Path) -> None:
         "objects": 3,
         "skipped_documents": 1,
         "unreadable_files": 0,
+        "templates_not_linted": 0,
         "findings": 3,
         "errors": 2,
         "warnings": 0,
