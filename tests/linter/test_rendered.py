@@ -2,9 +2,12 @@
 file says how to lint them), and rendered output read from stdin names, for each finding, the
 chart template it came from.
 
-`rendered/mlchart/` is a small chart and `rendered/kustomize/` a base with an overlay;
-`rendered/helm-template.yaml` is `helm template demo rendered/mlchart` and
-`rendered/kustomize-build.yaml` is `kustomize build rendered/kustomize/overlays/prod`.
+`rendered/mlchart/` is a small chart and `rendered/kustomize/` a base with an overlay.
+`rendered/kustomize-build.yaml` is `kustomize build rendered/kustomize/overlays/prod` (kustomize
+v5.5 as `kubectl kustomize`; a test checks it when kubectl is installed).
+`rendered/helm-template.yaml` is `helm template demo rendered/mlchart`, in helm 3's output form
+(`---`, `# Source: CHART/templates/FILE`, then the rendered template trimmed; objects in helm's
+install order).
 """
 
 from __future__ import annotations
@@ -140,3 +143,16 @@ def test_fixture_sources_are_the_charts_templates() -> None:
     sources = re.findall(r"^---\n# Source: (\S+)\n", text, re.M)
     templates = {f"mlchart/templates/{p.name}" for p in (CHART / "templates").glob("*.yaml")}
     assert sorted(sources) == sorted(templates)
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl (with kustomize) is absent")
+def test_kustomize_fixture_is_what_kustomize_builds() -> None:
+    """The committed output is kustomize's own (`kubectl kustomize` is `kustomize build`)."""
+    built = subprocess.run(
+        ["kubectl", "kustomize", str(RENDERED / "kustomize" / "overlays" / "prod")],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    assert built == (RENDERED / "kustomize-build.yaml").read_text()
