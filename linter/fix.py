@@ -177,7 +177,9 @@ def _fix_yaml(
         start, end = spans[index]
         target = _patched(docs[index].obj, patches[index])
         try:
-            body = _rewrite(text[start:end], docs[index].node, patches[index], target)
+            body = _rewrite(
+                text[start:end], docs[index].node, patches[index], target, [d.node for d in docs]
+            )
         except FixError as exc:
             skipped.append(f"document {index + 1}: fixes not applied: {exc}")
             continue
@@ -235,9 +237,12 @@ def _line_end(text: str, index: int) -> int:
     return len(text) if nl < 0 else nl + 1
 
 
-def _rewrite(body: str, node: Node, ops: Sequence[Op], target: Any) -> str:
-    """The document `body` with `ops` applied, read back and checked against `target`."""
-    layout = _layout(node)
+def _rewrite(
+    body: str, node: Node, ops: Sequence[Op], target: Any, file: Sequence[Node] = ()
+) -> str:
+    """The document `body` with `ops` applied, read back and checked against `target`;
+    `file` holds every document's node, for the layout of a document that does not show it."""
+    layout = _layout(node, file)
     source = body if body.endswith("\n") else body + "\n"
     # Without a final line break a last block scalar reads as `|-` and is written so: right
     # when fixes add lines after it, needless otherwise; so it is read with one first.
@@ -439,13 +444,32 @@ def _indent(line: str) -> int:
     return len(line) - len(line.lstrip(" "))
 
 
-def _layout(root: Node) -> tuple[int, int, int]:
-    """ruamel's (mapping, sequence, offset) indentation, as most lines of the document have it.
+def _layout(root: Node, file: Sequence[Node] = ()) -> tuple[int, int, int]:
+    """ruamel's (mapping, sequence, offset) indentation, as most lines of the document have it;
+    where the document has no nested mapping or no block list to tell, as the other documents
+    of its `file` have it (an autoscaler without lists beside a Deployment whose lists are
+    indented gets its new lists indented too).
 
     Mapping indent: a nested key's column relative to its parent key. Sequence: the item's
-    column and the dash's column relative to the parent key (`containers:\\n- name` is (2, 0),
-    `containers:\\n  - name` is (4, 2)).
+    column and the dash's column relative to the parent key (`containers:\n- name` is (2, 0),
+    `containers:\n  - name` is (4, 2)).
     """
+    maps, seqs = _indents(root)
+    if not (maps and seqs):
+        for other in file:
+            if other is not root:
+                more_maps, more_seqs = _indents(other)
+                maps = maps or more_maps
+                seqs = seqs or more_seqs
+    mapping = maps.most_common(1)[0][0] if maps else 2
+    sequence, offset = seqs.most_common(1)[0][0] if seqs else (mapping, 0)
+    if mapping < 1 or offset < 0 or sequence < offset + 2:
+        return 2, 2, 0
+    return mapping, sequence, offset
+
+
+def _indents(root: Node) -> tuple[Counter[int], Counter[tuple[int, int]]]:
+    """How many lines of a document have each mapping indent and each (sequence, offset)."""
     maps: Counter[int] = Counter()
     seqs: Counter[tuple[int, int]] = Counter()
     seen: set[int] = set()
@@ -476,11 +500,7 @@ def _layout(root: Node) -> tuple[int, int, int]:
                 dash, first = value.start_mark, value.value[0].start_mark
                 if dash.line > line and first.line == dash.line:
                     seqs[(first.column - col, dash.column - col)] += lines
-    mapping = maps.most_common(1)[0][0] if maps else 2
-    sequence, offset = seqs.most_common(1)[0][0] if seqs else (mapping, 0)
-    if mapping < 1 or offset < 0 or sequence < offset + 2:
-        return 2, 2, 0
-    return mapping, sequence, offset
+    return maps, seqs
 
 
 _RESOLVER = yaml.resolver.Resolver()

@@ -616,3 +616,19 @@ def test_corpus_fixes_are_faithful_and_idempotent(mllint: Runner, tmp_path: Path
     assert again.stdout == ""
     for name in unparseable:
         assert (tmp_path / name).read_bytes() == originals[tmp_path / name]
+
+
+FIX_LAYOUT = Path(__file__).resolve().parent / "fix_layout"
+
+
+@pytest.mark.parametrize("name", ["serving", "compact"])
+def test_new_lists_follow_the_files_layout_when_their_document_has_none(
+    mllint: Runner, tmp_path: Path, name: str
+) -> None:
+    """The autoscaler has no list of its own; the `metrics:` list the fix adds is indented as
+    the Deployment's lists in the same file are (`serving`: indented, `compact`: not)."""
+    path = tmp_path / "serving.yaml"
+    shutil.copy(FIX_LAYOUT / f"{name}.yaml", path)
+    result = mllint("--fix", "--select", "ML501", "serving.yaml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert path.read_text() == (FIX_LAYOUT / f"{name}.fixed.yaml").read_text()
