@@ -21,6 +21,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
+from dockerfile import stages
 
 from mllint.webhook import certs
 from mllint.webhook.config_objects import (
@@ -38,6 +39,8 @@ DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 BASE, CERT_MANAGER = DEPLOY / "base", DEPLOY / "cert-manager"
 K8S_VERSION = kubernetes_validate.utils.latest_version()
 CERT_MANAGER_GROUP = "cert-manager.io/v1"
+ENTRYPOINT = stages()[-1].entrypoint or []
+assert ENTRYPOINT[:1] == ["mllint"], "the image runs the mllint command"
 
 
 def build(directory: Path) -> list[dict[str, Any]]:
@@ -209,7 +212,6 @@ def test_container_resources_image_and_probes(base: dict[Any, dict[str, Any]]) -
 
 def test_server_settings_are_ones_mllint_serve_reads(base: dict[Any, dict[str, Any]]) -> None:
     main = container(base)
-    assert main["args"] == ["serve"]
     env = {e["name"]: e for e in main["env"]}
     fields = set(WebhookSettings.model_fields)
     for name in env:
@@ -250,8 +252,8 @@ def https_status(port: int, path: str, ca_file: Path) -> int:
 def test_server_as_deployed_answers_its_probes_over_tls(
     base: dict[Any, dict[str, Any]], tmp_path: Path
 ) -> None:
-    """`mllint serve` with the Deployment's arguments and environment (the mount path mapped to a
-    folder written by `mllint certs`, the port to a free one) answers every probe."""
+    """The image's entrypoint (`mllint serve`) with the Deployment's environment (the mount path
+    mapped to a folder written by `mllint certs`, the port to a free one) answers every probe."""
     main = container(base)
     (mount,) = [m["mountPath"] for m in main["volumeMounts"] if m["name"] == "tls"]
     certs.write(certs.generate(SERVICE, NAMESPACE), tmp_path / "tls")
@@ -266,7 +268,7 @@ def test_server_as_deployed_answers_its_probes_over_tls(
         port = sock.getsockname()[1]
     env |= {"MLLINT_HOST": "127.0.0.1", "MLLINT_PORT": str(port), "MLLINT_SHUTDOWN_DELAY": "0"}
     server = subprocess.Popen(
-        [*MLLINT, *main["args"]],
+        [*MLLINT, *ENTRYPOINT[1:], *main.get("args", [])],
         env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
