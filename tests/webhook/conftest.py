@@ -13,9 +13,10 @@ import pytest
 from mllint.webhook.review import Admission
 from mllint.webhook.settings import WebhookSettings
 
-# The tests import their helpers (webhook_helpers.py, beside this file) by name, and pytest's
-# importlib import mode puts no test folder on sys.path.
+# The tests import their helpers (webhook_helpers.py, beside this file, and ../docs/dockerfile.py)
+# by name, and pytest's importlib import mode puts no test folder on sys.path.
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1] / "docs"))
 
 from webhook_helpers import (
     PKI,

@@ -14,8 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
+from repo import ROOT, git, snapshot
 
 pytestmark = [
     pytest.mark.network,
@@ -40,46 +39,6 @@ spec:
             requests:
               nvidia.com/gpu: 1
 """
-
-
-def git(cwd: Path, *args: str) -> None:
-    subprocess.run(
-        [
-            "git",
-            "-c",
-            "user.name=mllint tests",
-            "-c",
-            "user.email=tests@mllint.invalid",
-            "-c",
-            "commit.gpgsign=false",
-            "-c",
-            "init.defaultBranch=main",
-            *args,
-        ],
-        cwd=cwd,
-        check=True,
-        capture_output=True,
-    )
-
-
-def snapshot(dest: Path) -> Path:
-    """The working tree's files (tracked, and untracked but not ignored) committed in a new
-    repository: try-repo installs from a commit."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    ).stdout.decode()
-    for name in filter(None, listed.split("\0")):
-        source = ROOT / name
-        if source.is_file():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, dest / name)
-    git(dest, "init", "-q")
-    git(dest, "add", "-A")
-    git(dest, "commit", "-q", "-m", "snapshot")
-    return dest
 
 
 def try_repo(project: Path, repo: Path, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
