@@ -138,7 +138,7 @@ def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
 
 
-WARNING_HEAD_MAX = 80
+WARNING_HEAD_MAX = 90
 """The most of a warning the rule code and field path take; a longer path keeps its end, the
 most specific part, so that the message still has room."""
 
