@@ -80,12 +80,12 @@ class Fresh:
 
 
 def python3() -> str:
-    """The machine's own `python3` when it is recent enough (what a fresh machine runs), else
-    the first on PATH."""
+    """The machine's own `python3` when it is recent enough and can make virtual environments
+    (what a fresh machine runs), else the first on PATH."""
     system = Path("/usr/bin/python3")
     if system.is_file():
         version = subprocess.run(
-            [str(system), "-c", "import sys; print(sys.version_info >= (3, 11))"],
+            [str(system), "-c", "import sys, ensurepip; print(sys.version_info >= (3, 11))"],
             capture_output=True,
             text=True,
             check=False,
