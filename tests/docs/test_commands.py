@@ -358,7 +358,7 @@ def test_dockerfile_install_steps_and_entrypoint(
         text=True,
     )
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180
         while not https_ready(port, tls / "ca.crt"):
             assert server.poll() is None, server.communicate()[1]
             assert time.monotonic() < deadline, "the server did not get ready"
