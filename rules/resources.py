@@ -1,5 +1,6 @@
-"""What several rules read from objects: GPU resource names, quantities, image references, and
-fields that may be absent (lifecycle settings, autoscaler targets)."""
+"""What several rules read from objects: GPU resource names, quantities (parsed by
+`rules.quantity`), image references, and fields that may be absent (lifecycle settings,
+autoscaler targets)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mllint.rules import pointer as jp
+from mllint.rules.quantity import quantity
 
 _GPU = re.compile(
     r"^(?:[a-z0-9.-]+\.[a-z]+/gpu"  # nvidia.com/gpu, amd.com/gpu, any vendor's */gpu
@@ -53,40 +55,6 @@ def section(container: Mapping[str, Any], name: str) -> Mapping[str, Any]:
         return {}
     value = resources.get(name)
     return value if isinstance(value, dict) else {}
-
-
-_SUFFIX = {
-    "": 1,
-    "m": 1e-3,
-    "k": 1e3,
-    "M": 1e6,
-    "G": 1e9,
-    "T": 1e12,
-    "P": 1e15,
-    "E": 1e18,
-    "Ki": 2**10,
-    "Mi": 2**20,
-    "Gi": 2**30,
-    "Ti": 2**40,
-    "Pi": 2**50,
-    "Ei": 2**60,
-}
-_QUANTITY = re.compile(r"^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)([a-zA-Z]*)$")
-
-
-def quantity(value: Any) -> float | None:
-    """A Kubernetes quantity (`500m`, `16Gi`, `2`) as a number; None when it is not one."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    match = _QUANTITY.match(str(value).strip())
-    if not match or match.group(2) not in _SUFFIX:
-        return None
-    try:
-        return float(match.group(1)) * _SUFFIX[match.group(2)]
-    except ValueError:
-        return None
 
 
 @dataclass(frozen=True, slots=True)

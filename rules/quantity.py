@@ -1,0 +1,109 @@
+"""Kubernetes resource quantities (`500m`, `16Gi`, `1.5`, `2e3`): one parser for every rule.
+
+The grammar is the API's own (k8s.io/apimachinery/pkg/api/resource/quantity.go):
+
+    <quantity>        ::= <signedNumber><suffix>
+    <signedNumber>    ::= <number> | <sign><number>
+    <number>          ::= <digits> | <digits>.<digits> | <digits>. | .<digits>
+    <suffix>          ::= <binarySI> | <decimalExponent> | <decimalSI>
+    <binarySI>        ::= Ki | Mi | Gi | Ti | Pi | Ei
+    <decimalSI>       ::= m | "" | k | M | G | T | P | E
+    <decimalExponent> ::= "e" <signedNumber> | "E" <signedNumber>
+
+The exponent is read as a whole number (the API's suffixer parses it as an integer), and no
+space or other character is allowed anywhere. Values are exact (fractions, never floats) and
+bounded as the API bounds them: a magnitude above 2^63-1 is capped there and a non-zero value
+below one nano-unit is rounded up to it, so `1e400` or `1e-400` is an ordinary number rather than
+an overflow. JSON numbers are quantities too (the API's schema takes a string or a number);
+booleans, NaN and infinities are not.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from fractions import Fraction
+from typing import Any
+
+MAX = Fraction(2**63 - 1)
+"""The largest magnitude a quantity holds; larger ones are capped here, as the API caps them."""
+NANO = Fraction(1, 10**9)
+"""The smallest non-zero magnitude; smaller ones are rounded up to it."""
+
+_NUMBER = re.compile(
+    r"(?P<sign>[+-]?)(?P<int>[0-9]*)(?:\.(?P<frac>[0-9]*))?(?P<suffix>[A-Za-z]{1,2}|[eE][+-]?[0-9]+)?",
+    re.ASCII,
+)
+_DECIMAL = {"m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
+_BINARY = {"Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40, "Pi": 50, "Ei": 60}
+_EXPONENT = re.compile(r"[eE][+-]?[0-9]+", re.ASCII)
+_MAX_TEXT = 256
+"""Longer text is no quantity a person wrote; refusing it keeps parsing cheap."""
+_MAX_DIGITS = len(str(int(MAX)))
+"""Digits of MAX: a number with more whole digits is larger."""
+
+
+def parse(value: Any) -> Fraction | None:
+    """The exact value of a quantity, bounded as the API bounds it; None when not a quantity."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return _bounded(Fraction(value))
+    if isinstance(value, float):
+        return _bounded(Fraction(value)) if math.isfinite(value) else None
+    if not isinstance(value, str) or not value or len(value) > _MAX_TEXT:
+        return None
+    match = _NUMBER.fullmatch(value)
+    if match is None:
+        return None
+    whole, frac = match["int"], match["frac"] or ""
+    if not whole and not frac:
+        return None  # a sign or a dot alone is no number
+    scale = _scale(match["suffix"] or "")
+    if scale is None:
+        return None
+    base, exponent = scale
+    if not (whole + frac).strip("0"):
+        return Fraction(0)
+    # The number is below 10^magnitude and at least 10^(magnitude - 1) when it has whole
+    # digits; the bounds are decided from that before any large power is computed.
+    magnitude = len(whole.lstrip("0"))
+    power = exponent if base == 10 else 0
+    if magnitude - 1 + power >= _MAX_DIGITS:
+        amount = MAX
+    elif magnitude + power < -9:
+        amount = NANO
+    else:
+        amount = Fraction(int(whole + frac), 10 ** len(frac))
+        amount *= Fraction(10) ** exponent if base == 10 else 2**exponent
+    signed = -amount if match["sign"] == "-" else amount
+    return _bounded(signed)
+
+
+def _scale(suffix: str) -> tuple[int, int] | None:
+    """(base, exponent) of a suffix, None when the API does not know it."""
+    if suffix in _DECIMAL:
+        return 10, _DECIMAL[suffix]
+    if suffix in _BINARY:
+        return 2, _BINARY[suffix]
+    if _EXPONENT.fullmatch(suffix) and len(suffix) <= 12:
+        return 10, int(suffix[1:])
+    return None
+
+
+def _bounded(amount: Fraction) -> Fraction:
+    size = abs(amount)
+    if size > MAX:
+        size = MAX
+    elif 0 < size < NANO:
+        size = NANO
+    elif size.denominator > 10**9:
+        # Rounded up to whole nano-units, as the API rounds.
+        size = Fraction(math.ceil(size * 10**9), 10**9)
+    return -size if amount < 0 else size
+
+
+def quantity(value: Any) -> float | None:
+    """A quantity as a float (bounded, so always finite); None when it is not one."""
+    amount = parse(value)
+    return None if amount is None else float(amount)
