@@ -70,9 +70,10 @@ def _normalize_one(op: Op, doc: Any) -> list[Op]:
     if kind in ("add", "replace"):
         value = op["value"]
         if tokens and tokens[-1] == "-":
-            if value in _resolve_or(doc, jp.parent(path), []):
+            parents = _parents(doc, tokens[:-1], list_leaf=True)
+            if not parents and value in jp.resolve(doc, jp.parent(path)):
                 return []  # appending what is already there: idempotence
-            return [*_parents(doc, tokens[:-1], list_leaf=True), add(path, copy.deepcopy(value))]
+            return [*parents, add(path, copy.deepcopy(value))]
         if jp.exists(doc, path):
             if jp.resolve(doc, path) == value:
                 return []
@@ -87,60 +88,81 @@ def _normalize_one(op: Op, doc: Any) -> list[Op]:
     raise PatchError(f"unsupported patch operation {kind!r}")
 
 
-def _resolve_or(doc: Any, path: str, default: Any) -> Any:
-    try:
-        return jp.resolve(doc, path)
-    except KeyError:
-        return default
-
-
 def _parents(doc: Any, tokens: list[str], *, list_leaf: bool = False) -> list[Op]:
-    """`add` operations creating each missing container along `tokens`, outermost first."""
+    """Operations making each container along `tokens` exist, outermost first: a missing one is
+    added, a null one (`limits:` left empty in YAML) replaced. Raises PatchError when a value
+    of another type is in the way, or a list is asked for a key."""
     ops: list[Op] = []
     node = doc
     at = ""
+    created = False
     for depth, token in enumerate(tokens):
+        empty: Any = [] if list_leaf and depth == len(tokens) - 1 else {}
         at = jp.join(at, token)
-        if node is not None:
-            try:
-                node = jp.step(node, token)
-                continue
-            except KeyError:
-                node = None
-        last = depth == len(tokens) - 1
-        ops.append(add(at, [] if last and list_leaf else {}))
+        if created:  # below a container the patch creates, everything is created
+            ops.append(add(at, empty))
+            continue
+        if isinstance(node, dict) and token not in node:
+            ops.append(add(at, empty))
+            created = True
+            continue
+        try:
+            child = jp.step(node, token)
+        except KeyError:
+            raise PatchError(f"cannot add {at}: its parent is a list") from None
+        if child is None:
+            ops.append(replace(at, empty))
+            created = True
+        elif not isinstance(child, list if isinstance(empty, list) else dict | list):
+            raise PatchError(f"cannot add below {at}: it holds a {type(child).__name__}")
+        node = child
     return ops
 
 
 def apply_op(doc: Any, op: Op) -> None:
-    """Apply one normalized operation to plain dicts and lists, in place."""
+    """Apply one normalized operation to plain dicts and lists, in place; PatchError, with
+    nothing changed, when it does not apply."""
     kind = op["op"]
     if kind == "move":
-        value = jp.resolve(doc, op["from"])
+        value = _resolve(doc, op["from"])
         apply_op(doc, remove(op["from"]))
         apply_op(doc, add(op["path"], value))
         return
     tokens = jp.split(op["path"])
     if not tokens:
         raise PatchError("operations on the whole document are not supported")
-    container = jp.resolve(doc, "".join("/" + jp.escape(t) for t in tokens[:-1]))
+    container = _resolve(doc, "".join("/" + jp.escape(t) for t in tokens[:-1]))
     key = tokens[-1]
     if isinstance(container, dict):
         if kind == "remove":
+            if key not in container:
+                raise PatchError(f"cannot remove {op['path']}: no such member")
             del container[key]
         else:
             container[key] = op["value"]
-    elif isinstance(container, list):
-        if kind == "remove":
-            del container[int(key)]
-        elif key == "-":
-            container.append(op["value"])
-        elif kind == "replace":
-            container[int(key)] = op["value"]
-        else:
-            container.insert(int(key), op["value"])
-    else:
+        return
+    if not isinstance(container, list):
         raise PatchError(f"cannot apply {kind} at {op['path']}: parent is not a container")
+    if key == "-" and kind == "add":
+        container.append(op["value"])
+        return
+    size = len(container) + (1 if kind == "add" else 0)
+    if not key.isdigit() or int(key) >= size:
+        raise PatchError(f"cannot apply {kind} at {op['path']}: no such list item")
+    index = int(key)
+    if kind == "remove":
+        del container[index]
+    elif kind == "replace":
+        container[index] = op["value"]
+    else:
+        container.insert(index, op["value"])
+
+
+def _resolve(doc: Any, pointer: str) -> Any:
+    try:
+        return jp.resolve(doc, pointer)
+    except KeyError:
+        raise PatchError(f"{pointer or '/'} does not exist") from None
 
 
 def apply(doc: Any, ops: Iterable[Op]) -> Any:
@@ -152,9 +174,17 @@ def apply(doc: Any, ops: Iterable[Op]) -> Any:
 
 
 def plan(doc: Any, fixes: Iterable[Iterable[Op]]) -> list[Op]:
-    """One patch for many fixes, each normalized against the result of those before it."""
+    """One patch for many fixes, each normalized against the result of those before it.
+
+    A fix that cannot apply to this object (a field of an unexpected type in its way) is left
+    out whole; the others still apply."""
     work = copy.deepcopy(doc)
     out: list[Op] = []
     for ops in fixes:
-        out.extend(normalize(ops, work))
+        done = len(out)
+        try:
+            out.extend(normalize(ops, work))
+        except PatchError:
+            del out[done:]
+            work = apply(doc, out)  # undo the part of the fix that applied
     return out

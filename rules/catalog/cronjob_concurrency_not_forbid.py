@@ -66,7 +66,7 @@ def check(scope: Scope, options: Any) -> Iterator[Violation]:
                 f"still runs starts next to it, competing for GPUs: set {name}: {FORBID}",
                 fix,
             )
-        elif field.value in overlapping:
+        elif isinstance(field.value, str) and field.value in overlapping:
             yield Violation(
                 field.at,
                 f"{scope.subject.kind} has {name}: {field.value}, so a run that is due while "

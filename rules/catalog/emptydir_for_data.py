@@ -95,12 +95,13 @@ def check(scope: Scope, options: Options) -> Iterator[Violation]:
             if not isinstance(mounts, list):
                 continue
             for index, mount in enumerate(mounts):
-                if not isinstance(mount, dict) or mount.get("name") not in scratch:
+                name = mount.get("name") if isinstance(mount, dict) else None
+                if not isinstance(name, str) or name not in scratch:
                     continue
                 path = mount.get("mountPath")
                 if not isinstance(path, str):
                     continue
-                volume = scratch[mount["name"]]
+                volume = scratch[name]
                 if path.rstrip("/") == SHM and _memory_backed(volume):
                     continue
                 if not any(fnmatch.fnmatchcase(path.lower(), p) for p in patterns):

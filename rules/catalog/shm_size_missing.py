@@ -58,7 +58,8 @@ from typing import Any
 from mllint.rules import patch
 from mllint.rules import pointer as jp
 from mllint.rules.model import Fix, Role, RuleOptions, Safety, Severity, Violation, option, rule
-from mllint.rules.resources import parse_image, quantity
+from mllint.rules.quantity import quantity
+from mllint.rules.resources import parse_image
 from mllint.rules.workload import Container, Pod, Scope
 
 SHM = "/dev/shm"
