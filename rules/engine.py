@@ -233,14 +233,14 @@ class Engine:
 
     def _suppress(self, subject: Subject, findings: list[Finding]) -> list[Finding]:
         scopes, invalid = self._suppressions(subject)
-        kept = [
-            f
-            for f in findings
-            if not any(
-                f.pointer.startswith(prefix) and (f.rule in names or "*" in names)
-                for prefix, names in scopes
-            )
-        ]
+        if not scopes:
+            return findings + invalid
+        # By pointer prefix, so that each finding looks up its own ancestors (as many as its
+        # pointer has tokens) rather than testing every annotated template.
+        by_prefix: dict[str, set[str]] = {}
+        for prefix, names in scopes:
+            by_prefix.setdefault(prefix, set()).update(names)
+        kept = [f for f in findings if not _suppressed(f, by_prefix)]
         return kept + invalid
 
     def _suppressions(self, subject: Subject) -> tuple[list[tuple[str, set[str]]], list[Finding]]:
@@ -311,6 +311,19 @@ class Engine:
         if active is None:
             return None
         return self.stamp(active, subject or Subject({}), pointer, message)
+
+
+def _suppressed(finding: Finding, by_prefix: Mapping[str, set[str]]) -> bool:
+    pointer = finding.pointer
+    end = len(pointer)
+    while True:
+        names = by_prefix.get(pointer[:end])
+        if names and (finding.rule in names or "*" in names):
+            return True
+        if end == 0:
+            return False
+        end = pointer.rfind("/", 0, end)
+        end = max(end, 0)
 
 
 def fix_ops(obj: Any, findings: Iterable[Finding], *, unsafe: bool = False) -> list[Op]:
