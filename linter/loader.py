@@ -185,12 +185,30 @@ def load(data: bytes | str) -> Iterator[Document]:
             return
         except yaml.MarkedYAMLError as exc:
             raise _error_at(_describe(exc), exc.problem_mark or exc.context_mark) from None
+        except yaml.reader.ReaderError as exc:
+            raise _reader_error(exc, text) from None
         except yaml.YAMLError as exc:
-            raise LoadError(f"invalid YAML: {exc}") from None
+            raise LoadError(f"invalid YAML: {str(exc).splitlines()[0]}") from None
         builder = _Builder(careful)
         obj = builder.build(node, 0)
         yield Document(obj, node, index, builder.duplicates)
         index += 1
+
+
+def _reader_error(exc: yaml.reader.ReaderError, text: str) -> LoadError:
+    """A character YAML does not allow, at its line and column (the reader counts characters)."""
+    at = min(max(int(exc.position), 0), len(text))
+    line = text.count("\n", 0, at) + 1
+    column = at - (text.rfind("\n", 0, at) + 1) + 1
+    char = exc.character
+    code = ord(char) if isinstance(char, str) else int(char)
+    what = "control character" if code < 0x20 or 0x7F <= code <= 0x9F else "character"
+    return LoadError(
+        f"invalid YAML: {what} U+{code:04X} is not allowed; remove it or write it as an "
+        "escape in a double-quoted string",
+        line,
+        column,
+    )
 
 
 def _describe(exc: yaml.MarkedYAMLError) -> str:
@@ -302,9 +320,10 @@ class _Builder:
             return seq
         assert isinstance(node, MappingNode)
         out: dict[str, Any] = {}
+        merged: list[Any] = []
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE:
-                self._merge(out, self.build(value_node, depth + 1))
+                merged.append(self.build(value_node, depth + 1))
                 continue
             if key_node.__class__ is not ScalarNode:
                 raise _bad_key(key_node)
@@ -316,15 +335,20 @@ class _Builder:
                 out[key] = value_node.value
             else:
                 out[key] = self.build(value_node, depth + 1)
+        if merged:
+            self._merge(out, merged)
         return out
 
     @staticmethod
-    def _merge(out: dict[str, Any], merged: Any) -> None:
-        sources = merged if isinstance(merged, list) else [merged]
-        for source in sources:
-            if isinstance(source, dict):
-                for key, value in source.items():
-                    out.setdefault(key, value)
+    def _merge(out: dict[str, Any], merged: list[Any]) -> None:
+        """YAML 1.1 merge keys (yaml.org/type/merge.html): the mapping's own keys win over
+        merged ones wherever they are written, and of a list of merged mappings the earlier
+        wins. A key a merge brings in is no duplicate of one written beside it."""
+        for value in merged:
+            for source in value if isinstance(value, list) else [value]:
+                if isinstance(source, dict):
+                    for key, item in source.items():
+                        out.setdefault(key, item)
 
     def _scalar(self, node: ScalarNode) -> Any:
         construct = _TYPED.get(node.tag)
@@ -332,7 +356,8 @@ class _Builder:
             return node.value
         try:
             return construct(node)
-        except (ValueError, KeyError, yaml.constructor.ConstructorError):  # KeyError: !!bool x
+        # KeyError: `!!bool x`; IndexError: `!!int ""`, `!!float ""`, `!!int "_"`.
+        except (ValueError, KeyError, IndexError, yaml.constructor.ConstructorError):
             raise _error_at(
                 f"invalid YAML: {node.value!r} is not a valid {node.tag.rsplit(':', 1)[-1]}",
                 node.start_mark,
