@@ -81,11 +81,9 @@ def plan_edits(
     for doc in documents:
         for item in items(doc.obj):
             findings = [f for f, _ in evaluate(engine, doc, item, ignores)]
-            try:
-                ops = fix_ops(item.obj, findings, unsafe=unsafe)
-            except (PatchError, KeyError) as exc:
-                problems.append(f"document {doc.index + 1}: fixes not applied: {exc}")
-                continue
+            failed: list[str] = []
+            ops = fix_ops(item.obj, findings, unsafe=unsafe, problems=failed)
+            problems += [f"document {doc.index + 1}: fix not applied: {p}" for p in failed]
             if ops:
                 edits.append(Edit(doc.index, item.prefix, tuple(ops)))
     return edits, problems
@@ -125,10 +123,10 @@ def apply_edits(
     documents: Sequence[Document] | None = None,
 ) -> Fixed:
     """`text` with `edits` applied; `documents` are `load(text)` when the caller has them."""
-    crlf = "\r\n" in text and text.count("\r\n") == text.count("\n")
-    if crlf:
-        text = text.replace("\r\n", "\n")
-        documents = None  # positions were counted with the two-character line breaks
+    newline = _newline(text)
+    if newline != "\n":
+        text = text.replace(newline, "\n")
+        documents = None  # positions were counted with the other line breaks
     docs = list(load(text)) if documents is None else list(documents)
     by_doc: dict[int, list[list[Op]]] = {}
     for edit in edits:
@@ -139,11 +137,9 @@ def apply_edits(
         if not 0 <= index < len(docs):
             skipped.append(f"document {index + 1}: no such document")
             continue
-        try:
-            ops = plan(docs[index].obj, fixes)
-        except (PatchError, KeyError) as exc:
-            skipped.append(f"document {index + 1}: fixes not applied: {exc}")
-            continue
+        failed: list[str] = []
+        ops = plan(docs[index].obj, fixes, failed)
+        skipped += [f"document {index + 1}: fixes not applied: {p}" for p in failed]
         if ops:
             patches[index] = ops
     if not patches:
@@ -152,9 +148,19 @@ def apply_edits(
         new = _fix_json(text, docs, patches, skipped)
     else:
         new = _fix_yaml(text, docs, patches, skipped)
-    if crlf:
-        new = new.replace("\n", "\r\n")
+    if newline != "\n":
+        new = new.replace("\n", newline)
     return Fixed(new, tuple(skipped))
+
+
+def _newline(text: str) -> str:
+    """The line break of a file written with one kind only: CRLF (Windows), CR (classic Mac
+    OS) or LF; the fixed text keeps it. Mixed files are left mixed, with new lines in LF."""
+    if "\r" not in text:
+        return "\n"
+    if "\n" not in text:
+        return "\r"
+    return "\r\n" if text.count("\r\n") == text.count("\n") else "\n"
 
 
 def _prefixed(op: Op, prefix: str) -> Op:
@@ -281,6 +287,10 @@ def _emit(text: str, layout: tuple[int, int, int], ops: Sequence[Op]) -> tuple[s
         raise FixError(f"cannot rewrite the document: {problem.splitlines()[0][:200]}") from None
     except (KeyError, IndexError, TypeError) as exc:
         raise FixError(f"cannot apply the fixes to the document as written ({exc!r})") from None
+    except RecursionError:
+        raise FixError("the document nests too deep to be rewritten") from None
+    except Exception as exc:  # ruamel meets YAML it cannot represent again (`!!set`, ...)
+        raise FixError(f"cannot rewrite the document ({type(exc).__name__}: {exc})") from None
 
 
 def _dump(rt: Any, data: Any) -> str:

@@ -326,9 +326,16 @@ def _suppressed(finding: Finding, by_prefix: Mapping[str, set[str]]) -> bool:
         end = max(end, 0)
 
 
-def fix_ops(obj: Any, findings: Iterable[Finding], *, unsafe: bool = False) -> list[Op]:
-    """One normalized JSON Patch applying the fixes of `findings` (safe ones unless `unsafe`)."""
+def fix_ops(
+    obj: Any,
+    findings: Iterable[Finding],
+    *,
+    unsafe: bool = False,
+    problems: list[str] | None = None,
+) -> list[Op]:
+    """One normalized JSON Patch applying the fixes of `findings` (safe ones unless `unsafe`);
+    a fix that cannot apply to `obj` is left out, and why is added to `problems`."""
     fixes = [
         f.fix.ops for f in findings if f.fix is not None and (unsafe or f.fix.safety is Safety.SAFE)
     ]
-    return patch.plan(obj, fixes) if fixes else []
+    return patch.plan(obj, fixes, problems) if fixes else []

@@ -173,18 +173,20 @@ def apply(doc: Any, ops: Iterable[Op]) -> Any:
     return out
 
 
-def plan(doc: Any, fixes: Iterable[Iterable[Op]]) -> list[Op]:
+def plan(doc: Any, fixes: Iterable[Iterable[Op]], problems: list[str] | None = None) -> list[Op]:
     """One patch for many fixes, each normalized against the result of those before it.
 
     A fix that cannot apply to this object (a field of an unexpected type in its way) is left
-    out whole; the others still apply."""
+    out whole, with the reason added to `problems`; the others still apply."""
     work = copy.deepcopy(doc)
     out: list[Op] = []
     for ops in fixes:
         done = len(out)
         try:
             out.extend(normalize(ops, work))
-        except PatchError:
+        except PatchError as exc:
             del out[done:]
             work = apply(doc, out)  # undo the part of the fix that applied
+            if problems is not None:
+                problems.append(str(exc))
     return out
