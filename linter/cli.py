@@ -279,7 +279,8 @@ def run(args: argparse.Namespace) -> int:
             ) from None
     else:
         stream.write(text)
-    return EXIT_FINDINGS if result.failing or result.failed_files else EXIT_OK
+    broken = result.failed_files or result.unwritable_files
+    return EXIT_FINDINGS if result.failing or broken else EXIT_OK
 
 
 def _empty_allowed(args: argparse.Namespace, found: discover.Found) -> bool:

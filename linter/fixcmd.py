@@ -1,8 +1,10 @@
 """`--fix` and `--diff`: apply the engine's fixes to files, keeping comments and layout.
 
 `--fix` rewrites each changed file atomically (a temporary file in the same folder, synced,
-then renamed over the original with its mode), so a file is never half-written or lost; the
-report then lists what remains in the new text. On stdin the fixed document goes to stdout.
+then renamed over the original with its owner and mode), so a file is never half-written or
+lost; a file with other hard links is written through in place after a synced copy of the new
+text is made beside it. The report then lists what remains in the new text. On stdin the fixed
+document goes to stdout.
 `--diff` prints a unified diff of what `--fix` would do and writes nothing; its report is that
 of a plain lint run. A file that cannot be read or parsed is reported and left untouched.
 """
@@ -34,6 +36,7 @@ from mllint.linter.lint import (
     read,
     relative,
     set_findings,
+    unexpected,
 )
 from mllint.linter.loader import LoadError, decode
 from mllint.rules import Engine, Safety
@@ -120,6 +123,13 @@ def fix_file(
         if path == STDIN and not diff:
             _stdout(data)  # a pipeline keeps its document even when it cannot be fixed
         return report_of(path, data, stdin_name), False
+    except Exception as exc:  # one file's surprise leaves it untouched and the run goes on
+        _warn(f"{relative(name)}: fixes not applied: {unexpected(exc, 'fixed')}")
+        if path == STDIN and not diff:
+            _stdout(data)
+        report = report_of(path, data, stdin_name)
+        report.failed = True
+        return report, False
     shown = name if path != STDIN else (stdin_name or relative(STDIN))
     for reason in result.skipped:
         _warn(f"{relative(shown)}: {reason}")
@@ -139,7 +149,7 @@ def fix_file(
     except WriteError as exc:
         _warn(f"{relative(path)}: fixes not written: {exc}")
         report = report_of(path, data, stdin_name)
-        report.failed = True
+        report.unwritable = True
         return report, False
     return report_of(path, new_data, stdin_name), True
 
@@ -171,8 +181,13 @@ def unified_diff(name: str, old: str, new: str) -> str:
 
 
 def write_atomic(path: str, data: bytes) -> None:
-    """Replace the file's content with `data` in one step, keeping its mode (and, where
-    allowed, its owner). Symbolic links are followed: the file they point to is replaced."""
+    """Replace the file's content with `data` in one step, keeping its mode (setuid, setgid and
+    sticky bits included) and, where allowed, its owner. Symbolic links are followed: the file
+    they point to is replaced.
+
+    A file with several hard links is written through its own inode instead, since a rename
+    would leave the other names holding the old text: the new content is first written and
+    synced beside it, so an interrupted write leaves a complete copy to recover from."""
     target = os.path.realpath(path)
     folder = os.path.dirname(target)
     try:
@@ -189,17 +204,41 @@ def write_atomic(path: str, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, stat.S_IMODE(st.st_mode))
+        if st.st_nlink > 1:
+            try:
+                _write_through(target, data)
+            except OSError as exc:
+                raise WriteError(
+                    f"{exc.strerror or exc}; the fixed text is kept in {relative(tmp)}"
+                ) from None
+            os.unlink(tmp)
+            return
         with contextlib.suppress(OSError):  # only root may give a file to another owner
             os.chown(tmp, st.st_uid, st.st_gid)
+        # After chown, which clears the setuid and setgid bits.
+        os.chmod(tmp, stat.S_IMODE(st.st_mode))
         os.replace(tmp, target)
     except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        if not isinstance(exc, WriteError):
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
         if isinstance(exc, OSError):
             raise WriteError(exc.strerror or str(exc)) from None
         raise
     _sync(folder)
+
+
+def _write_through(target: str, data: bytes) -> None:
+    """Overwrite a file in place (same inode, so every hard link sees it), then cut it to size."""
+    fd = os.open(target, os.O_WRONLY)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.ftruncate(fd, len(data))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 _WRITE_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH

@@ -44,6 +44,8 @@ class FileReport:
     """The file could not be read or parsed to its end."""
     note: str | None = None
     """Why the file was not linted although it was read: an unrendered template."""
+    unwritable: bool = False
+    """`--fix` had fixes for the file but could not write them (a read-only file, say)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +137,9 @@ def lint_file(
             return FileReport(path, note=template_note(None))
         _meta(report, engine, YAML_INVALID, exc.message, Position(exc.line, exc.column))
         report.failed = True
+    except Exception as exc:  # one file's surprise must not sink the run
+        _meta(report, engine, YAML_INVALID, unexpected(exc, "read"), Position(0, 0))
+        report.failed = True
     return report
 
 
@@ -202,6 +207,16 @@ class Sources:
         return found
 
 
+def unexpected(exc: BaseException, doing: str) -> str:
+    """What an error nobody expected says in a report: the exception, in one line."""
+    detail = str(exc).splitlines()[0][:200] if str(exc) else ""
+    name = type(exc).__name__
+    return (
+        f"could not be {doing}: {name}{': ' + detail if detail else ''} "
+        "(an mllint bug: please report it with this file)"
+    )
+
+
 def lint_document(
     report: FileReport,
     engine: Engine,
@@ -227,7 +242,13 @@ def lint_document(
         report.objects += 1
         if collector is not None:
             collector.add(item.obj, Ref(report.path, doc.index, item.prefix))
-        for finding, where in evaluate(engine, doc, item, ignores or {}):
+        try:
+            placed = list(evaluate(engine, doc, item, ignores or {}))
+        except Exception as exc:  # this object gets an error finding; the others are linted
+            _meta(report, engine, YAML_INVALID, unexpected(exc, "linted"), doc.locate(item.prefix))
+            report.failed = True
+            continue
+        for finding, where in placed:
             report.findings.append(Located(finding, report.path, where.line, where.column, source))
     if not found and doc.obj is not None:
         report.skipped += 1

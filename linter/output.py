@@ -39,6 +39,8 @@ class Run:
     """Every file read, in order, so that formats can also list the clean ones."""
     unreadable: frozenset[str] = frozenset()
     """Files that could not be read or parsed to their end."""
+    unwritable_files: int = 0
+    """Files whose fixes could not be written."""
     extra: dict[str, Any] = field(default_factory=dict)
     templates: int = 0
     """Files read but not linted: unrendered templates."""
@@ -70,6 +72,7 @@ class Run:
             unreadable=frozenset(r.path for r in reports if r.failed),
             templates=sum(r.note is not None for r in reports),
             file_fail_on=fail_on,
+            unwritable_files=sum(r.unwritable for r in reports),
         )
 
     @property
@@ -92,6 +95,7 @@ class Run:
             "skipped_documents": self.skipped,
             "unreadable_files": self.failed_files,
             "templates_not_linted": self.templates,
+            "unwritable_files": self.unwritable_files,
             "findings": len(self.findings),
             "errors": sev.get("error", 0),
             "warnings": sev.get("warning", 0),
@@ -173,6 +177,8 @@ def _summary_line(run: Run) -> str:
         parts.append(f"{_plural(run.failed_files, 'file')} could not be read or parsed")
     if run.templates:
         parts.append(f"{_plural(run.templates, 'template')} not linted until rendered")
+    if run.unwritable_files:
+        parts.append(f"{_plural(run.unwritable_files, 'file')} could not be written")
     if run.fixed:
         parts.append(f"fixed {_plural(run.fixed, 'file')}")
     fixable = sum(f.finding.fixable for f in run.findings)

@@ -146,6 +146,7 @@ def test_json_contract(mllint: Runner, project: Path) -> None:
         "skipped_documents": 1,
         "unreadable_files": 0,
         "templates_not_linted": 0,
+        "unwritable_files": 0,
         "findings": 3,
         "errors": 2,
         "warnings": 0,
