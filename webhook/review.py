@@ -1,5 +1,5 @@
 """Admission of one request: what is not judged (operations, exemptions, objects a controller
-made), what the engine finds, and the answer of /validate and /mutate.
+made and sent), what the engine finds, and the answer of /validate and /mutate.
 
 Synchronous and free of HTTP, so the server can run it in a worker thread under the request's
 time budget. The engine is the linter's: /mutate returns exactly the operations `mllint --fix`
@@ -135,9 +135,21 @@ class Admission:
         if meta.get("deletionTimestamp"):
             # Finalizers are removed by updates while an object is deleted: never block them.
             return "being deleted"
-        if not self.settings.judge_controlled and _controlled(meta):
+        if not self.settings.judge_controlled and _controlled(meta) and self._controller(user):
             return "made by a controller; its owner was judged"
         return ""
+
+    def _controller(self, user: Mapping[str, Any]) -> bool:
+        """Whether the request comes from a controller: an owner reference anyone can write, so
+        only who sends the object says that a controller made it from a judged owner."""
+        username = user.get("username")
+        if isinstance(username, str) and _matches(username, self.settings.controller_users):
+            return True
+        groups = user.get("groups")
+        return any(
+            isinstance(g, str) and _matches(g, self.settings.controller_groups)
+            for g in (groups if isinstance(groups, list) else ())
+        )
 
 
 def _matches(value: str, patterns: Iterable[str]) -> bool:

@@ -17,6 +17,25 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from mllint.rules import Config, ConfigError, parse_config
 
 SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
+CONTROLLER_USERS = (
+    # kube-controller-manager: one service account per controller in kube-system (job-controller,
+    # replicaset-controller, cronjob-controller, ...), or its own user without
+    # --use-service-account-credentials. Only cluster admins make service accounts there.
+    "system:serviceaccount:kube-system:*",
+    "system:kube-controller-manager",
+    # The operators mllint knows, as their default installs name their service accounts.
+    "system:serviceaccount:kubeflow:training-operator",
+    "system:serviceaccount:kubeflow-system:kubeflow-trainer-controller-manager",
+    "system:serviceaccount:mpi-operator:mpi-operator",
+    "system:serviceaccount:ray-system:kuberay-operator",
+    "system:serviceaccount:kserve:kserve-controller-manager",
+    "system:serviceaccount:seldon-system:seldon-manager",
+    "system:serviceaccount:argo:argo",
+    "system:serviceaccount:jobset-system:jobset-controller-manager",
+    "system:serviceaccount:lws-system:lws-controller-manager",
+    "system:serviceaccount:volcano-system:volcano-controllers",
+)
+"""Users whose objects with a controller owner reference are not judged again."""
 SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 """Where Kubernetes tells a pod its own namespace."""
 
@@ -70,12 +89,28 @@ class WebhookSettings(BaseSettings):
     judge_controlled: bool = False
     """Also judge objects a controller creates (a Deployment's ReplicaSets and Pods, a CronJob's
     Jobs); by default only the object a user wrote is judged, once."""
+    controller_users: tuple[str, ...] = CONTROLLER_USERS
+    """User name globs of the controllers whose objects are not judged again. An owner
+    reference alone proves nothing: anyone may write one, so it counts only from these."""
+    controller_groups: tuple[str, ...] = ()
+    """Group globs of such controllers."""
 
     default_timeout: Annotated[float, Field(gt=0)] = 10.0
     """The answer budget when the API server sends no `?timeout=` (its own default is 10s)."""
     max_body_bytes: Annotated[int, Field(gt=0)] = 3 * 1024 * 1024
-    workers: Annotated[int, Field(ge=1)] = 4
-    """Threads that evaluate objects, so a slow evaluation never blocks the event loop."""
+    """The largest AdmissionReview judged; larger ones are answered by the failure mode."""
+    workers: Annotated[int, Field(ge=1)] = 2
+    """Threads that judge objects, off the event loop: at most this many are judged at once,
+    the others wait (within their time budget)."""
+    max_connections: Annotated[int, Field(ge=1)] = 128
+    """Open connections and requests in flight; beyond, new requests get a 503."""
+    max_reading: Annotated[int, Field(ge=1)] = 8
+    """Request bodies read at once; the others wait, so buffered bodies stay bounded."""
+    header_timeout: Annotated[float, Field(gt=0)] = 10.0
+    """Seconds for a request's headers to arrive, from its first byte (or from the connection's
+    start); a connection that trickles them is closed."""
+    body_timeout: Annotated[float, Field(gt=0)] = 10.0
+    """Seconds for a request's body to arrive (at most its time budget); else a 408, closed."""
     cert_poll_interval: Annotated[float, Field(gt=0)] = 2.0
     keep_alive_timeout: Annotated[float, Field(gt=0)] = 120.0
     """Longer than the API server's 90-second idle timeout, so the server never closes a

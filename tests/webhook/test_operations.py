@@ -75,12 +75,51 @@ def controlled_pod() -> dict[str, Any]:
     }
 
 
-def test_pods_of_a_controller_are_not_judged_again(
+JOB_CONTROLLER = "system:serviceaccount:kube-system:job-controller"
+CONTROLLERS = (
+    "system:serviceaccounts",
+    "system:serviceaccounts:kube-system",
+    "system:authenticated",
+)
+
+
+def test_pods_a_controller_sends_are_not_judged_again(
     webhook: Running, serve: Callable[..., Running]
 ) -> None:
-    assert webhook.validate(review(controlled_pod()))["response"] == ALLOWED
-    assert webhook.mutate(review(controlled_pod()))["response"] == ALLOWED
-    assert denied(serve(judge_controlled=True).validate(review(controlled_pod())))
+    sent = review(controlled_pod(), user=JOB_CONTROLLER, groups=CONTROLLERS)
+    assert webhook.validate(sent)["response"] == ALLOWED
+    assert webhook.mutate(sent)["response"] == ALLOWED
+    assert denied(serve(judge_controlled=True).validate(sent))
+
+
+def test_an_owner_reference_from_a_user_is_judged(webhook: Running) -> None:
+    """Anyone may write an owner reference: alice's GPU Job 'owned' by her own ConfigMap is
+    judged like any other, and denied for its GPU request outside limits."""
+    obj = job()
+    obj["metadata"]["ownerReferences"] = [
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "name": "mine",
+            "uid": "0b7a0c2e-1d8f-4f7e-9a59-3c0f5f1a2b3c",
+            "controller": True,
+        }
+    ]
+    answer = webhook.validate(review(obj, user="alice"))["response"]
+    assert answer["allowed"] is False
+    assert "ML101" in answer["status"]["message"]
+    assert denied(webhook.validate(review(controlled_pod(), user="alice")))
+
+
+def test_controller_identities_are_configurable(serve: Callable[..., Running]) -> None:
+    running = serve(controller_users=(), controller_groups=("system:serviceaccounts:ops",))
+    by_group = review(
+        controlled_pod(),
+        user="system:serviceaccount:ops:runner",
+        groups=("system:serviceaccounts:ops",),
+    )
+    assert running.validate(by_group)["response"] == ALLOWED
+    assert denied(running.validate(review(controlled_pod(), user=JOB_CONTROLLER)))
 
 
 def test_owner_that_is_not_a_controller_does_not_exempt(webhook: Running) -> None:
