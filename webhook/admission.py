@@ -33,6 +33,18 @@ class BadRequest(Exception):
         self.message = message
 
 
+class Unjudgeable(Exception):
+    """An AdmissionReview whose `uid` could be read but whose object cannot be judged (nested
+    too deep to decode, larger than mllint takes): the failure mode answers it."""
+
+    def __init__(self, api_version: str, uid: str, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.api_version = api_version
+        self.uid = uid
+        self.reason = reason
+        self.detail = detail
+
+
 @dataclass(frozen=True, slots=True)
 class Review:
     api_version: str
@@ -73,8 +85,15 @@ class Review:
         return filled
 
 
-def parse_review(body: bytes) -> Review:
-    """The AdmissionReview in `body`, or BadRequest saying what is wrong with it."""
+def parse_review(body: bytes | bytearray) -> Review:
+    """The AdmissionReview in `body`; Unjudgeable when only its envelope can be read (the
+    object nests too deep for the decoder), else BadRequest saying what is wrong with it."""
+    if body[:2] in _UTF16_BOMS or body[:4].count(0):
+        # json.loads would guess UTF-16 or UTF-32 from the first bytes; the API server sends
+        # UTF-8 only, as RFC 8259 requires between systems.
+        raise BadRequest(
+            400, "encoding", "the body is not UTF-8 encoded JSON (it looks like UTF-16 or UTF-32)"
+        )
     try:
         data = json.loads(body)
     except UnicodeDecodeError:
@@ -88,7 +107,10 @@ def parse_review(body: bytes) -> Review:
     except ValueError as exc:  # e.g. an integer beyond Python's digit limit
         raise BadRequest(400, "json", f"the body is not usable JSON: {exc}") from None
     except RecursionError:
-        raise _too_deep() from None
+        head = envelope(body)
+        if head is None:
+            raise _too_deep() from None
+        raise Unjudgeable(*head, "depth", "the object nests too deep to be read") from None
     if not isinstance(data, dict):
         raise BadRequest(
             400, "envelope", f"expected an AdmissionReview object, got a JSON {_type(data)}"
@@ -127,6 +149,55 @@ def _too_deep() -> BadRequest:
     return BadRequest(400, "depth", "the request nests too deep to be read")
 
 
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[][{}:,]')
+
+
+def envelope(body: bytes | bytearray) -> tuple[str, str] | None:
+    """(apiVersion, request.uid) read from the JSON text without decoding the rest, so that a
+    request whose object cannot be decoded (too deep, cut short) is still answered by uid.
+
+    A scan of the tokens with a stack of what each bracket opened: linear, and iterative,
+    whatever the nesting."""
+    stack: list[tuple[bytes, str | None]] = []
+    key: str | None = None
+    value_next = False
+    api_version: str | None = None
+    uid: str | None = None
+    for match in _TOKEN.finditer(body):
+        token = match.group()
+        first = token[:1]
+        if first in (b"{", b"["):
+            stack.append((first, key if value_next else None))
+            key, value_next = None, False
+        elif first in (b"}", b"]"):
+            if stack:
+                stack.pop()
+            key, value_next = None, False
+        elif first == b":":
+            value_next = True
+        elif first == b",":
+            key, value_next = None, False
+        else:
+            try:
+                text = json.loads(token)
+            except ValueError:
+                continue
+            if not value_next:
+                key = text if stack and stack[-1][0] == b"{" else None
+                continue
+            if len(stack) == 1 and key == "apiVersion":
+                api_version = text
+            elif len(stack) == 2 and stack[1] == (b"{", "request") and key == "uid":
+                uid = text
+            key, value_next = None, False
+        if api_version is not None and uid is not None:
+            break
+    if api_version in API_VERSIONS and isinstance(uid, str) and uid:
+        return str(api_version), uid
+    return None
+
+
 def _type(value: Any) -> str:
     return {
         dict: "object",
@@ -152,7 +223,9 @@ def encode_review(api_version: str, uid: str, response: Mapping[str, Any]) -> by
         "kind": KIND,
         "response": {"uid": uid, **response},
     }
-    return json.dumps(review, separators=(",", ":"), ensure_ascii=False).encode()
+    # ASCII with escapes: a lone surrogate copied from the object (a name, a message) is then
+    # a valid JSON escape rather than an encoding error.
+    return json.dumps(review, separators=(",", ":")).encode()
 
 
 def encode_error(error: BadRequest) -> bytes:

@@ -38,6 +38,10 @@ def create_app(
         built = admission
         if built is None:
             built = await asyncio.to_thread(Admission.from_settings, settings)
+        engine = built.engine
+        metrics.known_kinds = frozenset(
+            {k.kind for k in engine.kinds} | {k[3] for k in engine.admission_kinds()}
+        )
         executor = ThreadPoolExecutor(settings.workers, thread_name_prefix="mllint-eval")
         app.state.handler = AdmissionHandler(built, executor, metrics)
         watcher = None

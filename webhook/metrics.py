@@ -25,8 +25,16 @@ _LATENCY_BUCKETS = (
 )
 
 
+OPERATIONS = frozenset({"CREATE", "UPDATE", "DELETE", "CONNECT"})
+OTHER = "other"
+"""The label of a value that comes from a request and is not one mllint knows: label values
+must stay a small set, whatever clients send."""
+
+
 class Metrics:
     def __init__(self) -> None:
+        self.known_kinds: frozenset[str] = frozenset()
+        """The kinds the engine judges; set once it is built."""
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = Counter(
@@ -76,6 +84,13 @@ class Metrics:
             ["result"],
             registry=r,
         )
+
+    def kind(self, kind: str) -> str:
+        return kind if kind in self.known_kinds else OTHER
+
+    @staticmethod
+    def operation(operation: str) -> str:
+        return operation if operation in OPERATIONS else OTHER
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -22,10 +22,12 @@ import threading
 from collections.abc import Iterator
 from types import FrameType
 
+import h11
 import uvicorn
 from fastapi import FastAPI
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from mllint.rules import ConfigError
 from mllint.webhook import logs
@@ -86,6 +88,71 @@ class WebhookServer(uvicorn.Server):
         await super().shutdown(sockets)
 
 
+class GuardedH11Protocol(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol with a deadline on request headers.
+
+    uvicorn closes idle keep-alive connections, but not one that trickles its headers a byte at
+    a time, nor a new connection that never sends any: each would hold a connection (and its
+    TLS state) for ever. Headers must be complete `header_timeout` seconds after the connection
+    opens or the request's first byte arrives."""
+
+    header_timeout = 10.0
+    _header_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._watch_headers()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        self._watch_headers()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._stop_watching()  # idle until the next request: the keep-alive timeout applies
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_watching()
+        super().connection_lost(exc)
+
+    def _watch_headers(self) -> None:
+        waiting = self.conn.their_state is h11.IDLE and not self.transport.is_closing()
+        if not waiting:
+            self._stop_watching()
+        elif self._header_timer is None and self.timeout_keep_alive_task is None:
+            self._header_timer = self.loop.call_later(self.header_timeout, self._headers_late)
+
+    def _stop_watching(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _headers_late(self) -> None:
+        self._header_timer = None
+        if not self.transport.is_closing():
+            self.transport.close()
+
+
+def _protocol(header_timeout: float) -> type[GuardedH11Protocol]:
+    return type("GuardedH11", (GuardedH11Protocol,), {"header_timeout": header_timeout})
+
+
+def _fixed_mmap_threshold() -> None:
+    """Give large buffers (request bodies, decoded objects' big blocks) their own mappings, so
+    that they go back to the system when freed. glibc raises its mmap threshold after each such
+    free, after which they come from the heap, where a few live blocks keep the whole heap; a
+    fixed threshold keeps the first behaviour. Elsewhere this does nothing."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if sys.platform != "linux" or name is None:
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(name)
+        libc.mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD
+
+
 def build_server(
     settings: WebhookSettings, admission: Admission, certificates: CertificateStore
 ) -> WebhookServer:
@@ -105,6 +172,10 @@ def build_server(
         server_header=False,
         timeout_keep_alive=math.ceil(settings.keep_alive_timeout),
         timeout_graceful_shutdown=math.ceil(settings.graceful_timeout),
+        http=_protocol(settings.header_timeout),
+        limit_concurrency=settings.max_connections,
+        # Headers (request line included) larger than this are refused with a 400.
+        h11_max_incomplete_event_size=16 * 1024,
     )
     config.load()
     config.ssl = certificates.context
@@ -203,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, CertificateError) as exc:
         return _fail(str(exc))
     logs.configure(settings.log_level)
+    _fixed_mmap_threshold()
     server = build_server(settings, admission, certificates)
     try:
         server.run()
