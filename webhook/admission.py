@@ -27,10 +27,13 @@ class BadRequest(Exception):
     """A request mllint cannot answer with an AdmissionReview: the caller's mistake (4xx)."""
 
     def __init__(self, status: int, reason: str, message: str) -> None:
-        super().__init__(message)
+        super().__init__(status, reason, message)  # all three: it travels back from workers
         self.status = status
         self.reason = reason
         self.message = message
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class Unjudgeable(Exception):
@@ -38,7 +41,7 @@ class Unjudgeable(Exception):
     too deep to decode, larger than mllint takes): the failure mode answers it."""
 
     def __init__(self, api_version: str, uid: str, reason: str, detail: str) -> None:
-        super().__init__(detail)
+        super().__init__(api_version, uid, reason, detail)
         self.api_version = api_version
         self.uid = uid
         self.reason = reason

@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import multiprocessing
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, wait
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from mllint.webhook import health, mutate, validate
+from mllint.webhook import health, judging, mutate, validate
 from mllint.webhook.handler import AdmissionHandler
 from mllint.webhook.metrics import Metrics
 from mllint.webhook.review import Admission
@@ -42,18 +43,34 @@ def create_app(
         metrics.known_kinds = frozenset(
             {k.kind for k in engine.kinds} | {k[3] for k in engine.admission_kinds()}
         )
-        executor = ThreadPoolExecutor(settings.workers, thread_name_prefix="mllint-eval")
-        app.state.handler = AdmissionHandler(built, executor, metrics)
+        # Everything loaded so far lives as long as the process: freezing it keeps the
+        # collector's full passes, which would scan it all, from stalling requests, and keeps
+        # the pages the workers share with this process shared.
+        gc.collect()
+        gc.freeze()
+        pools: list[ProcessPoolExecutor] = []
+
+        def start_workers() -> ProcessPoolExecutor:
+            for old in pools:
+                old.shutdown(wait=False, cancel_futures=True)
+            pool = ProcessPoolExecutor(
+                settings.workers,
+                mp_context=multiprocessing.get_context("fork"),
+                initializer=judging.start_worker,
+                initargs=(built,),
+            )
+            # Fork them all now, while this process has few threads and nothing in flight.
+            wait([pool.submit(_ready) for _ in range(settings.workers)])
+            pools[:] = [pool]
+            return pool
+
+        app.state.handler = AdmissionHandler(built, start_workers, metrics)
         watcher = None
         if certificates is not None:
             metrics.certificate_expiry.set(certificates.current.not_after.timestamp())
             watcher = asyncio.create_task(
                 _watch(certificates, metrics, settings.cert_poll_interval)
             )
-        # Everything loaded so far lives as long as the process: freezing it keeps the
-        # collector's full passes, which would scan it all, from stalling requests.
-        gc.collect()
-        gc.freeze()
         app.state.ready = True
         try:
             yield
@@ -61,7 +78,8 @@ def create_app(
             app.state.ready = False
             if watcher is not None:
                 watcher.cancel()
-            executor.shutdown(wait=False, cancel_futures=True)
+            for pool in pools:
+                pool.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(
         title="mllint admission webhook",
@@ -78,6 +96,10 @@ def create_app(
     app.include_router(mutate.router)
     app.include_router(health.router)
     return app
+
+
+def _ready() -> None:
+    """A worker's first task: it exists."""
 
 
 def start_draining(app: FastAPI) -> None:

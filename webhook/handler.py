@@ -1,11 +1,9 @@
-"""The HTTP side of an admission request: a bounded body, the `?timeout=` budget, judging off the
-event loop and bounded by that budget, the failure mode, metrics and a log line.
+"""The HTTP side of an admission request: a bounded body, the `?timeout=` budget, judging in
+worker processes (see `judging`) bounded by that budget, metrics and a log line.
 
 The event loop only reads bodies (at most `max_reading` at once, each within its time) and
-answers; decoding, judging and encoding run in `workers` threads, so that `/healthz` and other
-requests are answered while the largest objects are judged. A judgement that outlives its budget
-is answered by the failure mode at once, and its thread is interrupted (an exception raised in
-it at its next bytecode), so that a slow object does not keep a worker.
+answers, so that `/healthz` and other requests are answered while the largest objects are
+judged.
 
 Whatever happens, the answer is an AdmissionReview (HTTP 200) whenever the request's `uid` can be
 read, an object mllint cannot judge (too large, nested too deep, a bug) included; only a request
@@ -16,50 +14,36 @@ that is not an AdmissionReview at all gets a 4xx with a Kubernetes Status saying
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import enum
 import logging
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from concurrent.futures.process import BrokenProcessPool
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from mllint.webhook.admission import (
-    BadRequest,
-    Review,
-    Unjudgeable,
-    encode_error,
-    encode_review,
-    envelope,
-    parse_review,
-    parse_timeout,
-)
+from mllint.webhook import judging
+from mllint.webhook.admission import BadRequest, encode_error, parse_timeout
+from mllint.webhook.judging import Answer
 from mllint.webhook.metrics import Metrics
-from mllint.webhook.review import Admission, Outcome
+from mllint.webhook.review import Admission
 
 log = logging.getLogger("mllint.webhook")
 
 JSON = "application/json"
-HEAD_BYTES = 64 * 1024
-"""How much of a body too large to judge is kept, to read its uid from (the API server writes
-`request.uid` first)."""
 DRAIN_FACTOR = 4
 """A body too large to judge is still read to its end, up to this many times the limit, so that
 it can be answered; a larger one is refused (413) and its connection closed."""
+SLACK = 0.5
+"""Seconds past the budget the event loop waits for a worker before it answers by the failure
+mode itself (a worker's own timer answers first, unless it is stuck in one long C call)."""
 
 
 class Endpoint(enum.StrEnum):
     VALIDATE = "validate"
     MUTATE = "mutate"
-
-
-class Overtime(BaseException):
-    """Raised in a judging thread when its time is up; a BaseException, so that an `except
-    Exception` in a rule cannot swallow it."""
 
 
 def budget(timeout: float) -> float:
@@ -68,61 +52,14 @@ def budget(timeout: float) -> float:
     return timeout * 0.5 if timeout <= 2 else min(timeout * 0.8, timeout - 1.0)
 
 
-@dataclass(slots=True)
-class Answer:
-    """A judged request: what to record, and the encoded AdmissionReview."""
-
-    review: Review | None
-    outcome: Outcome
-    body: bytes
-    failure: str = ""
-    """The failure reason (timeout, error, depth, too-large), when the failure mode answered."""
-    api_version: str = ""
-    uid: str = ""
-
-
-class Job:
-    """One judgement in a worker thread, which the event loop can interrupt when it is late."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._thread: int | None = None
-        self._done = False
-
-    def run(self, work: Callable[[], Answer], late: Callable[[], Answer]) -> Answer:
-        with self._lock:
-            if self._done:  # its time ran out while it waited for a worker
-                return late()
-            self._thread = threading.get_ident()
-        try:
-            return work()
-        except Overtime:
-            return late()
-        finally:
-            with self._lock:
-                self._done = True
-                self._thread = None
-                # An interruption sent just as the work ended must not hit the next job.
-                _interrupt(threading.get_ident(), None)
-
-    def cancel(self) -> None:
-        """Stop the work: at once when it has not started, at its next bytecode when it runs."""
-        with self._lock:
-            self._done = True
-            if self._thread is not None:
-                _interrupt(self._thread, Overtime)
-
-
-def _interrupt(thread: int, exc: type[BaseException] | None) -> None:
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(
-        ctypes.c_ulong(thread), ctypes.py_object(exc) if exc is not None else None
-    )
-
-
 class AdmissionHandler:
-    def __init__(self, admission: Admission, executor: Executor, metrics: Metrics) -> None:
+    def __init__(
+        self, admission: Admission, restart: Callable[[], Executor], metrics: Metrics
+    ) -> None:
         self.admission = admission
-        self.executor = executor
+        self.restart = restart
+        """Starts the worker processes (again, when one died)."""
+        self.executor = restart()
         self.metrics = metrics
         self.settings = admission.settings
         self.reading = asyncio.Semaphore(self.settings.max_reading)
@@ -192,110 +129,65 @@ class AdmissionHandler:
     async def _judge(
         self, body: bytearray, oversize: bool, endpoint: Endpoint, deadline: float
     ) -> Answer:
-        judge = self.admission.validate if endpoint is Endpoint.VALIDATE else self.admission.mutate
-        limit = self.settings.max_body_bytes
-        job = Job()
-
-        def work() -> Answer:
-            if oversize:
-                detail = f"the request is larger than {limit} bytes, the most mllint judges"
-                return self._unreadable(body, "too-large", detail, _too_large(limit))
-            return self._answer(body, judge)
-
-        def late() -> Answer:
-            detail = "no answer within the request's time budget"
-            refusal = BadRequest(400, "timeout", f"{detail}, and the request has no uid")
-            return self._unreadable(body, "timeout", detail, refusal)
-
-        loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self.executor, job.run, work, late)
         remaining = deadline - time.perf_counter()
-        try:
-            return await asyncio.wait_for(asyncio.shield(future), max(remaining, 0))
-        except TimeoutError:
-            job.cancel()
-            return late()
-
-    def _answer(self, body: bytearray, judge: Callable[[Review], Outcome]) -> Answer:
-        """Decode, judge and encode, in a worker thread; the failure mode answers what cannot
-        be judged."""
-        try:
-            review = parse_review(body)
-        except Unjudgeable as exc:
-            return self._failure_answer(exc.api_version, exc.uid, exc.reason, exc.detail)
-        try:
-            outcome = judge(review)
-            encoded = encode_review(review.api_version, review.uid, outcome.response)
-        except RecursionError:
-            # Rules do not recurse into objects; copies of them (for patches) do.
-            return self._failed_review(review, "depth", "the object nests too deep to be judged")
-        except Exception as exc:  # a bug must not become a 5xx: the failure mode answers
-            log.error(
-                "evaluation failed",
-                exc_info=exc,
-                extra={"fields": {"uid": review.uid, "kind": review.kind}},
+        if oversize:
+            limit = self.settings.max_body_bytes
+            detail = f"the request is larger than {limit} bytes, the most mllint judges"
+            return judging.unreadable(
+                self.admission, bytes(body), "too-large", detail, _too_large(limit)
             )
-            return self._failed_review(review, "error", f"internal error: {type(exc).__name__}")
-        return Answer(review, outcome, encoded, api_version=review.api_version, uid=review.uid)
-
-    def _unreadable(self, body: bytearray, reason: str, detail: str, refusal: BadRequest) -> Answer:
-        """The failure mode's answer to a request judged no further, read by its uid alone
-        (from its head, where the API server writes it, else the whole); `refusal` when even
-        that cannot be read."""
-        head = envelope(body[:HEAD_BYTES]) or (envelope(body) if len(body) > HEAD_BYTES else None)
-        if head is None:
-            raise refusal
-        return self._failure_answer(*head, reason, detail)
-
-    def _failed_review(self, review: Review, reason: str, detail: str) -> Answer:
-        answer = self._failure_answer(review.api_version, review.uid, reason, detail)
-        answer.review = review
-        return answer
-
-    def _failure_answer(self, api_version: str, uid: str, reason: str, detail: str) -> Answer:
-        outcome = self.admission.failure(detail)
-        body = encode_review(api_version, uid, outcome.response)
-        return Answer(None, outcome, body, reason, api_version, uid)
+        data = bytes(body)
+        loop = asyncio.get_running_loop()
+        try:
+            future = loop.run_in_executor(
+                self.executor, judging.judge, str(endpoint), data, remaining
+            )
+            return await asyncio.wait_for(future, max(remaining, 0) + SLACK)
+        except (TimeoutError, BrokenProcessPool) as exc:
+            if isinstance(exc, BrokenProcessPool):
+                log.error("a judging worker died", extra={"fields": {"endpoint": str(endpoint)}})
+                self.executor = self.restart()
+            detail = "no answer within the request's time budget"
+            reason = "timeout" if isinstance(exc, TimeoutError) else "error"
+            return judging.unreadable(self.admission, data, reason, detail, None)
 
     def _record(self, answer: Answer, endpoint: Endpoint, elapsed: float) -> None:
         m = self.metrics
-        review, outcome = answer.review, answer.outcome
         if answer.failure:
             m.failures.labels(endpoint, answer.failure, str(self.settings.failure_mode)).inc()
-        operation = m.operation(review.operation if review else "")
-        kind = m.kind(review.kind if review else "")
-        dry_run = str(review.dry_run if review else False).lower()
-        m.requests.labels(endpoint, operation, kind, outcome.decision, dry_run).inc()
+        operation, kind = m.operation(answer.operation), m.kind(answer.kind)
+        dry_run = str(answer.dry_run).lower()
+        m.requests.labels(endpoint, operation, kind, answer.decision, dry_run).inc()
         m.latency.labels(endpoint).observe(elapsed)
-        for judged in outcome.judged:
-            m.violations.labels(judged.finding.code, judged.action).inc()
-        if outcome.patch_ops:
-            m.patch_operations.inc(outcome.patch_ops)
-        quiet = outcome.decision in ("allow", "skip")
+        for code, action, _ in answer.findings:
+            m.violations.labels(code, action).inc()
+        if answer.patch_ops:
+            m.patch_operations.inc(answer.patch_ops)
+        quiet = answer.decision in ("allow", "skip")
         level = logging.DEBUG if quiet else logging.INFO
         if not log.isEnabledFor(level):
             return
-        fields: dict[str, object] = {"endpoint": str(endpoint), "uid": answer.uid}
-        if review is not None:
-            fields |= {
-                "operation": review.operation,
-                "kind": review.kind,
-                "namespace": review.request.get("namespace"),
-                "name": review.request.get("name"),
-                "dry_run": review.dry_run,
-            }
-        fields |= {"decision": outcome.decision, "duration_ms": round(elapsed * 1000, 3)}
-        if outcome.judged:
+        fields: dict[str, object] = {
+            "endpoint": str(endpoint),
+            "uid": answer.uid,
+            "operation": answer.operation,
+            "kind": answer.kind,
+            "namespace": answer.namespace,
+            "name": answer.name,
+            "dry_run": answer.dry_run,
+            "decision": answer.decision,
+            "duration_ms": round(elapsed * 1000, 3),
+        }
+        if answer.findings:
             fields["findings"] = [
-                {"rule": j.finding.code, "action": str(j.action), "at": j.finding.pointer}
-                for j in outcome.judged
+                {"rule": code, "action": action, "at": at} for code, action, at in answer.findings
             ]
-        if outcome.patch_ops:
-            fields["patch_operations"] = outcome.patch_ops
-        if outcome.reason:
-            fields["reason"] = outcome.reason
-        if self.settings.log_bodies and review is not None:
-            fields["object"] = review.request.get("object")
+        if answer.patch_ops:
+            fields["patch_operations"] = answer.patch_ops
+        if answer.reason:
+            fields["reason"] = answer.reason
+        if self.settings.log_bodies and answer.obj is not None:
+            fields["object"] = answer.obj
         log.log(level, "admission", extra={"fields": fields})
 
 
@@ -312,10 +204,10 @@ async def _receive(request: Request, limit: int, declared: int | None) -> tuple[
         size += len(chunk)
         if size > limit * DRAIN_FACTOR:
             raise _too_large(limit)
-        if len(body) < HEAD_BYTES or size <= limit:
+        if len(body) < judging.HEAD_BYTES or size <= limit:
             body += chunk
-        if size > limit and len(body) > HEAD_BYTES:
-            del body[HEAD_BYTES:]
+        if size > limit and len(body) > judging.HEAD_BYTES:
+            del body[judging.HEAD_BYTES :]
     return body, size > limit
 
 

@@ -275,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(exc))
     logs.configure(settings.log_level)
     _fixed_mmap_threshold()
+
     server = build_server(settings, admission, certificates)
     try:
         server.run()
