@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import stat
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
@@ -78,6 +79,28 @@ def start_worker(admission: Admission) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGALRM, _expire)
+    _let_go_of_sockets()
+
+
+def _let_go_of_sockets() -> None:
+    """Point the sockets a worker inherited (the listener, open connections) at /dev/null: a
+    copy held here would keep a connection open after the server closes it. The worker talks
+    to the server through pipes only."""
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        for name in os.listdir("/proc/self/fd"):
+            fd = int(name)
+            if fd <= 2 or fd == null:
+                continue
+            try:
+                if stat.S_ISSOCK(os.fstat(fd).st_mode):
+                    os.dup2(null, fd)
+            except OSError:
+                continue
+    except OSError:
+        return  # no /proc: nothing to do where there is none
+    finally:
+        os.close(null)
 
 
 def _expire(signum: int, frame: FrameType | None) -> None:
