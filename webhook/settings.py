@@ -102,8 +102,9 @@ class WebhookSettings(BaseSettings):
     workers: Annotated[int, Field(ge=1)] = 2
     """Threads that judge objects, off the event loop: at most this many are judged at once,
     the others wait (within their time budget)."""
-    max_connections: Annotated[int, Field(ge=1)] = 128
-    """Open connections and requests in flight; beyond, new requests get a 503."""
+    max_connections: Annotated[int, Field(ge=1)] = 256
+    """Open connections (idle keep-alive ones included) and requests in flight; beyond, new
+    requests get a 503."""
     max_reading: Annotated[int, Field(ge=1)] = 8
     """Request bodies read at once; the others wait, so buffered bodies stay bounded."""
     header_timeout: Annotated[float, Field(gt=0)] = 10.0

@@ -14,12 +14,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from webhook_helpers import (
     PKI,
     SERVICE_NAME,
     Running,
     client_context,
+    https_client,
     job,
     patch_of,
     review,
@@ -29,6 +31,13 @@ from webhook_helpers import (
 MiB = 1024 * 1024
 DEPLOY_LIMIT_MIB = 256
 """deploy/base/deployment.yaml: the container's memory limit."""
+
+
+@contextlib.contextmanager
+def connection(running: Running) -> Iterator[httpx.Client]:
+    """A client of its own, closed after use: the shared server keeps no idle connection."""
+    with https_client(running.port, client_context(running.ca), connections=1) as client:
+        yield client
 
 
 def memory_mib(pid: int) -> float:
@@ -120,7 +129,8 @@ def test_slow_clients_hold_no_memory(guarded: Running) -> None:
     )
     assert peak < DEPLOY_LIMIT_MIB * 0.6
     assert after < base + 40
-    assert guarded.client().get("/healthz").status_code == 200
+    with connection(guarded) as client:
+        assert client.get("/healthz").status_code == 200
 
 
 def test_trickled_headers_are_cut(guarded: Running) -> None:
@@ -181,7 +191,8 @@ def test_health_answers_while_the_largest_objects_are_judged(webhook: Running) -
     answers: list[int] = []
 
     def judge() -> None:
-        response = webhook.client().post("/validate", content=body, params={"timeout": "30s"})
+        with connection(webhook) as client:
+            response = client.post("/validate", content=body, params={"timeout": "30s"})
         answers.append(response.status_code)
         done.append(time.monotonic())
 
@@ -190,14 +201,14 @@ def test_health_answers_while_the_largest_objects_are_judged(webhook: Running) -
         thread.start()
     latencies: list[float] = []
     health_done: list[float] = []
-    client = webhook.client()
-    time.sleep(0.2)  # the bodies are on their way
-    while len(done) < 3:
-        start = time.monotonic()
-        assert client.get("/healthz").status_code == 200
-        latencies.append(time.monotonic() - start)
-        health_done.append(time.monotonic())
-        time.sleep(0.02)
+    with connection(webhook) as client:
+        time.sleep(0.2)  # the bodies are on their way
+        while len(done) < 3:
+            start = time.monotonic()
+            assert client.get("/healthz").status_code == 200
+            latencies.append(time.monotonic() - start)
+            health_done.append(time.monotonic())
+            time.sleep(0.02)
     for thread in threads:
         thread.join()
     assert answers == [200, 200, 200]
@@ -211,9 +222,8 @@ def test_health_answers_while_the_largest_objects_are_judged(webhook: Running) -
 
 
 def raw_post(running: Running, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
-    response = running.client().post(
-        path, content=body, headers={"content-type": "application/json"}
-    )
+    with connection(running) as client:
+        response = client.post(path, content=body, headers={"content-type": "application/json"})
     return response.status_code, response.json()
 
 
@@ -226,7 +236,8 @@ def test_a_lone_surrogate_in_a_name_is_answered_and_counted(webhook: Running) ->
         assert status == 200
         assert answer["response"]["uid"] == "705ab4f5-6393-11e8-b7cc-42010a800002"
     assert answer["response"]["allowed"] is True
-    metrics = webhook.client().get("/metrics").text
+    with connection(webhook) as client:
+        metrics = client.get("/metrics").text
     assert 'decision="deny",dry_run="false",endpoint="validate",kind="Job"' in metrics
 
 
@@ -235,7 +246,8 @@ def test_utf16_and_utf32_bodies_are_refused_as_the_docs_say(
     webhook: Running, encoding: str
 ) -> None:
     body = json.dumps(review(job())).encode(encoding)
-    response = webhook.client().post("/validate", content=body)
+    with connection(webhook) as client:
+        response = client.post("/validate", content=body)
     assert response.status_code == 400
     assert "not UTF-8 encoded JSON" in response.json()["message"]
 
@@ -269,7 +281,8 @@ def test_every_unjudgeable_object_follows_the_failure_mode(
     }
     for name, body in bodies.items():
         for path in ("/validate", "/mutate"):
-            response = running.client().post(path, content=body.encode())
+            with connection(running) as client:
+                response = client.post(path, content=body.encode())
             assert response.status_code == 200, (name, path, response.text)
             answer = response.json()["response"]
             if "could not check this object" not in json.dumps(answer):
@@ -290,3 +303,19 @@ def test_mutate_creates_a_null_limits_and_keeps_the_other_fixes(webhook: Running
     paths = {op["path"] for op in ops}
     assert "/spec/template/spec/containers/0/resources/limits" in paths
     assert "/spec/ttlSecondsAfterFinished" in paths  # ML204's fix is kept
+
+
+def test_connections_beyond_the_limit_get_a_503(serve: Callable[..., Running]) -> None:
+    running = serve(max_connections=3)
+    held = [tls_socket(running) for _ in range(3)]
+    try:
+        with connection(running) as client:
+            assert client.get("/healthz").status_code == 503
+        for sock in held:
+            sock.close()
+        time.sleep(0.2)
+        with connection(running) as client:
+            assert client.get("/healthz").status_code == 200
+    finally:
+        for sock in held:
+            sock.close()
