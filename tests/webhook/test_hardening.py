@@ -227,18 +227,24 @@ def raw_post(running: Running, path: str, body: bytes) -> tuple[int, dict[str, A
     return response.status_code, response.json()
 
 
-def test_a_lone_surrogate_in_a_name_is_answered_and_counted(webhook: Running) -> None:
+def test_a_lone_surrogate_in_a_name_is_answered_and_counted(
+    serve: Callable[..., Running],
+) -> None:
+    running = serve()
     obj = job()
     obj["metadata"]["name"] = "train-\ud800"
     body = json.dumps(review(obj)).encode()  # escaped as \\ud800: valid JSON
-    for path in ("/validate", "/mutate"):
-        status, answer = raw_post(webhook, path, body)
+    answers = {path: raw_post(running, path, body) for path in ("/validate", "/mutate")}
+    for status, answer in answers.values():
         assert status == 200
         assert answer["response"]["uid"] == "705ab4f5-6393-11e8-b7cc-42010a800002"
-    assert answer["response"]["allowed"] is True
-    with connection(webhook) as client:
+    validated = answers["/validate"][1]["response"]
+    assert validated["allowed"] is False  # judged (ML101), not admitted by the failure mode
+    assert "train-\ud800" in validated["status"]["message"]
+    with connection(running) as client:
         metrics = client.get("/metrics").text
-    assert 'decision="deny",dry_run="false",endpoint="validate",kind="Job"' in metrics
+    counted = 'decision="deny",dry_run="false",endpoint="validate",kind="Job",operation="CREATE"'
+    assert f"mllint_webhook_requests_total{{{counted}}} 1.0" in metrics
 
 
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-32"])
