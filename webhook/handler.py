@@ -159,8 +159,8 @@ class AdmissionHandler:
         dry_run = str(answer.dry_run).lower()
         m.requests.labels(endpoint, operation, kind, answer.decision, dry_run).inc()
         m.latency.labels(endpoint).observe(elapsed)
-        for code, action, _ in answer.findings:
-            m.violations.labels(code, action).inc()
+        for code, action, count in answer.counts:
+            m.violations.labels(code, action).inc(count)
         if answer.patch_ops:
             m.patch_operations.inc(answer.patch_ops)
         quiet = answer.decision in ("allow", "skip")
@@ -182,6 +182,9 @@ class AdmissionHandler:
             fields["findings"] = [
                 {"rule": code, "action": action, "at": at} for code, action, at in answer.findings
             ]
+            total = sum(count for _, _, count in answer.counts)
+            if total > len(answer.findings):
+                fields["findings_total"] = total
         if answer.patch_ops:
             fields["patch_operations"] = answer.patch_ops
         if answer.reason:

@@ -18,6 +18,7 @@ import logging
 import os
 import signal
 import stat
+from collections import Counter
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
@@ -34,6 +35,8 @@ from mllint.webhook.review import Admission, Outcome
 
 log = logging.getLogger("mllint.webhook")
 
+LOGGED = 50
+"""Findings named in a log line; an object with thousands has its count logged instead."""
 HEAD_BYTES = 64 * 1024
 """How much of a body is scanned for its uid when it is judged no further (the API server
 writes `request.uid` first)."""
@@ -54,7 +57,9 @@ class Answer:
     name: Any = None
     dry_run: bool = False
     findings: tuple[tuple[str, str, str], ...] = ()
-    """(code, action, pointer) of each finding judged."""
+    """(code, action, pointer) of the first LOGGED findings, for the log line."""
+    counts: tuple[tuple[str, str, int], ...] = ()
+    """(code, action, how many) of all findings, for the metrics."""
     patch_ops: int = 0
     reason: str = ""
     obj: Any = None
@@ -182,6 +187,7 @@ def _answer(
     admission: Admission, encoded: bytes, outcome: Outcome, review: Review, failed: str = ""
 ) -> Answer:
     request = review.request
+    counts = Counter((j.finding.code, str(j.action)) for j in outcome.judged)
     return Answer(
         encoded,
         outcome.decision,
@@ -192,7 +198,8 @@ def _answer(
         request.get("namespace"),
         request.get("name"),
         review.dry_run,
-        tuple((j.finding.code, str(j.action), j.finding.pointer) for j in outcome.judged),
+        tuple((j.finding.code, str(j.action), j.finding.pointer) for j in outcome.judged[:LOGGED]),
+        tuple((code, action, n) for (code, action), n in counts.items()),
         outcome.patch_ops,
         outcome.reason,
         request.get("object") if admission.settings.log_bodies else None,
