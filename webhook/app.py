@@ -1,5 +1,6 @@
 """The FastAPI application: `create_app(settings)` wires one router per concern (validate,
-mutate, health) to state built once at start-up (the engine, the worker threads, the metrics)."""
+mutate, health) to state built once at start-up (the engine, the judging worker processes, the
+metrics)."""
 
 from __future__ import annotations
 

@@ -116,7 +116,8 @@ build_server(settings, Admission(settings, engine), certificates).run()
 
 @pytest.mark.parametrize("mode", ["open", "closed"])
 def test_a_rule_that_never_ends_in_the_main_thread(tmp_path: Path, pki: PKI, mode: str) -> None:
-    """`mllint serve` evaluates in its main thread under a timer: the timer ends the rule."""
+    """Each judging worker evaluates under a timer: the timer ends the rule, and the worker
+    is free for the next request."""
     port = free_port()
     log = tmp_path / "server.log"
     with log.open("wb") as err:
