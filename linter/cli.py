@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime
 import functools
 import os
 import sys
@@ -23,7 +24,7 @@ from mllint.rules import REGISTRY, Config, ConfigError, Engine, Severity
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 SUBCOMMANDS = ("rules", "rule")
-PLUGIN_COMMANDS = ("serve", "certs", "webhook-config", "install")
+PLUGIN_COMMANDS = ("serve", "certs", "webhook-config", "install", "audit")
 """Subcommands other mllint packages declare as `mllint.commands` entry points. Named here so a
 lint run never scans packaging metadata, and so a folder called `certs` does not hide them
 (lint it as `./certs`)."""
@@ -58,7 +59,7 @@ def lint_parser() -> argparse.ArgumentParser:
         description="Lint Kubernetes manifests of ML workloads (training Jobs, CronJobs, "
         "model servers, autoscalers, ML operators).",
         epilog="Other commands: mllint rules | mllint rule NAME | mllint serve | mllint certs | "
-        "mllint webhook-config | mllint install (each with --help).",
+        "mllint webhook-config | mllint install | mllint audit (each with --help).",
     )
     p.add_argument(
         "paths",
@@ -249,7 +250,7 @@ def run(args: argparse.Namespace) -> int:
     fixed = 0
     fail_on: dict[str, Severity] = {}
     for group in groups.values():
-        engine = Engine(group.loaded.config)
+        engine = Engine(group.loaded.config, today=datetime.date.today)
         if args.fix or args.diff:
             from mllint.linter import fixcmd
 

@@ -15,6 +15,7 @@ from mllint.linter.loader import Document, LoadError, Position, decode, load
 from mllint.rules import Config, Engine, Finding
 from mllint.rules.catalog import DUPLICATE_KEY, SUPPRESSION_INVALID, YAML_INVALID
 from mllint.rules.config import closest
+from mllint.rules.engine import Clock
 from mllint.rules.setrules import Collector, SetIndex
 
 STDIN = "-"
@@ -403,7 +404,10 @@ def _lint_all(
     # Not multiprocessing.Pool: when a worker dies (the out-of-memory killer, a crash in C),
     # Pool waits forever for its task; the executor raises BrokenProcessPool instead.
     with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_init_worker, initargs=(engine.config,)
+        workers,
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(engine.config, engine.today),
     ) as pool:
         futures = [pool.submit(_lint_chunk, chunk) for chunk in chunks]
         reports: list[FileReport] = []
@@ -459,9 +463,9 @@ def _named(report: FileReport, stdin_name: str | None) -> FileReport:
 _worker_engine: Engine | None = None
 
 
-def _init_worker(config: Config) -> None:
+def _init_worker(config: Config, today: Clock | None) -> None:
     global _worker_engine  # noqa: PLW0603 - one engine per worker process, built once
-    _worker_engine = Engine(config)
+    _worker_engine = Engine(config, today=today)
 
 
 def _lint_chunk(paths: list[str]) -> tuple[list[FileReport], SetIndex[Ref]]:

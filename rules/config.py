@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar, get_type_hints
 
+from mllint.rules.exceptions import RuleException
 from mllint.rules.model import ConfigModel, Role, Severity, kebab, option
 
 
@@ -82,6 +83,9 @@ class Config(ConfigModel):
         True, "whether suppression annotations and comments are honoured"
     )
     kinds: tuple[CustomKind, ...] = ()
+    exceptions: tuple[RuleException, ...] = option(
+        (), "rules that do not apply to matched objects, with a reason and an optional expiry"
+    )
 
 
 def default_config() -> Config:

@@ -7,8 +7,9 @@ rules only yield violations.
 
 from __future__ import annotations
 
+import datetime as dt
 import fnmatch
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ from mllint.rules.config import (
     default_config,
     validate,
 )
+from mllint.rules.exceptions import RuleException, kind_names, lapsed, parse_annotation
 from mllint.rules.model import Finding, Op, Rule, RuleOptions, Safety, Severity
 from mllint.rules.operators import OPERATOR_KINDS
 from mllint.rules.setrules import Collector
@@ -38,6 +40,9 @@ from mllint.rules.workload import (
 
 IGNORE_PREFIX = "ignore-check.mllint.io/"
 IGNORE_ALL = "mllint.io/ignore-all"
+
+Clock = Callable[[], dt.date]
+"""What today is, as a front end knows it: exceptions that expire are judged against it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,12 +124,24 @@ class Engine:
         config: Config | None = None,
         registry: Registry = REGISTRY,
         kinds: Iterable[WorkloadKind] = BUILTIN_KINDS + OPERATOR_KINDS,
+        today: Clock | None = None,
     ) -> None:
         self.config = config or default_config()
         self.registry = registry
         self.kinds = KindIndex([*kinds, *(_custom_kind(k) for k in self.config.kinds)])
         self.active = self._activate()
         self._by_rule = {a.rule.name: a for a in self.active}
+        self.today = today
+        """The front end's clock; without one, no exception ever lapses."""
+        self.exceptions = [
+            (
+                e,
+                frozenset(
+                    r.name for s in e.rules for r in registry.matching(s, f"exceptions[{i}]")
+                ),
+            )
+            for i, e in enumerate(self.config.exceptions)
+        ]
 
     def _activate(self) -> list[ActiveRule]:
         cfg, reg = self.config, self.registry
@@ -184,11 +201,7 @@ class Engine:
 
     def excluded(self, subject: Subject) -> bool:
         ex = self.config.exclude
-        # A kind is named as `Kind`, `group/Kind` (`kubeflow.org/PyTorchJob`) or
-        # `apiVersion/Kind` (`batch/v1/Job`).
-        group = subject.api_version.rpartition("/")[0]
-        names = {subject.kind, f"{group}/{subject.kind}" if group else subject.kind}
-        names.add(f"{subject.api_version}/{subject.kind}")
+        names = kind_names(subject.api_version, subject.kind)
         return (
             any(fnmatch.fnmatchcase(subject.namespace, p) for p in ex.namespaces)
             or any(fnmatch.fnmatchcase(n, p) for p in ex.kinds for n in names)
@@ -232,26 +245,62 @@ class Engine:
         )
 
     def _suppress(self, subject: Subject, findings: list[Finding]) -> list[Finding]:
-        scopes, invalid = self._suppressions(subject)
-        if not scopes:
-            return findings + invalid
-        # By pointer prefix, so that each finding looks up its own ancestors (as many as its
-        # pointer has tokens) rather than testing every annotated template.
-        by_prefix: dict[str, set[str]] = {}
-        for prefix, names in scopes:
-            by_prefix.setdefault(prefix, set()).update(names)
-        kept = [f for f in findings if not _suppressed(f, by_prefix)]
+        today = self.current_date()
+        scopes, invalid = self._suppressions(subject, today)
+        kept = findings
+        if scopes:
+            # By pointer prefix, so that each finding looks up its own ancestors (as many as
+            # its pointer has tokens) rather than testing every annotated template.
+            by_prefix: dict[str, set[str]] = {}
+            for prefix, names in scopes:
+                by_prefix.setdefault(prefix, set()).update(names)
+            kept = [f for f in findings if not _suppressed(f, by_prefix)]
+        # A lapsed exception of the configuration is reported on the objects whose findings
+        # it would still hide, not on every object it matches.
+        for exception, names in self._matching_exceptions(subject):
+            if exception.lapsed(today) and any(f.rule in names for f in kept):
+                invalid += self._invalid_at(
+                    subject,
+                    "",
+                    f"configuration {exception.describe()} expired on {exception.expires}, "
+                    "so it no longer applies: fix the findings, or renew it with a new date",
+                )
         return kept + invalid
 
-    def _suppressions(self, subject: Subject) -> tuple[list[tuple[str, set[str]]], list[Finding]]:
-        """(pointer prefix, suppressed rule names) for each annotated metadata that applies,
-        and findings for annotations that are invalid and so suppress nothing."""
+    def current_date(self) -> dt.date | None:
+        return self.today() if self.today else None
+
+    def _matching_exceptions(self, subject: Subject) -> list[tuple[RuleException, frozenset[str]]]:
+        if not self.exceptions:
+            return []
+        labels = subject.metadata.get("labels")
+        labels = {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
+        return [
+            (e, names)
+            for e, names in self.exceptions
+            if e.match.matches(
+                subject.api_version, subject.kind, subject.namespace, subject.name, labels
+            )
+        ]
+
+    def _suppressions(
+        self, subject: Subject, today: dt.date | None = None
+    ) -> tuple[list[tuple[str, set[str]]], list[Finding]]:
+        """(pointer prefix, suppressed rule names) for each annotated metadata and each
+        exception of the configuration that applies, and findings for annotations that are
+        invalid or lapsed and so suppress nothing."""
+        # The configuration's exceptions are the admin's, so allow-suppression (which stops
+        # objects from exempting themselves) leaves them in force.
+        scopes = [
+            ("", set(names))
+            for e, names in self._matching_exceptions(subject)
+            if not e.lapsed(today)
+        ]
         sources = [("", "/metadata", subject.metadata)]
         for pod in subject.pods:
             if pod.metadata is not subject.metadata:
                 template = jp.parent(pod.pointer)
                 sources.append((template, template + "/metadata", pod.metadata))
-        scopes: list[tuple[str, set[str]]] = []
         invalid: list[Finding] = []
         for prefix, meta_at, meta in sources:
             annotations = meta.get("annotations")
@@ -279,13 +328,32 @@ class Engine:
                     continue
                 if not self.config.allow_suppression:
                     continue
-                if not isinstance(reason, str) or not reason.strip():
+                value = parse_annotation(reason) if isinstance(reason, str) else None
+                if value is None or not value.reason:
                     invalid += self._invalid(
                         subject,
                         meta_at,
                         key,
                         f"annotation {key!r} gives no reason, so it "
                         "suppresses nothing; say why the rule does not apply",
+                    )
+                    continue
+                if value.bad_expiry is not None:
+                    invalid += self._invalid(
+                        subject,
+                        meta_at,
+                        key,
+                        f"annotation {key!r}: expiry {value.bad_expiry!r} is not a date "
+                        "(YYYY-MM-DD), so it suppresses nothing",
+                    )
+                    continue
+                if lapsed(value.expires, today):
+                    invalid += self._invalid(
+                        subject,
+                        meta_at,
+                        key,
+                        f"annotation {key!r} expired on {value.expires}, so it suppresses "
+                        "nothing: fix the findings, or renew it with a new date",
                     )
                     continue
                 names.add(target)
@@ -298,10 +366,13 @@ class Engine:
         return [r.name for r in self.registry.rules] + [r.code for r in self.registry.rules]
 
     def _invalid(self, subject: Subject, meta_at: str, key: str, message: str) -> list[Finding]:
+        return self._invalid_at(subject, jp.join(meta_at, "annotations", key), message)
+
+    def _invalid_at(self, subject: Subject, at: str, message: str) -> list[Finding]:
         active = self._by_rule.get(SUPPRESSION_INVALID.name)
         if active is None:
             return []
-        return [self.stamp(active, subject, jp.join(meta_at, "annotations", key), message)]
+        return [self.stamp(active, subject, at, message)]
 
     def meta_finding(
         self, rule: Rule, message: str, *, pointer: str = "", subject: Subject | None = None

@@ -272,7 +272,7 @@ class Collector(Generic[T]):
             self._workload(subject, entry)
 
     def _entry(self, subject: Subject, ref: T) -> Entry[T]:
-        scopes, _ = self.engine._suppressions(subject)
+        scopes, _ = self.engine._suppressions(subject, self.engine.current_date())
         return Entry(
             ref,
             subject.kind,

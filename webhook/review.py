@@ -9,6 +9,7 @@ applies (`rules.engine.fix_ops`), limited to the rules configured to mutate.
 from __future__ import annotations
 
 import base64
+import datetime
 import fnmatch
 import json
 from collections.abc import Iterable, Mapping
@@ -57,7 +58,7 @@ class Admission:
     @classmethod
     def from_settings(cls, settings: WebhookSettings) -> Admission:
         """Raises ConfigError, worded for the user, on a bad configuration."""
-        return cls(settings, Engine(load_rules_config(settings.config)))
+        return cls(settings, Engine(load_rules_config(settings.config), today=datetime.date.today))
 
     def validate(self, review: Review) -> Outcome:
         obj = review.object()
