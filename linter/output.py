@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 from mllint.linter.lint import FileReport, Located, relative
 from mllint.rules import Rule, Severity
+from mllint.rules.pointer import to_field_path
 
 
 @dataclass
@@ -46,6 +47,9 @@ class Run:
     """Files read but not linted: unrendered templates."""
     file_fail_on: Mapping[str, Severity] = field(default_factory=dict)
     """The fail level of each file, from its own configuration; `fail_on` for the others."""
+    cluster: str = ""
+    """The API server the objects were read from, when they were not read from files: each
+    finding's `file` is then the reference of an object, and the summary counts objects only."""
 
     @classmethod
     def of(
@@ -88,8 +92,9 @@ class Run:
 
     def summary(self) -> dict[str, Any]:
         sev = self.by_severity
+        read: dict[str, Any] = {"cluster": self.cluster} if self.cluster else {"files": self.files}
         return {
-            "files": self.files,
+            **read,
             "documents": self.documents,
             "objects": self.objects,
             "skipped_documents": self.skipped,
@@ -142,7 +147,7 @@ def text(run: Run, color: bool = False) -> str:
     lines = []
     for f in run.findings:
         fd = f.finding
-        where = _paint(f"{relative(f.file)}:{f.line}:{f.column}:", _BOLD, color)
+        where = _paint(f"{relative(f.file)}:{_place(f)}:", _BOLD, color)
         code = _paint(fd.code, _COLORS[fd.severity], color)
         fixable = " " + _paint("[*]", _CYAN, color) if fd.fixable else ""
         rule = _paint(f"({fd.rule})", _DIM, color)
@@ -152,12 +157,24 @@ def text(run: Run, color: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _place(f: Located) -> str:
+    """`line:col`; where there is no line (an object read from a cluster), the field path."""
+    if f.line or not f.finding.pointer:
+        return f"{f.line}:{f.column}"
+    try:
+        return to_field_path(f.finding.pointer)
+    except ValueError:
+        return f.finding.pointer
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def _summary_line(run: Run) -> str:
     read = f"{_plural(run.files, 'file')}, {_plural(run.objects, 'object')}"
+    if run.cluster:
+        read = f"{_plural(run.objects, 'object')} of cluster {run.cluster}"
     if run.findings:
         sev = run.by_severity
         counts = [
