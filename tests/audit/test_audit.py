@@ -18,8 +18,8 @@ from apiserver import TOKEN, APIServer, corpus_cluster, default_resources, kubec
 
 from mllint.audit.cli import main as audit_main
 from mllint.audit.judge import wanted_kinds
-from mllint.rules import Engine
 from mllint.linter import output
+from mllint.rules import Engine
 
 EMPTY_CONFIG = "{}\n"
 
@@ -230,6 +230,7 @@ def test_controller_made_objects_are_judged_through_their_owner(
     other["metadata"]["name"] = "agent"
     api.add(_owned(other, "example.com/v1", "Agent", "agent"))
     code, out, err = audit(capsys, "--kubeconfig", str(config), "--format", "json")
+    assert code == 1
     judged = {(f["kind"], f["name"]) for f in json.loads(out)["findings"]}
     assert judged == {("Deployment", "server"), ("CronJob", "retrain"), ("Pod", "agent")}
     assert "controlled=3" in err and "judged=3" in err
