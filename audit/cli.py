@@ -103,6 +103,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--exit-zero", action="store_true", help="exit 0 even with findings (a CronJob's audit)"
     )
+    p.add_argument(
+        "--quiet",
+        "-q",
+        action="store_true",
+        help="print no report, only the summary line on stderr (with --write, in a CronJob)",
+    )
     return p
 
 
@@ -179,7 +185,8 @@ def run(args: argparse.Namespace) -> int:
         if args.format == POLICYREPORT
         else output.FORMATS[args.format](result, False)
     )
-    _emit(text, args.output)
+    if not args.quiet:
+        _emit(text, args.output)
     print(_log_line(audit, result, cluster, written, time.monotonic() - started), file=sys.stderr)
     if args.exit_zero:
         return EXIT_OK
