@@ -180,12 +180,12 @@ def run(args: argparse.Namespace) -> int:
         else None
     )
     result = _run_of(audit, config.fail_on, cluster.host)
-    text = (
-        _policyreports(built)
-        if args.format == POLICYREPORT
-        else output.FORMATS[args.format](result, False)
-    )
     if not args.quiet:
+        text = (
+            _policyreports(built)
+            if args.format == POLICYREPORT
+            else output.FORMATS[args.format](result, False)
+        )
         _emit(text, args.output)
     print(_log_line(audit, result, cluster, written, time.monotonic() - started), file=sys.stderr)
     if args.exit_zero:

@@ -1,12 +1,15 @@
 """
 ## What it does
 Reports an `ignore-check.mllint.io/<rule>` or `mllint.io/ignore-all` annotation that gives no
-reason, or that names no rule.
+reason, that names no rule, or whose `(expires YYYY-MM-DD)` date has passed or is not a date; and
+an exception of the configuration (`exceptions`) that has expired while it would still hide a
+finding of the object.
 
 ## Why is this bad?
 A suppression without a reason cannot be reviewed: nobody can later tell whether the finding
 still does not apply. A suppression that names no rule (a typo) silently suppresses nothing.
-Neither suppresses anything; both are reported so they can be corrected.
+An exemption that was meant to end and has not been renewed no longer says why the rule does
+not apply. None of them suppresses anything; each is reported so it can be corrected.
 
 ## Example
 ```yaml
@@ -14,6 +17,7 @@ metadata:
   annotations:
     ignore-check.mllint.io/image-tag-latest: ""            # no reason
     ignore-check.mllint.io/gpu-not-in-limit: "one GPU"     # no such rule
+    ignore-check.mllint.io/job-ttl-missing: "CI deletes it (expires 2025-01-31)"  # lapsed
 ```
 
 ## Fix safety
@@ -31,5 +35,5 @@ RULE = meta_rule(
     code="ML003",
     name="suppression-invalid",
     severity=Severity.WARNING,
-    summary="Suppression annotation without a reason or naming no rule",
+    summary="Suppression without a reason, naming no rule, or expired",
 )
