@@ -47,6 +47,17 @@ def check(report: dict[str, Any]) -> None:
     assert report["summary"] == counts
 
 
+def check_stored(api: APIServer, group: str = "wgpolicyk8s.io") -> int:
+    """Validate every report the API server holds; how many there are."""
+    plurals = ("policyreports", "clusterpolicyreports")
+    if group == "openreports.io":
+        plurals = ("reports", "clusterreports")
+    stored = [r for p in plurals for r in api.stored(group, p)]
+    for report in stored:
+        check(report)
+    return len(stored)
+
+
 def test_the_schema_check_catches_a_wrong_report() -> None:
     bad = {"apiVersion": "wgpolicyk8s.io/v1alpha2", "kind": "PolicyReport", "metadata": {}}
     for wrong in (
@@ -149,7 +160,7 @@ def test_write_applies_reports_and_removes_stale_results(
         for r in api.stored("wgpolicyk8s.io", "policyreports")
         if r["metadata"]["namespace"] == "serving"
     ]
-    check({k: v for k, v in serving.items() if k != "metadata"} | {"metadata": {}})
+    assert check_stored(api) == 3
     assert [m["manager"] for m in serving["metadata"]["managedFields"]] == ["mllint-audit"]
     assert any(
         r["rule"] == "ML602" and r["resources"][0]["name"] == "server" for r in serving["results"]
@@ -162,6 +173,7 @@ def test_write_applies_reports_and_removes_stale_results(
     api.objects[("batch", "jobs")].clear()
     code, _, err = audit(capsys, "--kubeconfig", str(config), "--write")
     assert "reports_applied=2 reports_removed=1" in err
+    assert check_stored(api) == 2
     [serving] = api.stored("wgpolicyk8s.io", "policyreports")
     assert serving["metadata"]["namespace"] == "serving"
     assert not any(
@@ -184,9 +196,8 @@ def test_openreports_api(api: APIServer, config: Path, capsys: pytest.CaptureFix
         "openreports.io", "clusterreports"
     )
     assert {r["kind"] for r in stored} == {"Report", "ClusterReport"}
-    for report in stored:
-        check({k: v for k, v in report.items() if k != "metadata"} | {"metadata": {}})
-        assert report["source"] == "mllint"
+    assert check_stored(api, "openreports.io") == 3
+    assert all(report["source"] == "mllint" for report in stored)
 
 
 def test_large_namespaces_are_split_into_several_reports(
@@ -205,6 +216,7 @@ def test_large_namespaces_are_split_into_several_reports(
     ]
     assert sum(len(r["results"]) for r in stored) == 700 * 5
     assert all(len(r["results"]) <= 1000 for r in stored)
+    assert check_stored(api) == 5
 
 
 def test_write_needs_the_report_crds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
