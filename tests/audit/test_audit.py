@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
-from apiserver import TOKEN, APIServer, corpus_cluster, default_resources, kubeconfig, serve
+from apiserver import TOKEN, APIServer, Res, corpus_cluster, default_resources, kubeconfig, serve
 
 from mllint.audit.cli import main as audit_main
 from mllint.audit.judge import wanted_kinds
@@ -295,3 +295,56 @@ def test_cluster_problems_are_messages(tmp_path: Path, capsys: pytest.CaptureFix
     url = api.url  # the server is gone now
     code, _, err = audit(capsys, "--kubeconfig", str(kubeconfig(tmp_path / "gone", url)))
     assert code == 2 and f"cannot reach the Kubernetes API server at {url}" in err
+
+
+def test_a_custom_kind_of_the_configuration_is_discovered_and_judged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = tmp_path / "mllint.yaml"
+    rules.write_text(
+        "kinds:\n"
+        "  - api-version: training.example.com/v1\n"
+        "    kind: FineTuneRun\n"
+        "    role: batch\n"
+        "    templates: [{path: /spec/template}]\n"
+    )
+    resources = [
+        *default_resources(),
+        Res("training.example.com", "v1", "finetuneruns", "FineTuneRun"),
+    ]
+    with serve(APIServer(resources)) as api:
+        api.add(
+            {
+                "apiVersion": "training.example.com/v1",
+                "kind": "FineTuneRun",
+                "metadata": {"name": "llama", "namespace": "ml"},
+                "spec": {
+                    "template": {"spec": {"containers": [{"name": "t", "image": "t:latest"}]}}
+                },
+            }
+        )
+        config = kubeconfig(tmp_path / "kubeconfig", api.url)
+        code, out, _ = audit(
+            capsys, "--kubeconfig", str(config), "--config", str(rules), "--format", "json"
+        )
+    assert code == 1
+    assert "/apis/training.example.com/v1/finetuneruns" in {
+        r.path for r in api.lists("finetuneruns")
+    }
+    found = {(f["kind"], f["code"]) for f in json.loads(out)["findings"]}
+    assert ("FineTuneRun", "ML602") in found
+
+
+def test_sarif_of_an_audit_is_valid(
+    api: APIServer, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "linter"))
+    from test_formats import sarif_schema
+
+    api.add(deployment("server"))
+    _, out, _ = audit(capsys, "--kubeconfig", str(config), "--format", "sarif")
+    log = json.loads(out)
+    jsonschema.validate(log, sarif_schema())
+    [location] = log["runs"][0]["results"][0]["locations"]
+    assert location["physicalLocation"]["artifactLocation"]["uri"] == "ml/Deployment.apps/server"
