@@ -125,11 +125,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _settings(args: argparse.Namespace) -> Any:
     from pydantic import ValidationError
+    from pydantic_settings import SettingsError
 
     from mllint.webhook.settings import WebhookSettings
 
     try:
         settings = WebhookSettings()
+    except SettingsError as exc:
+        # A value that is not JSON where JSON is expected (lists and maps).
+        raise ConfigError(f"the MLLINT_* environment: {exc}") from None
     except ValidationError as exc:
         problems = "; ".join(
             f"MLLINT_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()

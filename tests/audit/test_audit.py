@@ -348,3 +348,23 @@ def test_sarif_of_an_audit_is_valid(
     jsonschema.validate(log, sarif_schema())
     [location] = log["runs"][0]["results"][0]["locations"]
     assert location["physicalLocation"]["artifactLocation"]["uri"] == "ml/Deployment.apps/server"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("not json", "MLLINT_* environment"),
+        ('{"ML602": "block"}', "MLLINT_ENFORCEMENT"),
+        ('{"image-tag-lates": "deny"}', "image-tag-latest"),
+    ],
+)
+def test_a_bad_webhook_setting_is_a_message(
+    value: str,
+    message: str,
+    config: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MLLINT_ENFORCEMENT", value)
+    code, _, err = audit(capsys, "--kubeconfig", str(config))
+    assert code == 2 and message in err and "Traceback" not in err
