@@ -15,7 +15,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -174,19 +174,16 @@ def run(args: argparse.Namespace) -> int:
         keep_clean=want_reports,
     )
     api = reports.APIS[args.report_api]
-    built: list[dict[str, Any]] = []
-    if want_reports:
-        builder = reports.Builder(api, policy, REGISTRY, dt.datetime.now(dt.UTC))
-        built = builder.reports(audit)
+    builder = reports.Builder(api, policy, REGISTRY, dt.datetime.now(dt.UTC))
     written = (
-        reports.write(cluster, api, built, args.namespace, args.field_manager)
+        reports.write(cluster, api, builder.reports(audit), args.namespace, args.field_manager)
         if args.write
         else None
     )
     result = _run_of(audit, config.fail_on, cluster.host)
     if not args.quiet:
         text = (
-            _policyreports(built)
+            _policyreports(builder.reports(audit))
             if args.format == POLICYREPORT
             else output.FORMATS[args.format](result, False)
         )
@@ -213,7 +210,7 @@ def _run_of(audit: judge.Audit, fail_on: Severity, host: str) -> output.Run:
     )
 
 
-def _policyreports(built: list[dict[str, Any]]) -> str:
+def _policyreports(built: Iterable[dict[str, Any]]) -> str:
     import yaml
 
     return yaml.safe_dump_all(built, sort_keys=False, explicit_start=True)

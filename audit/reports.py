@@ -20,7 +20,7 @@ https://github.com/openreports/reports-api
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -151,21 +151,23 @@ class Builder:
             "timestamp": self.timestamp,
         }
 
-    def reports(self, audit: Audit) -> list[dict[str, Any]]:
-        """The ClusterPolicyReport first, then each namespace's reports, by namespace."""
-        by_namespace: dict[str, list[tuple[str, dict[str, Any]]]] = {"": []}
+    def reports(self, audit: Audit) -> Iterator[dict[str, Any]]:
+        """The ClusterPolicyReport first, then each namespace's reports, by namespace. Made one
+        at a time, so a run holds the results of one report, not of the whole cluster."""
+        by_namespace: dict[str, list[tuple[str, ObjectRef, Finding | None]]] = {"": []}
         for ref, finding in audit.findings:
             key = f"{ref}\0{finding.code}\0{finding.pointer}"
-            by_namespace.setdefault(ref.namespace, []).append((key, self.failure(ref, finding)))
+            by_namespace.setdefault(ref.namespace, []).append((key, ref, finding))
         for ref in audit.clean:
-            by_namespace.setdefault(ref.namespace, []).append((str(ref), self.passed(ref)))
-        out: list[dict[str, Any]] = []
+            by_namespace.setdefault(ref.namespace, []).append((str(ref), ref, None))
         for namespace in sorted(by_namespace):
-            results = [r for _, r in sorted(by_namespace[namespace], key=lambda kr: kr[0])]
-            chunks = [results[i : i + MAX_RESULTS] for i in range(0, len(results), MAX_RESULTS)]
-            for index, chunk in enumerate(chunks or [[]]):
-                out.append(self.report(namespace, index, chunk))
-        return out
+            entries = sorted(by_namespace[namespace], key=lambda e: e[0])
+            for index, start in enumerate(range(0, max(len(entries), 1), MAX_RESULTS)):
+                results = [
+                    self.passed(ref) if finding is None else self.failure(ref, finding)
+                    for _, ref, finding in entries[start : start + MAX_RESULTS]
+                ]
+                yield self.report(namespace, index, results)
 
     def report(self, namespace: str, index: int, results: list[dict[str, Any]]) -> dict[str, Any]:
         metadata: dict[str, Any] = {
@@ -198,7 +200,7 @@ class Written:
 def write(
     cluster: Cluster,
     api: ReportAPI,
-    reports: Sequence[dict[str, Any]],
+    reports: Iterable[dict[str, Any]],
     namespaces: Sequence[str] | None,
     field_manager: str = FIELD_MANAGER,
 ) -> Written:
@@ -217,11 +219,13 @@ def write(
             "API with --report-api"
         )
     written: set[tuple[bool, str, str]] = set()
+    applied = 0
     for report in reports:
         meta = report["metadata"]
         cluster_scoped = "namespace" not in meta
         cluster.apply(api.resource(cluster_scoped), report, field_manager)
         written.add((cluster_scoped, meta.get("namespace", ""), meta["name"]))
+        applied += 1
     removed = 0
     selector = "=".join(MANAGED_BY)
     for cluster_scoped, scopes in ((True, [None]), (False, _scopes(namespaces))):
@@ -230,7 +234,7 @@ def write(
             for namespace, name in _stale(cluster, resource, scope, selector, written):
                 cluster.delete(resource, namespace or None, name)
                 removed += 1
-    return Written(len(reports), removed)
+    return Written(applied, removed)
 
 
 def _scopes(namespaces: Sequence[str] | None) -> Iterable[str | None]:
