@@ -3,12 +3,16 @@
 
     python bench/audit_scale.py [--sizes 1000,10000] [--page-size 500] [--write]
 
-Each size runs `mllint audit --format json` (and with --write, PolicyReports applied too) as a
-subprocess against the server in this process, through the real `kubernetes` client over
-loopback; its peak RSS comes from the kernel's accounting of that child alone (wait4). The
-baseline is the audit of an empty cluster (start-up, discovery, imports) in the same run; every
-size is also printed as a ratio to the smallest one, so that "flat in the number of objects"
-reads as an RSS ratio near 1 while the object ratio is 10. Nothing here fails on time.
+Each cluster is served by a subprocess of this script (`--serve N`), so that the audit, a
+subprocess too, starts from a small parent: on Linux a child's peak RSS counts what its parent
+held when it was forked. Each size runs `mllint audit --format json` (report built and written
+to /dev/null) and `mllint audit --quiet` (the CronJob's mode: no report text), with --write
+PolicyReports applied too, through the real `kubernetes` client over loopback; peak RSS comes
+from the kernel's accounting of that child alone (wait4), and the pages are the list requests
+the server received. The baseline is the audit of an empty cluster (start-up, discovery,
+imports) in the same run; every size is also printed as a ratio to the smallest, so that "flat
+in the number of objects" reads as an RSS ratio near 1 while the object ratio is 10. Nothing here
+fails on time.
 """
 
 from __future__ import annotations
@@ -20,19 +24,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "audit"))
-
-from apiserver import (  # noqa: E402 - the server lives with the tests, found through sys.path
-    CORPUS,
-    APIServer,
-    corpus_cluster,
-    corpus_objects,
-    default_resources,
-    kubeconfig,
-    serve,
-)
 
 
 def _mllint() -> str:
@@ -40,11 +35,52 @@ def _mllint() -> str:
     return str(beside) if beside.is_file() else "mllint"
 
 
+def serve_cluster(size: int) -> None:
+    """The `--serve N` mode: hold N corpus objects, print the URL, then answer `pages` on stdin
+    with the number of list requests so far, until stdin closes."""
+    from apiserver import APIServer, corpus_cluster, corpus_objects, default_resources, serve
+
+    api = APIServer(default_resources())
+    stored = corpus_cluster(api, size, corpus_objects()) if size else 0
+    with serve(api):
+        print(f"{api.url} {stored}", flush=True)
+        for _ in sys.stdin:
+            print(sum(1 for r in api.requests if "limit" in r.query), flush=True)
+
+
+class Cluster:
+    def __init__(self, size: int) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "--serve", str(size)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        url, stored = self._pipe(self.process.stdout).readline().split()
+        self.url, self.stored = url, int(stored)
+
+    @staticmethod
+    def _pipe(stream: IO[str] | None) -> IO[str]:
+        assert stream is not None
+        return stream
+
+    def pages(self) -> int:
+        self._pipe(self.process.stdin).write("pages\n")
+        self._pipe(self.process.stdin).flush()
+        return int(self._pipe(self.process.stdout).readline())
+
+    def close(self) -> None:
+        self._pipe(self.process.stdin).close()
+        self.process.wait(timeout=60)
+
+
 def measure(
-    api: APIServer, page_size: int, write: bool, quiet: bool, tmp: Path
+    cluster: Cluster, page_size: int, write: bool, quiet: bool, tmp: Path
 ) -> tuple[float, float, int, int]:
     """(seconds, peak RSS in MiB, pages requested, findings) of one `mllint audit` run."""
-    config = kubeconfig(tmp / "kubeconfig", api.url)
+    from apiserver import kubeconfig
+
+    config = kubeconfig(tmp / "kubeconfig", cluster.url)
     args = [_mllint(), "audit", "--kubeconfig", str(config), "--format", "json"]
     args += ["--page-size", str(page_size), "--output", os.devnull]
     if quiet:
@@ -52,18 +88,20 @@ def measure(
     if write:
         args.append("--write")
     env = os.environ | {"MLLINT_EXEMPT_NAMESPACES": "[]"}
-    before = len(api.requests)
+    before = cluster.pages()
     start = time.perf_counter()
-    process = subprocess.Popen(args, stderr=subprocess.PIPE, env=env)
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - start
-    process.returncode = os.waitstatus_to_exitcode(status)
-    log = process.stderr.read().decode() if process.stderr else ""
-    if process.returncode not in (0, 1):
-        raise SystemExit(f"mllint audit failed ({process.returncode}):\n{log}")
-    pages = sum(1 for r in api.requests[before:] if "limit" in r.query)
+    with tempfile.TemporaryFile() as log_file:
+        process = subprocess.Popen(args, stderr=log_file, env=env)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - start
+        log_file.seek(0)
+        log = log_file.read().decode()
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 1):
+        raise SystemExit(f"mllint audit failed ({code}):\n{log}")
     fields = dict(f.split("=", 1) for f in log.split() if "=" in f)
-    return seconds, usage.ru_maxrss / 1024, pages, int(fields.get("findings", 0))
+    rss = usage.ru_maxrss / 1024
+    return seconds, rss, cluster.pages() - before, int(fields.get("findings", 0))
 
 
 def main() -> None:
@@ -71,27 +109,35 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000")
     parser.add_argument("--page-size", type=int, default=500)
     parser.add_argument("--write", action="store_true", help="apply PolicyReports as well")
+    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve is not None:
+        serve_cluster(args.serve)
+        return
+    from apiserver import CORPUS
+
     if not CORPUS.is_dir():
         raise SystemExit(f"the shared corpus is not at {CORPUS}")
     sizes = [int(s) for s in args.sizes.split(",")]
-    corpus = corpus_objects()
     print(f"mllint audit, page size {args.page_size}{', --write' if args.write else ''}")
     with tempfile.TemporaryDirectory() as tmp:
-        with serve(APIServer(default_resources())) as empty:
-            base = measure(empty, args.page_size, args.write, False, Path(tmp))
+        empty = Cluster(0)
+        base = measure(empty, args.page_size, args.write, False, Path(tmp))
+        empty.close()
         print(f"baseline (empty cluster): {base[0]:.2f} s, peak RSS {base[1]:.1f} MiB")
         header = f"{'objects':>8} {'findings':>9} {'pages':>6} {'time s':>7} {'RSS MiB':>8}"
         print(f"{'report':>8} {header} {'x time':>7} {'x RSS-base':>10}")
         for quiet in (False, True):
             rows = []
             for size in sizes:
-                api = APIServer(default_resources())
-                stored = corpus_cluster(api, size, corpus)
-                with serve(api):
-                    rows.append(
-                        (stored, *measure(api, args.page_size, args.write, quiet, Path(tmp)))
+                cluster = Cluster(size)
+                rows.append(
+                    (
+                        cluster.stored,
+                        *measure(cluster, args.page_size, args.write, quiet, Path(tmp)),
                     )
+                )
+                cluster.close()
             first = rows[0]
             for stored, seconds, rss, pages, findings in rows:
                 growth = (rss - base[1]) / max(first[2] - base[1], 0.1)
