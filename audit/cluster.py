@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 APPLY_PATCH = "application/apply-patch+yaml"
+METADATA_ONLY = "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,application/json"
+"""Lists of objects' metadata alone (what `kubectl get` asks for); a server that does not offer
+them answers with whole objects."""
 REQUEST_TIMEOUT = 60
 """Seconds per request: a page of 500 objects from a busy API server takes a few."""
 
@@ -76,15 +79,17 @@ class Cluster:
         method: str,
         path: str,
         query: Sequence[tuple[str, str]] = (),
+        *,
         body: Any = None,
         content_type: str | None = None,
+        accept: str = "application/json",
     ) -> Any:
         """One request; the parsed JSON answer. Refusals and unreachable servers raise
         ClusterError; a 404 returns None (a kind or an object that is not there)."""
         import urllib3
         from kubernetes.client.exceptions import ApiException
 
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": accept}
         if content_type:
             headers["Content-Type"] = content_type
         self.stats.requests += 1
@@ -205,9 +210,11 @@ class Cluster:
         namespace: str | None,
         page_size: int,
         label_selector: str | None = None,
+        metadata_only: bool = False,
     ) -> Iterator[list[dict[str, Any]]]:
         """The objects of a kind page by page (`limit` and `continue`), each object with its
-        `apiVersion` and `kind` (which list items of built-in kinds leave out)."""
+        `apiVersion` and `kind` (which list items of built-in kinds leave out); with
+        `metadata_only`, only their metadata where the server offers it."""
         token = ""
         path = resource.path(namespace if resource.namespaced else None)
         while True:
@@ -216,7 +223,9 @@ class Cluster:
                 query.append(("continue", token))
             if label_selector:
                 query.append(("labelSelector", label_selector))
-            answer = self.call("GET", path, query)
+            answer = self.call(
+                "GET", path, query, accept=METADATA_ONLY if metadata_only else "application/json"
+            )
             if answer is None:
                 return
             self.stats.pages += 1

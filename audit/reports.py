@@ -249,7 +249,8 @@ def _stale(
     written: set[tuple[bool, str, str]],
 ) -> list[tuple[str, str]]:
     stale: list[tuple[str, str]] = []
-    for page in cluster.pages(resource, scope, 500, label_selector=selector):
+    # Reports are large (up to MAX_RESULTS results each): only their names are read.
+    for page in cluster.pages(resource, scope, 100, label_selector=selector, metadata_only=True):
         for item in page:
             meta = item.get("metadata") or {}
             key = (not resource.namespaced, str(meta.get("namespace") or ""), str(meta.get("name")))

@@ -2,9 +2,10 @@
 `kubernetes` client to talk to: discovery (/api, /apis, /apis/<group>/<version>), paged lists
 (`limit`, `continue`, `labelSelector`; the List shape with `metadata.continue`,
 `resourceVersion` and `remainingItemCount`; built-in kinds' items without apiVersion and kind, as
-the API server sends them), server-side apply (PATCH application/apply-patch+yaml with
-fieldManager and force, managedFields recorded), get and delete. Bearer-token authentication.
-Every request is recorded so tests can assert what was asked.
+the API server sends them; a PartialObjectMetadataList when the Accept header asks for one),
+server-side apply (PATCH application/apply-patch+yaml with fieldManager and force, managedFields
+recorded), get and delete. Bearer-token authentication. Every request is recorded so tests can
+assert what was asked.
 
 It serves the kinds of a cluster running the ML operators mllint knows (Kubeflow, KServe, Ray,
 JobSet, LeaderWorkerSet, Volcano, Argo, Seldon) and the PolicyReport APIs, and holds objects
@@ -35,6 +36,7 @@ from mllint.rules.operators import OPERATOR_KINDS
 from mllint.rules.workload import BUILTIN_KINDS, OTHER_KINDS
 
 TOKEN = "audit-test-token"
+META = "meta.k8s.io/v1"
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 CORPUS = SHARED / "corpus"
 
@@ -297,6 +299,14 @@ def _handler(api: APIServer) -> type[BaseHTTPRequestHandler]:
                 token = json.dumps({"rv": snapshot, "start": index}).encode()
                 meta["continue"] = base64.urlsafe_b64encode(token).decode()
                 meta["remainingItemCount"] = len(keys) - index
+            if "as=PartialObjectMetadataList" in request.headers.get("accept", ""):
+                partial = [
+                    {"kind": "PartialObjectMetadata", "apiVersion": META, "metadata": o["metadata"]}
+                    for o in chosen
+                ]
+                kind = {"kind": "PartialObjectMetadataList", "apiVersion": META}
+                self._answer(200, {**kind, "metadata": meta, "items": partial})
+                return
             # Items of built-in kinds carry no apiVersion or kind in a list; custom resources do.
             builtin = res.group in {"", "apps", "batch", "autoscaling", "policy"}
             shown = [

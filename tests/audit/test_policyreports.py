@@ -173,6 +173,10 @@ def test_write_applies_reports_and_removes_stale_results(
     api.objects[("batch", "jobs")].clear()
     code, _, err = audit(capsys, "--kubeconfig", str(config), "--write")
     assert "reports_applied=2 reports_removed=1" in err
+    # Stale reports are found from their names alone, not read whole.
+    stale_lists = [r for r in api.lists("policyreports") if "labelSelector" in r.query]
+    assert stale_lists
+    assert all("as=PartialObjectMetadataList" in r.headers["accept"] for r in stale_lists)
     assert check_stored(api) == 2
     [serving] = api.stored("wgpolicyk8s.io", "policyreports")
     assert serving["metadata"]["namespace"] == "serving"
