@@ -25,6 +25,10 @@ class ClusterError(Exception):
     """The cluster could not be read or written: a message for the user (exit status 2)."""
 
 
+class ListExpired(ClusterError):
+    """410 Gone: a list's `continue` token outlived the snapshot it pages through."""
+
+
 @dataclass(frozen=True, slots=True)
 class Resource:
     """A kind the cluster serves: where to list it, and how its objects are named."""
@@ -98,6 +102,8 @@ class Cluster:
         except ApiException as exc:
             if exc.status == 404:
                 return None
+            if exc.status == 410:
+                raise ListExpired(refusal(method, path, exc)) from None
             if not exc.status:
                 raise ClusterError(self._unreachable(exc.reason)) from None
             raise ClusterError(refusal(method, path, exc)) from None
@@ -262,5 +268,5 @@ def refusal(method: str, path: str, exc: Any) -> str:
             "permissions on policy reports of deploy/audit/rbac.yaml"
         )
     if exc.status == 410:
-        text += "; the list expired while it was read: run again, or raise --page-size"
+        text += "; the list kept expiring while it was read: run again, or raise --page-size"
     return text

@@ -14,11 +14,11 @@ summaries of the whole-set rules, and (for PolicyReports) the reference of each 
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mllint.audit.cluster import Cluster, Resource, Wanted
+from mllint.audit.cluster import Cluster, ListExpired, Resource, Wanted
 from mllint.rules import Engine, Finding
 from mllint.rules.workload import OTHER_KINDS, group_of
 
@@ -104,31 +104,57 @@ def run(
             namespaces if namespaces is not None and resource.namespaced else [None]
         )
         for namespace in scopes:
-            for page in cluster.pages(resource, namespace, page_size):
-                for obj in page:
-                    audit.objects += 1
-                    meta = obj.get("metadata") or {}
-                    if _matches(str(meta.get("namespace") or ""), exempt_namespaces):
-                        audit.exempt += 1
-                        continue
-                    if meta.get("deletionTimestamp"):
-                        audit.deleting += 1
-                        continue
-                    if not judge_controlled and _controlled_by(meta, judged_kinds):
-                        audit.controlled += 1
-                        continue
-                    audit.judged += 1
-                    ref = ObjectRef.of(obj)
-                    collector.add(obj, ref)
-                    found = engine.evaluate(obj)
-                    audit.findings += [(ref, f) for f in found]
-                    if keep_clean and not found:
-                        audit.clean.append(ref)
+            for obj in _listed(cluster, resource, namespace, page_size):
+                audit.objects += 1
+                meta = obj.get("metadata") or {}
+                if _matches(str(meta.get("namespace") or ""), exempt_namespaces):
+                    audit.exempt += 1
+                    continue
+                if meta.get("deletionTimestamp"):
+                    audit.deleting += 1
+                    continue
+                if not judge_controlled and _controlled_by(meta, judged_kinds):
+                    audit.controlled += 1
+                    continue
+                audit.judged += 1
+                ref = ObjectRef.of(obj)
+                collector.add(obj, ref)
+                found = engine.evaluate(obj)
+                audit.findings += [(ref, f) for f in found]
+                if keep_clean and not found:
+                    audit.clean.append(ref)
     audit.findings += list(collector.findings())
     if keep_clean:
         with_findings = {ref for ref, _ in audit.findings}
         audit.clean = [ref for ref in audit.clean if ref not in with_findings]
     return audit
+
+
+RELISTS = 2
+"""Times a list whose `continue` token expired is started again before the audit gives up."""
+
+
+def _listed(
+    cluster: Cluster, resource: Resource, namespace: str | None, page_size: int
+) -> Iterator[dict[str, Any]]:
+    """Every object of a kind, once. A list whose `continue` token expired (410 Gone: the API
+    server compacted past the list's snapshot) is started again, and the objects already seen,
+    by uid, are skipped, as informers relist."""
+    seen: set[str] = set()
+    for attempt in range(RELISTS + 1):
+        try:
+            for page in cluster.pages(resource, namespace, page_size):
+                for obj in page:
+                    uid = str((obj.get("metadata") or {}).get("uid") or "")
+                    if uid in seen:
+                        continue
+                    if uid:
+                        seen.add(uid)
+                    yield obj
+            return
+        except ListExpired:
+            if attempt == RELISTS:
+                raise
 
 
 def _controlled_by(meta: Mapping[str, Any], judged: set[tuple[str, str]]) -> bool:

@@ -92,6 +92,8 @@ class APIServer:
     requests: list[Request] = field(default_factory=list)
     url: str = ""
     revision: int = 1000
+    expire_tokens: int = 0
+    """How many of the next `continue` tokens are answered 410 Gone, as after a compaction."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def resource(self, api_version: str, kind: str) -> Res | None:
@@ -279,6 +281,11 @@ def _handler(api: APIServer) -> type[BaseHTTPRequestHandler]:
                 keys = sorted(k for k in bucket if namespace is None or k[0] == namespace)
                 revision = api.revision
             start, snapshot = 0, str(revision)
+            if query.get("continue") and api.expire_tokens:
+                api.expire_tokens -= 1
+                message = "The provided continue parameter is too old; start a new list"
+                self._answer(410, _status(410, "Expired", message))
+                return
             if query.get("continue"):
                 try:
                     token = json.loads(base64.urlsafe_b64decode(query["continue"]))

@@ -368,3 +368,31 @@ def test_a_bad_webhook_setting_is_a_message(
     monkeypatch.setenv("MLLINT_ENFORCEMENT", value)
     code, _, err = audit(capsys, "--kubeconfig", str(config))
     assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_a_list_whose_token_expired_is_started_again(
+    api: APIServer, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for i in range(120):
+        api.add(deployment(f"server-{i}"))
+    api.expire_tokens = 1
+    code, out, err = audit(
+        capsys, "--kubeconfig", str(config), "--page-size", "50", "--format", "json"
+    )
+    assert code == 1, err
+    found = json.loads(out)["findings"]
+    per_object = Counter(f["name"] for f in found if f["code"] == "ML602")
+    assert len(per_object) == 120 and set(per_object.values()) == {1}
+    assert "judged=120" in err
+    # Page 1, page 2 refused (410), then the list again from the start: 3 pages.
+    assert len(api.lists("deployments")) == 5
+
+
+def test_a_list_that_keeps_expiring_is_a_message(
+    api: APIServer, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for i in range(120):
+        api.add(deployment(f"server-{i}"))
+    api.expire_tokens = 100
+    code, _, err = audit(capsys, "--kubeconfig", str(config), "--page-size", "50")
+    assert code == 2 and "HTTP 410" in err and "run again" in err
