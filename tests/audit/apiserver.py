@@ -112,7 +112,7 @@ class APIServer:
             meta.pop("namespace", None)
         self.revision += 1
         key = f"{res.group}/{res.plural}/{meta.get('namespace', '')}/{meta['name']}"
-        meta.setdefault("uid", str(uuid.uuid5(uuid.NAMESPACE_URL, key)))
+        meta["uid"] = str(uuid.uuid5(uuid.NAMESPACE_URL, key))  # the server assigns it
         meta["resourceVersion"] = str(self.revision)
         bucket = self.objects.setdefault((res.group, res.plural), {})
         bucket[(str(meta.get("namespace", "")), meta["name"])] = obj
