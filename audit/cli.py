@@ -206,7 +206,7 @@ def _run_of(audit: judge.Audit, fail_on: Severity, host: str) -> output.Run:
         failed_files=0,
         fail_on=fail_on,
         rules=REGISTRY.rules,
-        source=f"cluster {host}",
+        cluster=host,
     )
 
 

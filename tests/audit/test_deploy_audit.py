@@ -74,9 +74,9 @@ def test_the_cronjob_runs_the_audit_safely() -> None:
     assert job["activeDeadlineSeconds"] > 0 and job["backoffLimit"] >= 0
     pod = job["template"]["spec"]
     [container] = pod["containers"]
-    args = container["args"]
-    assert args[0] == "audit"
-    parsed = parser().parse_args(args[1:])
+    # The image runs `mllint serve` (its entrypoint): the audit names its own command.
+    assert container["command"] == ["mllint", "audit"]
+    parsed = parser().parse_args(container["args"])
     assert parsed.write and parsed.exit_zero and parsed.quiet
     assert container["resources"]["requests"] and container["resources"]["limits"]["memory"]
     [account] = by_kind("ServiceAccount")
@@ -130,7 +130,7 @@ def test_rbac_grants_exactly_what_a_run_asks(
     api.add(stale)
     [cron] = by_kind("CronJob")
     args = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"]
-    code, _, err = audit(capsys, *args[1:], "--kubeconfig", str(config))
+    code, _, err = audit(capsys, *args, "--kubeconfig", str(config))
     assert code == 0 and "reports_removed=1" in err
     asked = {v for r in api.requests if (v := _verb(r.method, r.path, r.query))}
     # Server-side apply of a missing object creates it: RBAC checks create as well as patch.
