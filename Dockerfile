@@ -1,4 +1,5 @@
-# The mllint admission webhook: `mllint serve`, as deploy/ runs it.
+# The mllint admission webhook: `mllint serve`, as deploy/ runs it; deploy/audit runs
+# `mllint audit` from the same image.
 #
 #   docker build -t ghcr.io/mllint/mllint:0.1.0 .
 #
@@ -17,6 +18,7 @@ COPY pyproject.toml README.md ./
 COPY rules/ rules/
 COPY linter/ linter/
 COPY webhook/ webhook/
+COPY audit/ audit/
 RUN python -m venv /opt/mllint
 RUN /opt/mllint/bin/python -m pip install '.[webhook]'
 RUN /opt/mllint/bin/python -m compileall -q /opt/mllint
