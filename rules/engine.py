@@ -257,8 +257,8 @@ class Engine:
             kept = [f for f in findings if not _suppressed(f, by_prefix)]
         # A lapsed exception of the configuration is reported on the objects whose findings
         # it would still hide, not on every object it matches.
-        for exception, names in self._matching_exceptions(subject):
-            if exception.lapsed(today) and any(f.rule in names for f in kept):
+        for exception, rules in self._matching_exceptions(subject):
+            if exception.lapsed(today) and any(f.rule in rules for f in kept):
                 invalid += self._invalid_at(
                     subject,
                     "",
