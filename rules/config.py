@@ -7,12 +7,21 @@ and from the webhook's settings. Keys are kebab-case in files; unknown keys are 
 from __future__ import annotations
 
 import difflib
+import enum
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar, get_type_hints
 
 from mllint.rules.exceptions import RuleException
 from mllint.rules.model import ConfigModel, Role, Severity, kebab, option
+from mllint.rules.traits import Purpose
+
+
+class Reach(enum.StrEnum):
+    """Which workloads the generic rules (probes, resources, image tags) judge."""
+
+    ML = "ml"  # ML workloads; the probe rules, model servers only
+    ALL = "all"  # every workload of the kinds they apply to
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,9 @@ class CustomTemplate(ConfigModel):
     )
     restart_policy: str | None = option(
         None, "the pod restartPolicy the kind requires (Never for a Job-like kind)"
+    )
+    purpose: Purpose | None = option(
+        None, "what its pods are (model-server, batch, ml, not-ml), when the kind decides it"
     )
 
 
@@ -85,6 +97,14 @@ class Config(ConfigModel):
     kinds: tuple[CustomKind, ...] = ()
     exceptions: tuple[RuleException, ...] = option(
         (), "rules that do not apply to matched objects, with a reason and an optional expiry"
+    )
+    scope: Reach = option(
+        Reach.ML,
+        "which workloads the generic rules judge: ml (ML workloads; the probe rules, model "
+        "servers only) or all",
+    )
+    rule_scope: dict[str, Reach] = option(
+        dict, "the scope of single generic rules, by rule name or code, over `scope`"
     )
 
 

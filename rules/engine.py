@@ -20,6 +20,7 @@ from mllint.rules.config import (
     Config,
     ConfigError,
     CustomKind,
+    Reach,
     closest,
     default_config,
     validate,
@@ -28,6 +29,7 @@ from mllint.rules.exceptions import RuleException, kind_names, lapsed, parse_ann
 from mllint.rules.model import Finding, Op, Rule, RuleOptions, Safety, Severity
 from mllint.rules.operators import OPERATOR_KINDS
 from mllint.rules.setrules import Collector
+from mllint.rules.traits import Purpose
 from mllint.rules.workload import (
     BUILTIN_KINDS,
     OTHER_KINDS,
@@ -50,6 +52,8 @@ class ActiveRule:
     rule: Rule
     severity: Severity
     options: RuleOptions
+    purposes: frozenset[Purpose] = frozenset()
+    """The pod purposes it judges under the configured scope (empty: any)."""
 
 
 class Registry:
@@ -97,6 +101,7 @@ def _custom_kind(spec: CustomKind) -> WorkloadKind:
             role=t.role,
             containers=t.containers,
             restart_policy=t.restart_policy,
+            purpose=t.purpose,
         )
         for t in spec.templates
     )
@@ -153,20 +158,33 @@ class Engine:
         dropped = {r.name for s in cfg.ignore for r in reg.matching(s, "ignore")}
         severity = {reg.lookup(k, "severity").name: v for k, v in cfg.severity.items()}
         options = {reg.lookup(k, "rules").name: (k, v) for k, v in cfg.rules.items()}
+        reach = {self._generic(k).name: v for k, v in cfg.rule_scope.items()}
         active: list[ActiveRule] = []
         seen: set[str] = set()
         for r in chosen:
             if r.name in dropped or r.name in seen:
                 continue
             seen.add(r.name)
+            everything = r.generic and reach.get(r.name, cfg.scope) is Reach.ALL
             active.append(
                 ActiveRule(
                     r,
                     severity.get(r.name, r.severity),
                     self._options(r, *options.get(r.name, (r.name, {}))),
+                    frozenset() if everything else r.purposes,
                 )
             )
         return active
+
+    def _generic(self, name: str) -> Rule:
+        found = self.registry.lookup(name, "rule-scope")
+        if not found.generic:
+            generic = [r.name for r in self.registry.rules if r.generic]
+            raise ConfigError(
+                f"rule-scope: {found.name!r} judges ML workloads only and takes no scope; "
+                f"the generic rules are {', '.join(generic)}"
+            )
+        return found
 
     @staticmethod
     def _options(rule: Rule, key: str, raw: Any) -> RuleOptions:
@@ -195,9 +213,9 @@ class Engine:
         """Gathers one run's objects for the whole-set rules (see `setrules`)."""
         return Collector(self)
 
-    def subject(self, obj: Mapping[str, Any]) -> Subject:
+    def subject(self, obj: Mapping[str, Any], *, fragment: bool = False) -> Subject:
         kind = self.kinds.lookup(str(obj.get("apiVersion", "")), str(obj.get("kind", "")))
-        return Subject(obj, kind)
+        return Subject(obj, kind, fragment)
 
     def excluded(self, subject: Subject) -> bool:
         ex = self.config.exclude
@@ -208,23 +226,26 @@ class Engine:
             or any(fnmatch.fnmatchcase(subject.name, p) for p in ex.names)
         )
 
-    def evaluate(self, obj: Mapping[str, Any]) -> list[Finding]:
-        """Findings for one object, suppressed and excluded ones removed."""
-        subject = self.subject(obj)
+    def evaluate(self, obj: Mapping[str, Any], *, fragment: bool = False) -> list[Finding]:
+        """Findings for one object, suppressed and excluded ones removed. A `fragment` (a
+        kustomize patch) is judged only by rules about the values it writes."""
+        subject = self.subject(obj, fragment=fragment)
         if self.excluded(subject):
             return []
         findings: list[Finding] = []
         for active in self.active:
             r = active.rule
-            if r.meta or r.whole_set:
+            if r.meta or r.whole_set or (fragment and not r.fragments):
                 continue
             if r.kinds and subject.kind not in r.kinds:
                 continue
             if r.workloads_only and subject.workload is None:
                 continue
-            scope = subject.scope(r.roles)
+            scope = subject.scope(r.roles, active.purposes)
             if r.roles and not scope.pods:
                 continue
+            if active.purposes and subject.pods and not scope.pods:
+                continue  # no pod of a purpose it judges (an object with no pods is judged)
             for v in r.check(scope, active.options):
                 findings.append(self.stamp(active, subject, v.at, v.message, v.fix))
         return self._suppress(subject, findings)

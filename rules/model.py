@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from mllint.rules.setrules import SetIndex, SetViolation
+    from mllint.rules.traits import Purpose
     from mllint.rules.workload import Scope
 
 
@@ -158,7 +159,8 @@ class Rule:
     """A rule's metadata and its pure check.
 
     `kinds` limits the rule to objects of those kinds (`Kind` or `group/Kind`); `roles` to
-    workloads of those roles. Both empty means every object.
+    workloads of those roles; `purposes` to pods of those purposes (`traits.Purpose`). All
+    empty means every object.
     """
 
     code: str
@@ -170,6 +172,13 @@ class Rule:
     kinds: frozenset[str] = frozenset()
     roles: frozenset[Role] = frozenset()
     workloads_only: bool = False
+    purposes: frozenset[Purpose] = frozenset()
+    generic: bool = False
+    """A check that makes sense for any workload (probes, resources, image tags): the
+    configuration's `scope: all` lets it judge every pod, whatever its purpose."""
+    fragments: bool = False
+    """Whether it judges partial objects (kustomize patches): only rules about values that are
+    written, never about fields that are missing."""
     options: type[RuleOptions] = NoOptions
     fix_safety: Safety | None = None
     enabled_by_default: bool = True
@@ -222,6 +231,9 @@ def rule(
     summary: str,
     kinds: Iterable[str] = (),
     roles: Iterable[Role] = (),
+    purposes: Iterable[Purpose] = (),
+    generic: bool = False,
+    fragments: bool = False,
     workloads_only: bool = False,
     options: type[RuleOptions] = NoOptions,
     fix: Safety | None = None,
@@ -237,7 +249,10 @@ def rule(
         docs=inspect.cleandoc(sys.modules[check.__module__].__doc__ or ""),
         kinds=frozenset(kinds),
         roles=frozenset(roles),
-        workloads_only=workloads_only or bool(roles),
+        purposes=frozenset(purposes),
+        generic=generic,
+        fragments=fragments,
+        workloads_only=workloads_only or bool(roles) or bool(purposes),
         options=options,
         fix_safety=fix,
         enabled_by_default=enabled_by_default,

@@ -10,7 +10,10 @@ in docs/operators.md and on the rules' pages.
 from __future__ import annotations
 
 from mllint.rules.model import Role
+from mllint.rules.traits import Member, Purpose
 from mllint.rules.workload import Lifecycle, PodTemplate, WorkloadKind
+
+_SERVER = Purpose.MODEL_SERVER
 
 _KUBEFLOW = "kubeflow.org"
 
@@ -141,11 +144,27 @@ _PREDICTOR_FRAMEWORKS = (
     "/paddle",
 )
 _EXPLAINERS = ("/art", "/alibi", "/aix")
+# In ModelMesh mode (the annotation below) KServe reconciles no predictor: ModelMesh serves it
+# from its shared runtime pods; a transformer or explainer is still KServe's
+# (kserve pkg/controller/v1beta1/inferenceservice/controller.go).
+_MODELMESH = (("/metadata/annotations/serving.kserve.io~1deploymentMode", "ModelMesh"),)
 _ISVC_TEMPLATES = (
-    PodTemplate("/spec/predictor", inline=True, containers=_PREDICTOR_FRAMEWORKS),
-    PodTemplate("/spec/predictor/workerSpec", inline=True),
-    PodTemplate("/spec/transformer", inline=True),
-    PodTemplate("/spec/explainer", inline=True, containers=_EXPLAINERS),
+    PodTemplate(
+        "/spec/predictor",
+        inline=True,
+        containers=_PREDICTOR_FRAMEWORKS,
+        purpose=_SERVER,
+        unless=_MODELMESH,
+    ),
+    PodTemplate(
+        "/spec/predictor/workerSpec",
+        inline=True,
+        purpose=_SERVER,
+        member=Member.WORKER,
+        unless=_MODELMESH,
+    ),
+    PodTemplate("/spec/transformer", inline=True, purpose=_SERVER),
+    PodTemplate("/spec/explainer", inline=True, containers=_EXPLAINERS, purpose=_SERVER),
     # v1alpha2 (KFServing): `default` and `canary` endpoints; a custom component's container
     # sits at `custom.container`.
     PodTemplate(
@@ -153,30 +172,34 @@ _ISVC_TEMPLATES = (
         inline=True,
         main_containers=(),
         containers=(*_PREDICTOR_FRAMEWORKS, "/tensorrt", "/custom/container"),
+        purpose=_SERVER,
     ),
     PodTemplate(
-        "/spec/*/transformer", inline=True, main_containers=(), containers=("/custom/container",)
+        "/spec/*/transformer",
+        inline=True,
+        main_containers=(),
+        containers=("/custom/container",),
+        purpose=_SERVER,
     ),
     PodTemplate(
         "/spec/*/explainer",
         inline=True,
         main_containers=(),
         containers=(*_EXPLAINERS, "/custom/container"),
+        purpose=_SERVER,
     ),
 )
 _SERVING_RUNTIME_TEMPLATES = (
-    PodTemplate("/spec", inline=True),
-    PodTemplate("/spec/workerSpec", inline=True),
+    PodTemplate("/spec", inline=True, purpose=_SERVER),
+    PodTemplate("/spec/workerSpec", inline=True, purpose=_SERVER, member=Member.WORKER),
 )
-_LLM_TEMPLATES = tuple(
-    PodTemplate(path, inline=True)
-    for path in (
-        "/spec/template",
-        "/spec/worker",
-        "/spec/prefill/template",
-        "/spec/prefill/worker",
-        "/spec/router/scheduler/template",
-    )
+_LLM_TEMPLATES = (
+    PodTemplate("/spec/template", inline=True, purpose=_SERVER),
+    PodTemplate("/spec/worker", inline=True, purpose=_SERVER, member=Member.WORKER),
+    PodTemplate("/spec/prefill/template", inline=True, purpose=_SERVER),
+    PodTemplate("/spec/prefill/worker", inline=True, purpose=_SERVER, member=Member.WORKER),
+    # The scheduler (endpoint picker) routes requests to the model pods and loads no model.
+    PodTemplate("/spec/router/scheduler/template", inline=True, purpose=Purpose.ML),
 )
 _KSERVE = "serving.kserve.io"
 
@@ -234,12 +257,14 @@ SERVING_KINDS: tuple[WorkloadKind, ...] = (
             PodTemplate(
                 "/spec/predictors/*/componentSpecs/*",
                 provides=frozenset({"livenessProbe", "readinessProbe"}),
+                purpose=_SERVER,
             ),
             PodTemplate(
                 "/spec/predictors/*/explainer",
                 inline=True,
                 main_containers=("/containerSpec",),
                 when=("/containerSpec",),
+                purpose=_SERVER,
             ),
         ),
     ),
@@ -252,10 +277,22 @@ SERVING_KINDS: tuple[WorkloadKind, ...] = (
 _RAY_PROBES = frozenset({"livenessProbe", "readinessProbe"})
 
 
-def _ray_cluster(base: str, role: Role) -> tuple[PodTemplate, ...]:
+def _ray_cluster(base: str, role: Role, purpose: Purpose) -> tuple[PodTemplate, ...]:
     return (
-        PodTemplate(base + "/headGroupSpec/template", role=role, provides=_RAY_PROBES),
-        PodTemplate(base + "/workerGroupSpecs/*/template", role=role, provides=_RAY_PROBES),
+        PodTemplate(
+            base + "/headGroupSpec/template",
+            role=role,
+            provides=_RAY_PROBES,
+            purpose=purpose,
+            member=Member.HEAD,
+        ),
+        PodTemplate(
+            base + "/workerGroupSpecs/*/template",
+            role=role,
+            provides=_RAY_PROBES,
+            purpose=purpose,
+            member=Member.WORKER,
+        ),
     )
 
 
@@ -267,9 +304,14 @@ RAY_KINDS: tuple[WorkloadKind, ...] = (
         "rayjobs",
         Role.BATCH,
         (
-            *_ray_cluster("/spec/rayClusterSpec", Role.BATCH),
+            *_ray_cluster("/spec/rayClusterSpec", Role.BATCH, Purpose.BATCH),
             # The submitter runs as a Kubernetes Job.
-            PodTemplate("/spec/submitterPodTemplate", restart_policy="Never"),
+            PodTemplate(
+                "/spec/submitterPodTemplate",
+                restart_policy="Never",
+                purpose=Purpose.BATCH,
+                member=Member.SUBMITTER,
+            ),
         ),
         Lifecycle(
             active_deadline="/spec/activeDeadlineSeconds",
@@ -284,7 +326,7 @@ RAY_KINDS: tuple[WorkloadKind, ...] = (
         ("v1",),
         "rayclusters",
         Role.SERVING,
-        _ray_cluster("/spec", Role.SERVING),
+        _ray_cluster("/spec", Role.SERVING, Purpose.ML),
     ),
     WorkloadKind(
         "ray.io",
@@ -292,7 +334,7 @@ RAY_KINDS: tuple[WorkloadKind, ...] = (
         ("v1",),
         "rayservices",
         Role.SERVING,
-        _ray_cluster("/spec/rayClusterConfig", Role.SERVING),
+        _ray_cluster("/spec/rayClusterConfig", Role.SERVING, _SERVER),
     ),
 )
 
@@ -397,8 +439,8 @@ SCHEDULER_KINDS: tuple[WorkloadKind, ...] = (
         "leaderworkersets",
         Role.SERVING,
         (
-            PodTemplate("/spec/leaderWorkerTemplate/leaderTemplate"),
-            PodTemplate("/spec/leaderWorkerTemplate/workerTemplate"),
+            PodTemplate("/spec/leaderWorkerTemplate/leaderTemplate", member=Member.LEADER),
+            PodTemplate("/spec/leaderWorkerTemplate/workerTemplate", member=Member.WORKER),
         ),
         replicas="/spec/replicas",
     ),

@@ -1,51 +1,14 @@
-"""What several rules read from objects: GPU resource names, quantities (parsed by
-`rules.quantity`), image references, and fields that may be absent (lifecycle settings,
-autoscaler targets)."""
+"""What several rules read from objects: quantities (parsed by `rules.quantity`), image
+references, and fields that may be absent (lifecycle settings, autoscaler targets). What a
+workload is (its accelerators, its purpose) is `traits`'s."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from mllint.rules import pointer as jp
-from mllint.rules.quantity import quantity
-
-_GPU = re.compile(
-    r"^(?:[a-z0-9.-]+\.[a-z]+/gpu"  # nvidia.com/gpu, amd.com/gpu, any vendor's */gpu
-    r"|gpu\.intel\.com/[a-z0-9.-]+"  # gpu.intel.com/i915, gpu.intel.com/xe
-    r"|nvidia\.com/mig-[a-z0-9.-]+"  # MIG slices: nvidia.com/mig-1g.5gb
-    r")(?:\.shared)?$"  # the device plugin's rename of time-sliced or MPS-shared GPUs
-)
-
-# The name part of a key that can only mean a GPU: `gpu`, `gpus`, `nvidia-gpu`, `nvidia_gpu`.
-# Names that merely contain "gpu" (`gpumem`, `vgpu-number`, `gpu-mem`) belong to GPU-sharing
-# device plugins and are real resources.
-_GPU_WORD = re.compile(r"^(?:[a-z0-9]+[-_])?gpus?$")
-
-
-def is_gpu(resource: str) -> bool:
-    """Whether a resource name is a GPU extended resource a device plugin advertises."""
-    return bool(_GPU.match(resource))
-
-
-def means_gpu(resource: str) -> bool:
-    """Whether a resource key was written to ask for a GPU, valid name or not."""
-    lowered = resource.lower()
-    return is_gpu(lowered) or bool(_GPU_WORD.match(lowered.rpartition("/")[2]))
-
-
-def gpu_name_for(resource: str) -> str | None:
-    """The device-plugin resource name a misspelt GPU key most likely meant, None if unknown."""
-    lowered = resource.lower()
-    if is_gpu(lowered):
-        return lowered
-    if "intel" in lowered:
-        return None  # gpu.intel.com/i915 or gpu.intel.com/xe: the driver decides, not the key
-    if "amd" in lowered:
-        return "amd.com/gpu"
-    return "nvidia.com/gpu"
 
 
 def section(container: Mapping[str, Any], name: str) -> Mapping[str, Any]:
@@ -121,13 +84,3 @@ def fields(obj: Any, pattern: str) -> Iterator[Field]:
         at = jp.join(at, token)
     if isinstance(node, dict):
         yield Field(pattern, at, leaf in node, node.get(leaf))
-
-
-def gpu_count(container: Mapping[str, Any]) -> int:
-    """The GPUs a container asks for: its GPU limits, or its requests where no limit is set."""
-    asked = {**section(container, "requests"), **section(container, "limits")}
-    total = 0.0
-    for resource, amount in asked.items():
-        if isinstance(resource, str) and is_gpu(resource):
-            total += quantity(amount) or 0
-    return int(total)

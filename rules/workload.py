@@ -18,6 +18,15 @@ from mllint.rules import patch
 from mllint.rules import pointer as jp
 from mllint.rules.model import Op, Role
 from mllint.rules.resources import fields
+from mllint.rules.traits import (
+    Member,
+    Purpose,
+    Traits,
+    accelerators_of,
+    claims_of,
+    derive,
+    server_of,
+)
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,24 @@ class PodTemplate:
     provides: frozenset[str] = frozenset()
     """Container fields the operator sets itself on every container it creates from this
     template (KubeRay's probes), so a rule asking for them finds them set (`Container.has`)."""
+    purpose: Purpose | None = None
+    """What the pods are, when the kind decides it (a KServe predictor is a model server);
+    otherwise `traits.derive` decides from the pod."""
+    member: Member | None = None
+    """The pods' place in a multi-pod workload, when the template decides it (a Ray head)."""
+    unless: tuple[tuple[str, Any], ...] = ()
+    """(pointer, value), relative to the object: when the object has that value there, this
+    template makes no pods (a ModelMesh-mode InferenceService's predictor is served by
+    ModelMesh's shared pods)."""
+
+    def makes_pods(self, obj: Any) -> bool:
+        for at, value in self.unless:
+            try:
+                if jp.resolve(obj, at) == value:
+                    return False
+            except (KeyError, IndexError, ValueError, TypeError):
+                continue
+        return True
 
 
 POD_LEVEL = (
@@ -252,12 +279,31 @@ class KindIndex:
         return self._by_key.get((group_of(api_version), kind))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Container:
     pointer: str
     spec: Mapping[str, Any]
     pod: Pod
     init: bool = False
+
+    @cached_property
+    def accelerators(self) -> dict[str, int]:
+        """Accelerators it asks for, by resource name (`traits.accelerators_of`)."""
+        return accelerators_of(self.spec)
+
+    @cached_property
+    def claims(self) -> tuple[str, ...]:
+        """Names of the DRA claims it uses (`resources.claims`)."""
+        return claims_of(self.spec)
+
+    @cached_property
+    def server(self) -> str | None:
+        """The model server it runs, when its image or command is a known one."""
+        return server_of(self.spec)
+
+    @property
+    def accelerator_count(self) -> int:
+        return sum(self.accelerators.values())
 
     @property
     def name(self) -> str:
@@ -269,7 +315,7 @@ class Container:
         return key in self.spec or key in self.pod.template.provides
 
 
-@dataclass(slots=True)
+@dataclass
 class Pod:
     """One pod spec of a workload, with where its metadata and spec live."""
 
@@ -287,6 +333,15 @@ class Pod:
     def main_containers(self) -> Iterator[Container]:
         return (c for c in self.containers if not c.init)
 
+    @cached_property
+    def traits(self) -> Traits:
+        """What the pod is: purpose, accelerators, model server, place (`traits.derive`)."""
+        return derive(self)
+
+    @property
+    def purpose(self) -> Purpose:
+        return self.traits.purpose
+
 
 def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, dict) else {}
@@ -298,6 +353,8 @@ class Subject:
 
     obj: Mapping[str, Any]
     workload: WorkloadKind | None = None
+    fragment: bool = False
+    """A partial object (a kustomize patch): rules about missing fields do not judge it."""
 
     @property
     def kind(self) -> str:
@@ -329,6 +386,8 @@ class Subject:
             return []
         pods: list[Pod] = []
         for template in self.workload.templates:
+            if not template.makes_pods(self.obj):
+                continue
             for at, node in jp.expand(self.obj, template.path):
                 if not isinstance(node, dict):
                     continue
@@ -392,8 +451,22 @@ class Subject:
         for pod in self.pods:
             yield from pod.containers
 
-    def scope(self, roles: frozenset[Role]) -> Scope:
-        pods = self.pods if not roles else [p for p in self.pods if p.role in roles]
+    @property
+    def uses_accelerators(self) -> bool:
+        return any(p.traits.uses_accelerators for p in self.pods)
+
+    @property
+    def ml(self) -> bool:
+        """Whether any of its pods is an ML workload."""
+        return any(p.traits.ml for p in self.pods)
+
+    def scope(self, roles: frozenset[Role], purposes: frozenset[Purpose] = frozenset()) -> Scope:
+        """Its pods of the given roles and purposes (empty: any)."""
+        pods = [
+            p
+            for p in self.pods
+            if (not roles or p.role in roles) and (not purposes or p.purpose in purposes)
+        ]
         return Scope(self, pods)
 
 
@@ -421,3 +494,14 @@ class Scope:
     def main_containers(self) -> Iterator[Container]:
         for pod in self.pods:
             yield from pod.main_containers
+
+    @property
+    def serving_containers(self) -> Iterator[Container]:
+        """The main containers that serve a model (`Traits.serving`) in model-server pods, and
+        every main container of other pods (which a rule sees when configured to)."""
+        for pod in self.pods:
+            if pod.traits.model_server:
+                serving = pod.traits.serving
+                yield from (c for c in pod.main_containers if c.pointer in serving)
+            else:
+                yield from pod.main_containers

@@ -44,6 +44,7 @@ from mllint.rules import patch
 from mllint.rules import pointer as jp
 from mllint.rules.model import Fix, Safety, Severity, Violation, rule
 from mllint.rules.resources import fields
+from mllint.rules.traits import ML_PURPOSES
 from mllint.rules.workload import Scope
 
 FORBID = "Forbid"
@@ -87,6 +88,6 @@ RULE = rule(
     name="cronjob-concurrency-not-forbid",
     severity=Severity.WARNING,
     summary="CronJob runs may overlap or replace each other (concurrencyPolicy not Forbid)",
-    workloads_only=True,
+    purposes=ML_PURPOSES,
     fix=Safety.SAFE,
 )

@@ -54,6 +54,7 @@ from typing import Any
 
 from mllint.rules import pointer as jp
 from mllint.rules.model import RuleOptions, Severity, Violation, option, rule
+from mllint.rules.traits import ML_PURPOSES
 from mllint.rules.workload import Scope
 
 SHM = "/dev/shm"
@@ -120,6 +121,7 @@ RULE = rule(
     name="emptydir-for-data",
     severity=Severity.WARNING,
     summary="Datasets, models or checkpoints on an emptyDir, deleted with the pod",
-    workloads_only=True,
+    purposes=ML_PURPOSES,
+    fragments=True,
     options=Options,
 )

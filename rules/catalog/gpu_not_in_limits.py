@@ -37,7 +37,8 @@ from typing import Any
 from mllint.rules import patch
 from mllint.rules import pointer as jp
 from mllint.rules.model import Fix, Safety, Severity, Violation, rule
-from mllint.rules.resources import is_gpu, section
+from mllint.rules.resources import section
+from mllint.rules.traits import is_accelerator
 from mllint.rules.workload import Scope
 
 
@@ -45,7 +46,7 @@ def check(scope: Scope, options: Any) -> Iterator[Violation]:
     for c in scope.containers:
         requests, limits = section(c.spec, "requests"), section(c.spec, "limits")
         for resource, amount in requests.items():
-            if not isinstance(resource, str) or not is_gpu(resource):
+            if not isinstance(resource, str) or not is_accelerator(resource):
                 continue
             if resource in limits and limits[resource] == amount:
                 continue
@@ -67,5 +68,6 @@ RULE = rule(
     severity=Severity.ERROR,
     summary="GPU requested outside resources.limits",
     workloads_only=True,
+    fragments=True,
     fix=Safety.SAFE,
 )

@@ -52,7 +52,8 @@ from typing import Any
 from mllint.rules import patch
 from mllint.rules import pointer as jp
 from mllint.rules.model import Fix, Safety, Severity, Violation, rule
-from mllint.rules.resources import gpu_name_for, is_gpu, means_gpu, section
+from mllint.rules.resources import section
+from mllint.rules.traits import gpu_name_for, is_accelerator, means_gpu
 from mllint.rules.workload import Scope
 
 
@@ -61,7 +62,11 @@ def check(scope: Scope, options: Any) -> Iterator[Violation]:
         for kind in ("requests", "limits"):
             amounts = section(c.spec, kind)
             for resource, amount in amounts.items():
-                if not isinstance(resource, str) or is_gpu(resource) or not means_gpu(resource):
+                if (
+                    not isinstance(resource, str)
+                    or is_accelerator(resource)
+                    or not means_gpu(resource)
+                ):
                     continue
                 at = jp.join(c.pointer, "resources", kind, resource)
                 meant = gpu_name_for(resource)
@@ -91,5 +96,6 @@ RULE = rule(
     severity=Severity.ERROR,
     summary="GPU requested under a resource name no device plugin advertises",
     workloads_only=True,
+    fragments=True,
     fix=Safety.UNSAFE,
 )

@@ -47,7 +47,6 @@ from typing import Any
 from mllint.rules import patch
 from mllint.rules import pointer as jp
 from mllint.rules.model import Fix, Safety, Severity, Violation, rule
-from mllint.rules.resources import gpu_count
 from mllint.rules.workload import Scope
 
 DEPLOYMENT_MODE = "serving.kserve.io/deploymentMode"
@@ -62,7 +61,7 @@ def check(scope: Scope, options: Any) -> Iterator[Violation]:
     for pod in scope.pods:
         if pod.spec.get("minReplicas") != 0:
             continue
-        gpus = sum(gpu_count(c.spec) for c in pod.containers)
+        gpus = sum(c.accelerator_count for c in pod.containers)
         if gpus:
             at = jp.join(pod.pointer, "minReplicas")
             yield Violation(

@@ -51,7 +51,6 @@ from typing import Any
 from mllint.rules import patch
 from mllint.rules import pointer as jp
 from mllint.rules.model import Fix, RuleOptions, Safety, Severity, Violation, option, rule
-from mllint.rules.resources import gpu_count
 from mllint.rules.workload import Pod, Scope
 
 
@@ -99,7 +98,7 @@ def _selects(pod: Pod, keys: tuple[str, ...]) -> bool:
 
 def check(scope: Scope, options: Options) -> Iterator[Violation]:
     for pod in scope.pods:
-        asking = [c for c in pod.containers if gpu_count(c.spec) > 0]
+        asking = [c for c in pod.containers if c.accelerator_count > 0]
         if not asking:
             continue
         if _tolerates(pod, options.taint_keys) or _selects(pod, options.node_label_keys):

@@ -38,6 +38,7 @@ from typing import Any
 from mllint.rules import pointer as jp
 from mllint.rules.model import Severity, Violation, rule
 from mllint.rules.resources import parse_image
+from mllint.rules.traits import ML_PURPOSES
 from mllint.rules.workload import Scope
 
 
@@ -63,5 +64,7 @@ RULE = rule(
     name="image-tag-latest",
     severity=Severity.WARNING,
     summary="Container image tagged :latest or untagged",
-    workloads_only=True,
+    purposes=ML_PURPOSES,
+    generic=True,
+    fragments=True,
 )

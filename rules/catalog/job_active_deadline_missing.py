@@ -45,6 +45,7 @@ from dataclasses import dataclass
 
 from mllint.rules import pointer as jp
 from mllint.rules.model import Fix, RuleOptions, Safety, Severity, Violation, literal, option, rule
+from mllint.rules.traits import ML_PURPOSES
 from mllint.rules.workload import Scope
 
 
@@ -76,7 +77,7 @@ RULE = rule(
     name="job-active-deadline-missing",
     severity=Severity.WARNING,
     summary="Job without activeDeadlineSeconds can hold GPUs forever",
-    workloads_only=True,
+    purposes=ML_PURPOSES,
     options=Options,
     fix=Safety.UNSAFE,
 )

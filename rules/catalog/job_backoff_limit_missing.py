@@ -44,6 +44,7 @@ from dataclasses import dataclass
 
 from mllint.rules import pointer as jp
 from mllint.rules.model import Fix, RuleOptions, Safety, Severity, Violation, literal, option, rule
+from mllint.rules.traits import ML_PURPOSES
 from mllint.rules.workload import Scope
 
 
@@ -75,7 +76,7 @@ RULE = rule(
     name="job-backoff-limit-missing",
     severity=Severity.WARNING,
     summary="Job without backoffLimit retries failures 6 times",
-    workloads_only=True,
+    purposes=ML_PURPOSES,
     options=Options,
     fix=Safety.SAFE,
 )

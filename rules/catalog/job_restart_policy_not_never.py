@@ -51,6 +51,7 @@ from mllint.rules import patch
 from mllint.rules import pointer as jp
 from mllint.rules.model import Fix, Safety, Severity, Violation, rule
 from mllint.rules.resources import fields
+from mllint.rules.traits import ML_PURPOSES
 from mllint.rules.workload import Scope
 
 
@@ -83,6 +84,6 @@ RULE = rule(
     name="job-restart-policy-not-never",
     severity=Severity.WARNING,
     summary="Job pod template without restartPolicy: Never",
-    workloads_only=True,
+    purposes=ML_PURPOSES,
     fix=Safety.SAFE,
 )

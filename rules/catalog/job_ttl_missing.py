@@ -49,6 +49,7 @@ from dataclasses import dataclass
 
 from mllint.rules import pointer as jp
 from mllint.rules.model import Fix, RuleOptions, Safety, Severity, Violation, literal, option, rule
+from mllint.rules.traits import ML_PURPOSES
 from mllint.rules.workload import Scope
 
 
@@ -80,7 +81,7 @@ RULE = rule(
     name="job-ttl-missing",
     severity=Severity.INFO,
     summary="Finished Job is never cleaned up (no ttlSecondsAfterFinished)",
-    workloads_only=True,
+    purposes=ML_PURPOSES,
     options=Options,
     fix=Safety.SAFE,
 )

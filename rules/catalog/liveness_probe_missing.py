@@ -43,11 +43,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from mllint.rules.model import Role, Severity, Violation, rule
+from mllint.rules.traits import Purpose
 from mllint.rules.workload import Scope
 
 
 def check(scope: Scope, options: Any) -> Iterator[Violation]:
-    for c in scope.main_containers:
+    for c in scope.serving_containers:
         if not c.has("livenessProbe"):
             yield Violation(
                 c.pointer,
@@ -63,4 +64,6 @@ RULE = rule(
     severity=Severity.WARNING,
     summary="Model server without a livenessProbe is never restarted when it hangs",
     roles={Role.SERVING},
+    purposes={Purpose.MODEL_SERVER},
+    generic=True,
 )

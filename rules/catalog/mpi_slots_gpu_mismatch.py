@@ -46,7 +46,6 @@ from typing import Any
 
 from mllint.rules import patch
 from mllint.rules.model import Fix, Safety, Severity, Violation, rule
-from mllint.rules.resources import gpu_count
 from mllint.rules.workload import Scope
 
 WORKER = "/spec/mpiReplicaSpecs/Worker/"
@@ -60,7 +59,7 @@ def check(scope: Scope, options: Any) -> Iterator[Violation]:
     for pod in scope.pods:
         if not pod.pointer.startswith(WORKER):
             continue
-        gpus = sum(gpu_count(c.spec) for c in pod.main_containers)
+        gpus = pod.traits.accelerator_count
         slots = spec.get("slotsPerWorker", 1)
         if gpus == 0 or not isinstance(slots, int) or slots == gpus:
             continue

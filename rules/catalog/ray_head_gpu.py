@@ -49,7 +49,6 @@ from typing import Any
 
 from mllint.rules import pointer as jp
 from mllint.rules.model import Severity, Violation, rule
-from mllint.rules.resources import gpu_count
 from mllint.rules.workload import Scope
 
 HEAD = "/headGroupSpec/template/spec"
@@ -64,7 +63,7 @@ def check(scope: Scope, options: Any) -> Iterator[Violation]:
         if not workers:
             continue  # a single-node cluster: the head is where the work runs
         for c in pod.main_containers:
-            gpus = gpu_count(c.spec)
+            gpus = c.accelerator_count
             if gpus:
                 yield Violation(
                     jp.join(c.pointer, "resources"),

@@ -45,11 +45,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from mllint.rules.model import Role, Severity, Violation, rule
+from mllint.rules.traits import Purpose
 from mllint.rules.workload import Scope
 
 
 def check(scope: Scope, options: Any) -> Iterator[Violation]:
-    for c in scope.main_containers:
+    for c in scope.serving_containers:
         if not c.has("readinessProbe"):
             yield Violation(
                 c.pointer,
@@ -66,4 +67,6 @@ RULE = rule(
     severity=Severity.WARNING,
     summary="Model server without a readinessProbe gets traffic before it is ready",
     roles={Role.SERVING},
+    purposes={Purpose.MODEL_SERVER},
+    generic=True,
 )

@@ -48,6 +48,7 @@ from typing import Any
 from mllint.rules import pointer as jp
 from mllint.rules.model import Severity, Violation, rule
 from mllint.rules.resources import section
+from mllint.rules.traits import ML_PURPOSES
 from mllint.rules.workload import Scope
 
 
@@ -83,5 +84,6 @@ RULE = rule(
     name="resources-missing",
     severity=Severity.WARNING,
     summary="Container without CPU and memory requests or a memory limit",
-    workloads_only=True,
+    purposes=ML_PURPOSES,
+    generic=True,
 )

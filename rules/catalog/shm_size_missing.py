@@ -60,6 +60,7 @@ from mllint.rules import pointer as jp
 from mllint.rules.model import Fix, Role, RuleOptions, Safety, Severity, Violation, option, rule
 from mllint.rules.quantity import quantity
 from mllint.rules.resources import parse_image
+from mllint.rules.traits import ML_PURPOSES
 from mllint.rules.workload import Container, Pod, Scope
 
 SHM = "/dev/shm"
@@ -146,6 +147,7 @@ RULE = rule(
     severity=Severity.WARNING,
     summary="PyTorch training pod without a memory-backed /dev/shm",
     roles={Role.BATCH},
+    purposes=ML_PURPOSES,
     options=Options,
     fix=Safety.UNSAFE,
 )

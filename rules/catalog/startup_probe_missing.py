@@ -51,6 +51,7 @@ from typing import Any
 from mllint.rules import patch
 from mllint.rules import pointer as jp
 from mllint.rules.model import Fix, Role, RuleOptions, Safety, Severity, Violation, option, rule
+from mllint.rules.traits import Purpose
 from mllint.rules.workload import Scope
 
 HANDLERS = ("exec", "httpGet", "tcpSocket", "grpc")
@@ -75,7 +76,7 @@ def handler(probe: Any) -> dict[str, Any] | None:
 
 
 def check(scope: Scope, options: Options) -> Iterator[Violation]:
-    for c in scope.main_containers:
+    for c in scope.serving_containers:
         if c.has("startupProbe"):
             continue
         if not c.has("livenessProbe"):
@@ -109,6 +110,8 @@ RULE = rule(
     severity=Severity.WARNING,
     summary="Model server without a startupProbe can be killed while its model loads",
     roles={Role.SERVING},
+    purposes={Purpose.MODEL_SERVER},
+    generic=True,
     options=Options,
     fix=Safety.UNSAFE,
 )

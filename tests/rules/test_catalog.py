@@ -25,7 +25,8 @@ from mllint.rules import REGISTRY, Config, ConfigError, Engine, Finding, Role, R
 from mllint.rules.catalog import hpa_metrics_missing
 from mllint.rules.config import validate
 from mllint.rules.model import kebab
-from mllint.rules.resources import Field, fields, gpu_name_for, is_gpu, means_gpu, parse_image
+from mllint.rules.resources import Field, fields, parse_image
+from mllint.rules.traits import gpu_name_for, is_accelerator, means_gpu
 from mllint.rules.workload import BUILTIN_KINDS, Lifecycle, PodTemplate, WorkloadKind
 
 CHECKED = [r for r in REGISTRY.rules if not r.meta and not r.whole_set]
@@ -157,8 +158,23 @@ def test_parse_image(
     ],
 )
 def test_device_plugin_gpu_names_are_valid(name: str) -> None:
-    assert is_gpu(name)
+    assert is_accelerator(name)
     assert means_gpu(name)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "habana.ai/gaudi",
+        "aws.amazon.com/neuron",
+        "aws.amazon.com/neuroncore",
+        "aws.amazon.com/neurondevice",
+        "google.com/tpu",
+    ],
+)
+def test_other_accelerators_are_accelerators_but_not_gpus(name: str) -> None:
+    assert is_accelerator(name)
+    assert not means_gpu(name)
 
 
 @pytest.mark.parametrize(
@@ -181,7 +197,7 @@ def test_device_plugin_gpu_names_are_valid(name: str) -> None:
 )
 def test_misspelt_gpu_names_and_what_they_meant(key: str, meant: str | None) -> None:
     assert means_gpu(key)
-    assert not is_gpu(key)
+    assert not is_accelerator(key)
     assert gpu_name_for(key) == meant
 
 
@@ -283,6 +299,7 @@ def test_startup_probe_covers_the_configured_load_time_with_the_readiness_handle
                     "containers": [
                         {
                             "name": "server",
+                            "image": "vllm/vllm-openai:v0.6.3",
                             "livenessProbe": {"periodSeconds": 30},
                             "readinessProbe": {"tcpSocket": {"port": 9000}, "periodSeconds": 5},
                         }
@@ -312,6 +329,7 @@ def test_data_paths_are_configurable() -> None:
                     ],
                 }
             ],
+            "restartPolicy": "Never",
             "volumes": [{"name": "s", "emptyDir": {}}],
         },
     }

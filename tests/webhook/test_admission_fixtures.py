@@ -93,9 +93,12 @@ def test_v1beta1_answered_in_v1beta1(webhook: Running) -> None:
 
 def test_object_without_apiversion_is_judged_by_request_kind(webhook: Running) -> None:
     # The v1beta1 fixture's object has no apiVersion or kind; request.kind says apps/v1
-    # Deployment, and its untagged-by-digest image is judged as a Deployment's.
+    # Deployment, and its untagged-by-digest image is judged as a Deployment's. Its container
+    # is given a GPU, so that it is an ML workload that image-tag-latest judges by default.
     path = ADMISSION_FIXTURES / "neuvector-deployment-update-v1beta1.admissionreview.json"
     sent = as_review(path)
     assert "kind" not in sent["request"]["object"]
+    container = sent["request"]["object"]["spec"]["template"]["spec"]["containers"][0]
+    container["resources"] = {"limits": {"nvidia.com/gpu": 1}}
     warnings = webhook.validate(sent)["response"].get("warnings", [])
     assert any("ML602" in w for w in warnings), warnings

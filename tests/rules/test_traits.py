@@ -1,0 +1,214 @@
+"""The workload model: what each pod is (purpose, accelerators, model server, place)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from mllint.rules import Engine
+from mllint.rules.traits import Member, Purpose, is_placeholder
+
+ENGINE = Engine()
+
+
+def deployment(*containers: dict[str, Any], **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "d"},
+        "spec": {"template": {"spec": {"containers": list(containers), **spec}}},
+    }
+
+
+def traits(obj: dict[str, Any], index: int = 0) -> Any:
+    return ENGINE.subject(obj).pods[index].traits
+
+
+def gpu(resource: str = "nvidia.com/gpu", count: Any = 1) -> dict[str, Any]:
+    return {"limits": {resource: count}}
+
+
+@pytest.mark.parametrize(
+    "resource",
+    [
+        "nvidia.com/gpu",
+        "nvidia.com/gpu.shared",
+        "nvidia.com/mig-1g.5gb",
+        "amd.com/gpu",
+        "gpu.intel.com/i915",
+        "gpu.intel.com/xe",
+        "habana.ai/gaudi",
+        "aws.amazon.com/neuron",
+        "aws.amazon.com/neuroncore",
+        "aws.amazon.com/neurondevice",
+        "google.com/tpu",
+    ],
+)
+def test_every_registered_accelerator_counts(resource: str) -> None:
+    t = traits(deployment({"name": "c", "image": "acme/app:1", "resources": gpu(resource, "2")}))
+    assert t.accelerators == {resource: 2}
+    assert t.uses_accelerators
+    assert t.purpose is Purpose.ML
+
+
+def test_a_request_without_a_limit_counts_and_a_limit_wins() -> None:
+    spec = {"requests": {"google.com/tpu": 4, "cpu": "1"}, "limits": {"nvidia.com/gpu": 1}}
+    t = traits(deployment({"name": "c", "resources": spec}))
+    assert t.accelerators == {"google.com/tpu": 4, "nvidia.com/gpu": 1}
+    assert t.device == "accelerator"
+
+
+def test_dra_claims_are_accelerator_use() -> None:
+    obj = deployment(
+        {"name": "c", "image": "acme/app:1", "resources": {"claims": [{"name": "gpus"}]}},
+        resourceClaims=[{"name": "gpus", "resourceClaimTemplateName": "one-gpu"}],
+    )
+    t = traits(obj)
+    assert t.claims == ("gpus",)
+    assert t.uses_accelerators and t.accelerator_count == 0
+
+
+@pytest.mark.parametrize(
+    ("container", "server"),
+    [
+        ({"image": "vllm/vllm-openai:v0.6.3"}, "vLLM"),
+        ({"image": "python:3.12", "command": ["vllm", "serve", "meta-llama/Llama-3.1-8B"]}, "vLLM"),
+        ({"image": "lmsysorg/sglang:v0.4.0"}, "SGLang"),
+        (
+            {"image": "ghcr.io/huggingface/text-generation-inference:2.4"},
+            "Text Generation Inference",
+        ),
+        ({"image": "nvcr.io/nvidia/tritonserver:24.08-py3"}, "Triton"),
+        ({"image": "pytorch/torchserve:0.12.0-gpu"}, "TorchServe"),
+        ({"image": "seldonio/mlserver:1.6.0"}, "MLServer"),
+        ({"image": "tensorflow/serving:2.17.0"}, "TensorFlow Serving"),
+        ({"image": "ghcr.io/ggml-org/llama.cpp:server"}, "llama.cpp server"),
+        ({"image": "ollama/ollama:0.4.0"}, "Ollama"),
+        ({"image": "nvcr.io/nim/meta/llama-3.1-8b-instruct:1.3.3"}, "NVIDIA NIM"),
+        (
+            {"image": "rayproject/ray:2.40.0", "command": ["serve", "run", "app:deployment"]},
+            "Ray Serve",
+        ),
+    ],
+)
+def test_a_long_running_pod_running_a_known_model_server_is_one(
+    container: dict[str, Any], server: str
+) -> None:
+    t = traits(deployment({"name": "c", **container}))
+    assert t.purpose is Purpose.MODEL_SERVER
+    assert t.server == server
+
+
+def test_accelerators_and_a_served_port_make_a_model_server() -> None:
+    served = deployment(
+        {"name": "c", "image": "acme/sd:1", "ports": [{"containerPort": 7860}], "resources": gpu()}
+    )
+    assert traits(served).purpose is Purpose.MODEL_SERVER
+    unported = deployment({"name": "c", "image": "acme/nccl-test:1", "resources": gpu()})
+    assert traits(unported).purpose is Purpose.ML
+
+
+@pytest.mark.parametrize(
+    "image",
+    ["postgres:16", "bitnami/kafka:3.7", "nginx:1.27", "redis:7", "acme/web-frontend:2.0"],
+)
+def test_everything_else_long_running_is_not_ml(image: str) -> None:
+    obj = deployment({"name": "c", "image": image, "ports": [{"containerPort": 5432}]})
+    assert traits(obj).purpose is Purpose.NOT_ML
+
+
+def test_a_job_is_batch_unless_it_only_runs_helpers() -> None:
+    def job(image: str) -> dict[str, Any]:
+        return {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "spec": {"template": {"spec": {"containers": [{"name": "c", "image": image}]}}},
+        }
+
+    assert traits(job("acme/finetune:1")).purpose is Purpose.BATCH
+    assert traits(job("busybox:1.36")).purpose is Purpose.NOT_ML
+
+
+def test_in_a_model_server_pod_sidecars_do_not_serve() -> None:
+    obj = deployment(
+        {"name": "server", "image": "vllm/vllm-openai:v0.6.3", "resources": gpu()},
+        {"name": "proxy", "image": "acme/auth-proxy:1"},
+    )
+    assert traits(obj).serving == ("/spec/template/spec/containers/0",)
+
+
+def test_the_kind_decides_for_serving_kinds_and_ray() -> None:
+    isvc = {
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "spec": {"predictor": {"containers": [{"name": "kserve-container", "image": "a/b:1"}]}},
+    }
+    assert traits(isvc).purpose is Purpose.MODEL_SERVER
+    ray = {
+        "apiVersion": "ray.io/v1",
+        "kind": "RayCluster",
+        "spec": {
+            "headGroupSpec": {"template": {"spec": {"containers": [{"name": "head"}]}}},
+            "workerGroupSpecs": [{"template": {"spec": {"containers": [{"name": "w"}]}}}],
+        },
+    }
+    assert [(t.purpose, t.member) for t in (traits(ray, 0), traits(ray, 1))] == [
+        (Purpose.ML, Member.HEAD),
+        (Purpose.ML, Member.WORKER),
+    ]
+
+
+def test_replica_types_name_launchers_and_workers() -> None:
+    mpi = {
+        "apiVersion": "kubeflow.org/v2beta1",
+        "kind": "MPIJob",
+        "spec": {
+            "mpiReplicaSpecs": {
+                "Launcher": {"template": {"spec": {"containers": [{"name": "l"}]}}},
+                "Worker": {"template": {"spec": {"containers": [{"name": "w"}]}}},
+            }
+        },
+    }
+    assert [(traits(mpi, i).member, traits(mpi, i).replica) for i in (0, 1)] == [
+        (Member.LAUNCHER, "Launcher"),
+        (Member.WORKER, "Worker"),
+    ]
+
+
+def test_a_modelmesh_predictor_makes_no_pods_but_its_transformer_does() -> None:
+    isvc = {
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": {"annotations": {"serving.kserve.io/deploymentMode": "ModelMesh"}},
+        "spec": {
+            "predictor": {"model": {"modelFormat": {"name": "sklearn"}, "storageUri": "s3://m"}},
+            "transformer": {"containers": [{"name": "t", "image": "acme/feast:1"}]},
+        },
+    }
+    assert [p.pointer for p in ENGINE.subject(isvc).pods] == ["/spec/transformer"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "${IMAGE}",
+        "$IMAGE",
+        "$(REGISTRY)/trainer:1",
+        "{{ .Values.image }}",
+        "<image>",
+        "IMG_PLACEHOLDER",
+        "REPLACE_ME",
+        "gcr.io/YOUR_PROJECT/app:1",
+        "us-docker.pkg.dev/PROJECT_ID/repo/app",
+    ],
+)
+def test_placeholders(value: str) -> None:
+    assert is_placeholder(value)
+
+
+@pytest.mark.parametrize(
+    "value", ["vllm/vllm-openai:v0.6.3", "nvcr.io/nvidia/pytorch:24.08-py3", "busybox"]
+)
+def test_values_are_not_placeholders(value: str) -> None:
+    assert not is_placeholder(value)
