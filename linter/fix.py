@@ -32,6 +32,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, SequenceNode
 
+from mllint.linter.kustomize import item_is_fragment
 from mllint.linter.lint import LineIgnores, comment_ignores, evaluate, items
 from mllint.linter.loader import Document, LoadError, load
 from mllint.rules import Engine, fix_ops
@@ -73,14 +74,20 @@ class FixError(Exception):
 
 
 def plan_edits(
-    documents: Iterable[Document], engine: Engine, *, unsafe: bool, ignores: LineIgnores
+    documents: Iterable[Document],
+    engine: Engine,
+    *,
+    unsafe: bool,
+    ignores: LineIgnores,
+    fragment: bool | None = False,
 ) -> tuple[list[Edit], list[str]]:
     """The edits the engine's fixes make to each object, and objects whose fixes are invalid."""
     edits: list[Edit] = []
     problems: list[str] = []
     for doc in documents:
         for item in items(doc.obj):
-            findings = [f for f, _ in evaluate(engine, doc, item, ignores)]
+            partial = item_is_fragment(fragment, item.obj)
+            findings = [f for f, _ in evaluate(engine, doc, item, ignores, fragment=partial)]
             failed: list[str] = []
             ops = fix_ops(item.obj, findings, unsafe=unsafe, problems=failed)
             problems += [f"document {doc.index + 1}: fix not applied: {p}" for p in failed]
@@ -90,10 +97,17 @@ def plan_edits(
 
 
 def fix_text(
-    text: str, engine: Engine, *, unsafe: bool, json: bool, extra: Sequence[Edit] = ()
+    text: str,
+    engine: Engine,
+    *,
+    unsafe: bool,
+    json: bool,
+    extra: Sequence[Edit] = (),
+    fragment: bool | None = False,
 ) -> Fixed:
     """`text` with the fixes of its findings applied (safe ones unless `unsafe`), and the
-    `extra` edits made against this same text (the whole-set rules' fixes).
+    `extra` edits made against this same text (the whole-set rules' fixes). A `fragment` (a
+    kustomize patch) gets only the fixes of rules that judge fragments.
 
     Raises LoadError when the text cannot be read; it is then left to the caller untouched.
     """
@@ -101,7 +115,7 @@ def fix_text(
     for _ in range(MAX_ROUNDS):
         documents = list(load(text))
         edits, problems = plan_edits(
-            documents, engine, unsafe=unsafe, ignores=comment_ignores(text)
+            documents, engine, unsafe=unsafe, ignores=comment_ignores(text), fragment=fragment
         )
         edits, extra = [*extra, *edits], ()
         skipped.update(dict.fromkeys(problems))

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from mllint.linter.fix import Edit, fix_text
+from mllint.linter.kustomize import fragment_of
 from mllint.linter.lint import (
     STDIN,
     FileReport,
@@ -118,7 +119,14 @@ def fix_file(
         return _unreadable(name, engine, message), False
     try:
         text = decode(data)
-        result = fix_text(text, engine, unsafe=unsafe, json=is_json(name, text), extra=extra)
+        result = fix_text(
+            text,
+            engine,
+            unsafe=unsafe,
+            json=is_json(name, text),
+            extra=extra,
+            fragment=fragment_of(path),
+        )
     except LoadError:
         if path == STDIN and not diff:
             _stdout(data)  # a pipeline keeps its document even when it cannot be fixed

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from mllint.linter.kustomize import fragment_of, item_is_fragment
 from mllint.linter.loader import Document, LoadError, Position, decode, load
 from mllint.rules import Config, Engine, Finding
 from mllint.rules.catalog import DUPLICATE_KEY, SUPPRESSION_INVALID, YAML_INVALID
@@ -126,16 +127,27 @@ def lint_file(
         _meta(report, engine, YAML_INVALID, message, Position(0, 0))
         report.failed = True
         return report
+    fragment = fragment_of(path)
     text = ""
     try:
         text = decode(raw)
         ignores = comment_ignores(text)
         sources = Sources(text)
         for doc in load(text):
-            lint_document(report, engine, doc, ignores, collector, source=sources.of(doc))
+            lint_document(
+                report,
+                engine,
+                doc,
+                ignores,
+                collector,
+                source=sources.of(doc),
+                fragment=fragment,
+            )
     except LoadError as exc:
         if _PLACEHOLDER.search(text):
             return FileReport(path, note=template_note(None))
+        if _FIELD.search(text):
+            return FileReport(path, note=FIELD_NOTE)
         _meta(report, engine, YAML_INVALID, exc.message, Position(exc.line, exc.column))
         report.failed = True
     except Exception as exc:  # one file's surprise must not sink the run
@@ -144,7 +156,13 @@ def lint_file(
     return report
 
 
-_PLACEHOLDER = re.compile(r"\{\{.*?\}\}", re.S)
+_PLACEHOLDER = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
+_FIELD = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}")
+"""`{username}`: a `str.format` field a document's reader fills in before applying it."""
+FIELD_NOTE = (
+    "holds {name} placeholders and is not YAML until they are filled in; lint the file that "
+    "is applied"
+)
 
 
 def chart_of(path: str) -> str | None:
@@ -226,7 +244,11 @@ def lint_document(
     collector: Collector[Ref] | None = None,
     *,
     source: str | None = None,
+    fragment: bool | None = False,
 ) -> None:
+    """Lint one document; a `fragment` (a kustomize patch) is judged only by rules about the
+    values it writes, and is no object of its set. None: a fragment when it is incomplete
+    (a file named for a patch)."""
     report.documents += 1
     for key, where in doc.duplicates:
         _meta(
@@ -241,10 +263,11 @@ def lint_document(
     for item in items(doc.obj):
         found = True
         report.objects += 1
-        if collector is not None:
-            collector.add(item.obj, Ref(report.path, doc.index, item.prefix))
+        partial = item_is_fragment(fragment, item.obj)
+        if collector is not None and not partial:
+            collector.add(item.obj, Ref(report.path, doc.index, item.prefix), set_of(report.path))
         try:
-            placed = list(evaluate(engine, doc, item, ignores or {}))
+            placed = list(evaluate(engine, doc, item, ignores or {}, fragment=partial))
         except Exception as exc:  # this object gets an error finding; the others are linted
             _meta(report, engine, YAML_INVALID, unexpected(exc, "linted"), doc.locate(item.prefix))
             report.failed = True
@@ -303,11 +326,12 @@ def comment_ignores(text: str) -> LineIgnores:
 
 
 def evaluate(
-    engine: Engine, doc: Document, item: Item, ignores: LineIgnores
+    engine: Engine, doc: Document, item: Item, ignores: LineIgnores, *, fragment: bool = False
 ) -> Iterator[tuple[Finding, Position]]:
     """The findings of one object with their positions, less those a comment on their line
     suppresses (comments are the linter's own suppression: they never reach a webhook)."""
-    return _placed(engine, doc, item.prefix, engine.evaluate(item.obj), ignores)
+    findings = engine.evaluate(item.obj, fragment=fragment)
+    return _placed(engine, doc, item.prefix, findings, ignores)
 
 
 def _placed(
@@ -323,6 +347,15 @@ def _placed(
         ):
             continue
         yield finding, where
+
+
+def set_of(path: str) -> str:
+    """The set a file's objects belong to for the whole-set rules: its directory. Objects in
+    other directories are never paired with them, so a file gives the same findings whichever
+    directory a run starts from (docs/operators.md, "Whole-set rules")."""
+    if path == STDIN:
+        return STDIN
+    return os.path.dirname(os.path.abspath(path))
 
 
 def set_findings(
@@ -418,7 +451,7 @@ def _lint_all(
                 reports += [_lost(p, engine) for p in chunk]
                 continue
             reports += part
-            collector.index.merge(index)
+            collector.merge(index)
     order = {p: i for i, p in enumerate(paths)}
     return sorted(reports, key=lambda r: order[r.path])
 
@@ -468,10 +501,10 @@ def _init_worker(config: Config, today: Clock | None) -> None:
     _worker_engine = Engine(config, today=today)
 
 
-def _lint_chunk(paths: list[str]) -> tuple[list[FileReport], SetIndex[Ref]]:
+def _lint_chunk(paths: list[str]) -> tuple[list[FileReport], dict[str, SetIndex[Ref]]]:
     assert _worker_engine is not None
     collector: Collector[Ref] = _worker_engine.collector()
-    return [lint_file(p, _worker_engine, collector=collector) for p in paths], collector.index
+    return [lint_file(p, _worker_engine, collector=collector) for p in paths], collector.sets
 
 
 def relative(path: str) -> str:

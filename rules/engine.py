@@ -26,7 +26,7 @@ from mllint.rules.config import (
     validate,
 )
 from mllint.rules.exceptions import RuleException, kind_names, lapsed, parse_annotation
-from mllint.rules.model import Finding, Op, Rule, RuleOptions, Safety, Severity
+from mllint.rules.model import Finding, Op, Role, Rule, RuleOptions, Safety, Severity
 from mllint.rules.operators import OPERATOR_KINDS
 from mllint.rules.setrules import Collector
 from mllint.rules.traits import Purpose
@@ -101,7 +101,8 @@ def _custom_kind(spec: CustomKind) -> WorkloadKind:
             role=t.role,
             containers=t.containers,
             restart_policy=t.restart_policy,
-            purpose=t.purpose,
+            # A kind declared to mllint is an ML workload: its batch pods are batch runs.
+            purpose=t.purpose or (Purpose.BATCH if (t.role or spec.role) is Role.BATCH else None),
         )
         for t in spec.templates
     )
@@ -244,8 +245,8 @@ class Engine:
             scope = subject.scope(r.roles, active.purposes)
             if r.roles and not scope.pods:
                 continue
-            if active.purposes and subject.pods and not scope.pods:
-                continue  # no pod of a purpose it judges (an object with no pods is judged)
+            if active.purposes and not scope.pods and (subject.pods or not subject.ml_kind):
+                continue  # no pod of a purpose it judges; one without pods, unless ML by kind
             for v in r.check(scope, active.options):
                 findings.append(self.stamp(active, subject, v.at, v.message, v.fix))
         return self._suppress(subject, findings)

@@ -9,6 +9,8 @@ in docs/operators.md and on the rules' pages.
 
 from __future__ import annotations
 
+from typing import Any
+
 from mllint.rules.model import Role
 from mllint.rules.traits import Member, Purpose
 from mllint.rules.workload import Lifecycle, PodTemplate, WorkloadKind
@@ -20,7 +22,15 @@ _KUBEFLOW = "kubeflow.org"
 # Kubeflow Training Operator v1, pkg/apis/kubeflow.org/v1/*_types.go: `spec.<x>ReplicaSpecs` maps
 # a replica type to a ReplicaSpec whose `template` is a PodTemplateSpec. The ReplicaSpec's own
 # `restartPolicy` overrides the template's (common_types.go), so no pod restartPolicy is asked.
+# `elasticPolicy.maxRestarts` only reaches torchrun (PET_MAX_RESTARTS, training-operator
+# pkg/controller.v1/pytorch/envvar.go): once torchrun gives up, an OnFailure pod restarts with a
+# fresh count, so it is no retry budget. SageMaker HyperPod's `job-max-retry-count` annotation is
+# one: HyperPod stops resubmitting the job after that many failures.
 _RUN_POLICY = Lifecycle(
+    retries=None,
+    satisfied_by=(
+        ("backoff_limit", "/metadata/annotations/sagemaker.amazonaws.com~1job-max-retry-count"),
+    ),
     backoff_limit="/spec/runPolicy/backoffLimit",
     active_deadline="/spec/runPolicy/activeDeadlineSeconds",
     ttl="/spec/runPolicy/ttlSecondsAfterFinished",
@@ -35,7 +45,7 @@ def _training_job(kind: str, replica_specs: str, *extra: PodTemplate) -> Workloa
         versions,
         kind.lower() + "s",
         Role.BATCH,
-        (PodTemplate(f"/spec/{replica_specs}/*/template"), *extra),
+        (PodTemplate(f"/spec/{replica_specs}/*/template", purpose=Purpose.BATCH), *extra),
         _RUN_POLICY,
     )
 
@@ -53,7 +63,9 @@ KUBEFLOW_KINDS: tuple[WorkloadKind, ...] = (
     _training_job("PyTorchJob", "pytorchReplicaSpecs"),
     _training_job("TFJob", "tfReplicaSpecs"),
     # mpi-operator v1alpha1 kept a single pod template at `spec.template`.
-    _training_job("MPIJob", "mpiReplicaSpecs", PodTemplate("/spec/template")),
+    _training_job(
+        "MPIJob", "mpiReplicaSpecs", PodTemplate("/spec/template", purpose=Purpose.BATCH)
+    ),
     _training_job("XGBoostJob", "xgbReplicaSpecs"),
     _training_job("PaddleJob", "paddleReplicaSpecs"),
     _training_job("JAXJob", "jaxReplicaSpecs"),
@@ -66,9 +78,16 @@ KUBEFLOW_KINDS: tuple[WorkloadKind, ...] = (
         "experiments",
         Role.BATCH,
         (
-            PodTemplate("/spec/trialTemplate/trialSpec/spec/template", restart_policy="Never"),
+            PodTemplate(
+                "/spec/trialTemplate/trialSpec/spec/template",
+                restart_policy="Never",
+                purpose=Purpose.BATCH,
+            ),
             *(
-                PodTemplate(f"/spec/trialTemplate/trialSpec/spec/{specs}/*/template")
+                PodTemplate(
+                    f"/spec/trialTemplate/trialSpec/spec/{specs}/*/template",
+                    purpose=Purpose.BATCH,
+                )
                 for specs in _REPLICA_SPECS
             ),
         ),
@@ -81,8 +100,8 @@ KUBEFLOW_KINDS: tuple[WorkloadKind, ...] = (
 _CHILD_JOBS = "/spec/replicatedJobs/*/template/spec"
 
 
-def _child_jobs(base: str) -> tuple[PodTemplate, ...]:
-    return (PodTemplate(base + _CHILD_JOBS + "/template"),)
+def _child_jobs(base: str, purpose: Purpose | None = None) -> tuple[PodTemplate, ...]:
+    return (PodTemplate(base + _CHILD_JOBS + "/template", purpose=purpose),)
 
 
 def _child_job_lifecycle(base: str, ttl: str | None = None) -> Lifecycle:
@@ -114,7 +133,7 @@ TRAINER_KINDS: tuple[WorkloadKind, ...] = (
         ("v1alpha1",),
         "trainingruntimes",
         Role.BATCH,
-        _child_jobs(_RUNTIME),
+        _child_jobs(_RUNTIME, Purpose.BATCH),
         _child_job_lifecycle(_RUNTIME),
     ),
     WorkloadKind(
@@ -123,7 +142,7 @@ TRAINER_KINDS: tuple[WorkloadKind, ...] = (
         ("v1alpha1",),
         "clustertrainingruntimes",
         Role.BATCH,
-        _child_jobs(_RUNTIME),
+        _child_jobs(_RUNTIME, Purpose.BATCH),
         _child_job_lifecycle(_RUNTIME),
     ),
 )
@@ -147,7 +166,18 @@ _EXPLAINERS = ("/art", "/alibi", "/aix")
 # In ModelMesh mode (the annotation below) KServe reconciles no predictor: ModelMesh serves it
 # from its shared runtime pods; a transformer or explainer is still KServe's
 # (kserve pkg/controller/v1beta1/inferenceservice/controller.go).
-_MODELMESH = (("/metadata/annotations/serving.kserve.io~1deploymentMode", "ModelMesh"),)
+_MODE = "/metadata/annotations/serving.kserve.io~1deploymentMode"
+_MODELMESH = ((_MODE, "ModelMesh"),)
+# In the default Serverless mode each component is a Knative Service: Knative gives the serving
+# container a default TCP readiness probe on its port, and queue-proxy holds requests until it
+# passes (Knative docs, "Configuring probing"). The raw modes make a plain Deployment.
+# KServe's defaulting webhook fills missing CPU and memory requests and limits of every
+# component's container from its configuration (setResourceRequirementDefaults,
+# pkg/apis/serving/v1beta1/inference_service_defaults.go).
+_KSERVE_PROVIDES = frozenset({"readinessProbe", "resources"})
+_RAW_MODES: tuple[tuple[str, tuple[Any, ...], frozenset[str]], ...] = (
+    (_MODE, ("RawDeployment", "Standard"), frozenset({"readinessProbe"})),
+)
 _ISVC_TEMPLATES = (
     PodTemplate(
         "/spec/predictor",
@@ -155,6 +185,9 @@ _ISVC_TEMPLATES = (
         containers=_PREDICTOR_FRAMEWORKS,
         purpose=_SERVER,
         unless=_MODELMESH,
+        provides=_KSERVE_PROVIDES,
+        withheld_when=_RAW_MODES,
+        operator="KServe",
     ),
     PodTemplate(
         "/spec/predictor/workerSpec",
@@ -163,8 +196,24 @@ _ISVC_TEMPLATES = (
         member=Member.WORKER,
         unless=_MODELMESH,
     ),
-    PodTemplate("/spec/transformer", inline=True, purpose=_SERVER),
-    PodTemplate("/spec/explainer", inline=True, containers=_EXPLAINERS, purpose=_SERVER),
+    # A transformer pre- and post-processes requests for the predictor and loads no model.
+    PodTemplate(
+        "/spec/transformer",
+        inline=True,
+        purpose=Purpose.ML,
+        provides=_KSERVE_PROVIDES,
+        withheld_when=_RAW_MODES,
+        operator="KServe",
+    ),
+    PodTemplate(
+        "/spec/explainer",
+        inline=True,
+        containers=_EXPLAINERS,
+        purpose=_SERVER,
+        provides=_KSERVE_PROVIDES,
+        withheld_when=_RAW_MODES,
+        operator="KServe",
+    ),
     # v1alpha2 (KFServing): `default` and `canary` endpoints; a custom component's container
     # sits at `custom.container`.
     PodTemplate(
@@ -179,7 +228,7 @@ _ISVC_TEMPLATES = (
         inline=True,
         main_containers=(),
         containers=("/custom/container",),
-        purpose=_SERVER,
+        purpose=Purpose.ML,
     ),
     PodTemplate(
         "/spec/*/explainer",
@@ -193,11 +242,39 @@ _SERVING_RUNTIME_TEMPLATES = (
     PodTemplate("/spec", inline=True, purpose=_SERVER),
     PodTemplate("/spec/workerSpec", inline=True, purpose=_SERVER, member=Member.WORKER),
 )
+# An LLMInferenceService's templates are merged over KServe's well-known configs
+# (config/llmisvcconfig/config-llm-template.yaml, ...-prefill-worker-data-parallel.yaml,
+# ...-decode-worker-data-parallel.yaml), which give the `main` vLLM container startup, liveness
+# and readiness probes on /health.
+_LLM_PROBES = frozenset({"startupProbe", "livenessProbe", "readinessProbe"})
+_LLM_CONFIG = "KServe's LLMInferenceServiceConfig"
 _LLM_TEMPLATES = (
-    PodTemplate("/spec/template", inline=True, purpose=_SERVER),
-    PodTemplate("/spec/worker", inline=True, purpose=_SERVER, member=Member.WORKER),
-    PodTemplate("/spec/prefill/template", inline=True, purpose=_SERVER),
-    PodTemplate("/spec/prefill/worker", inline=True, purpose=_SERVER, member=Member.WORKER),
+    PodTemplate(
+        "/spec/template", inline=True, purpose=_SERVER, provides=_LLM_PROBES, operator=_LLM_CONFIG
+    ),
+    PodTemplate(
+        "/spec/worker",
+        inline=True,
+        purpose=_SERVER,
+        member=Member.WORKER,
+        provides=_LLM_PROBES,
+        operator=_LLM_CONFIG,
+    ),
+    PodTemplate(
+        "/spec/prefill/template",
+        inline=True,
+        purpose=_SERVER,
+        provides=_LLM_PROBES,
+        operator=_LLM_CONFIG,
+    ),
+    PodTemplate(
+        "/spec/prefill/worker",
+        inline=True,
+        purpose=_SERVER,
+        member=Member.WORKER,
+        provides=_LLM_PROBES,
+        operator=_LLM_CONFIG,
+    ),
     # The scheduler (endpoint picker) routes requests to the model pods and loads no model.
     PodTemplate("/spec/router/scheduler/template", inline=True, purpose=Purpose.ML),
 )
@@ -246,7 +323,10 @@ SERVING_KINDS: tuple[WorkloadKind, ...] = (
     ),
     # Seldon Core v1 (operator/apis/machinelearning.seldon.io/v1): each predictor's
     # `componentSpecs[]` is a pod template; the operator adds TCP liveness and readiness probes
-    # to graph containers that have none (controllers/seldondeployment_controller.go).
+    # to graph containers that have none (controllers/seldondeployment_engine.go). The Python
+    # wrapper binds that port before the model's load() runs in its workers (python/seldon_core
+    # app.py), so the injected liveness probe cannot kill a loading model: no startup probe is
+    # needed either.
     WorkloadKind(
         "machinelearning.seldon.io",
         "SeldonDeployment",
@@ -256,7 +336,8 @@ SERVING_KINDS: tuple[WorkloadKind, ...] = (
         (
             PodTemplate(
                 "/spec/predictors/*/componentSpecs/*",
-                provides=frozenset({"livenessProbe", "readinessProbe"}),
+                provides=frozenset({"livenessProbe", "readinessProbe", "startupProbe"}),
+                operator="the Seldon Core operator",
                 purpose=_SERVER,
             ),
             PodTemplate(
@@ -271,10 +352,36 @@ SERVING_KINDS: tuple[WorkloadKind, ...] = (
 )
 
 # KubeRay (ray-operator/apis/ray/v1): a RayCluster spec is a head group and worker groups, each
-# with a PodTemplateSpec; KubeRay adds liveness and readiness probes to Ray containers that have
-# none (kuberay#1674). RayJob's TTL only acts with `shutdownAfterJobFinishes: true`
-# (rayjob_types.go); its `backoffLimit` defaults to 0, so no retry budget is asked.
-_RAY_PROBES = frozenset({"livenessProbe", "readinessProbe"})
+# with a PodTemplateSpec. KubeRay adds liveness and readiness probes to Ray containers that have
+# none (kuberay#1674; timings in ray-operator/controllers/ray/utils/constant.go): an exec check
+# of the raylet's and GCS's health, so 30 s + 120 x 5 s before liveness can fail. RayJob's TTL
+# only acts with `shutdownAfterJobFinishes: true` (rayjob_types.go); its `backoffLimit`
+# defaults to 0, so no retry budget is asked.
+_RAY_HEALTH = {
+    "exec": {
+        "command": [
+            "bash",
+            "-c",
+            "wget -T 2 -q -O- http://localhost:52365/api/local_raylet_healthz | grep success",
+        ]
+    }
+}
+_RAY_PROBES: dict[str, dict[str, Any]] = {
+    "livenessProbe": {
+        **_RAY_HEALTH,
+        "initialDelaySeconds": 30,
+        "periodSeconds": 5,
+        "timeoutSeconds": 1,
+        "failureThreshold": 120,
+    },
+    "readinessProbe": {
+        **_RAY_HEALTH,
+        "initialDelaySeconds": 10,
+        "periodSeconds": 5,
+        "timeoutSeconds": 1,
+        "failureThreshold": 10,
+    },
+}
 
 
 def _ray_cluster(base: str, role: Role, purpose: Purpose) -> tuple[PodTemplate, ...]:
@@ -282,16 +389,18 @@ def _ray_cluster(base: str, role: Role, purpose: Purpose) -> tuple[PodTemplate, 
         PodTemplate(
             base + "/headGroupSpec/template",
             role=role,
-            provides=_RAY_PROBES,
             purpose=purpose,
             member=Member.HEAD,
+            injects=_RAY_PROBES,
+            operator="KubeRay",
         ),
         PodTemplate(
             base + "/workerGroupSpecs/*/template",
             role=role,
-            provides=_RAY_PROBES,
             purpose=purpose,
             member=Member.WORKER,
+            injects=_RAY_PROBES,
+            operator="KubeRay",
         ),
     )
 
@@ -364,7 +473,7 @@ def _argo_pods(spec: str) -> tuple[PodTemplate, ...]:
 _RETRY_LIMIT = "/spec/templates/*/retryStrategy/limit"
 # A WorkflowTemplate is run by Workflows that set their own deadline and cleanup: only its
 # templates' retry limits are its own.
-_TEMPLATE_LIFECYCLE = Lifecycle(backoff_limit=_RETRY_LIMIT)
+_TEMPLATE_LIFECYCLE = Lifecycle(backoff_limit=_RETRY_LIMIT, retries=None)
 
 ARGO_KINDS: tuple[WorkloadKind, ...] = (
     WorkloadKind(
@@ -376,6 +485,7 @@ ARGO_KINDS: tuple[WorkloadKind, ...] = (
         _argo_pods("/spec"),
         Lifecycle(
             backoff_limit=_RETRY_LIMIT,
+            retries=None,
             active_deadline="/spec/activeDeadlineSeconds",
             ttl="/spec/ttlStrategy/secondsAfterCompletion",
             satisfied_by=(("ttl", "/spec/ttlStrategy"), ("ttl", "/spec/podGC")),
@@ -391,6 +501,7 @@ ARGO_KINDS: tuple[WorkloadKind, ...] = (
         # Old workflows are deleted by the CronWorkflow's history limits, as a CronJob's Jobs are.
         Lifecycle(
             backoff_limit=_CRON + "/templates/*/retryStrategy/limit",
+            retries=None,
             active_deadline=_CRON + "/activeDeadlineSeconds",
             concurrency="/spec/concurrencyPolicy",
         ),
@@ -451,7 +562,7 @@ SCHEDULER_KINDS: tuple[WorkloadKind, ...] = (
         "jobs",
         Role.BATCH,
         _VOLCANO_TASKS,
-        Lifecycle(backoff_limit="/spec/maxRetry", ttl="/spec/ttlSecondsAfterFinished"),
+        Lifecycle(backoff_limit="/spec/maxRetry", retries=3, ttl="/spec/ttlSecondsAfterFinished"),
     ),
     WorkloadKind(
         "batch.volcano.sh",
@@ -462,6 +573,7 @@ SCHEDULER_KINDS: tuple[WorkloadKind, ...] = (
         (PodTemplate("/spec/jobTemplate/spec/tasks/*/template"),),
         Lifecycle(
             backoff_limit="/spec/jobTemplate/spec/maxRetry",
+            retries=3,
             concurrency="/spec/concurrencyPolicy",
         ),
     ),
@@ -472,7 +584,7 @@ SCHEDULER_KINDS: tuple[WorkloadKind, ...] = (
         "jobtemplates",
         Role.BATCH,
         _VOLCANO_TASKS,
-        Lifecycle(backoff_limit="/spec/maxRetry"),
+        Lifecycle(backoff_limit="/spec/maxRetry", retries=3),
     ),
 )
 

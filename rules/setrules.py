@@ -5,7 +5,7 @@ this module, and `Engine.evaluate` skips these rules (`Rule.whole_set`). A run g
 
     collector = engine.collector()        # one per run
     for ref, obj in documents:            # ref: whatever finds the document again
-        collector.add(obj, ref)
+        collector.add(obj, ref, set_name) # objects of one set are related, of two sets never
     for ref, finding in collector.findings():
         ...                               # place finding.pointer in the document ref names
 
@@ -44,10 +44,11 @@ from mllint.rules.model import (
     Severity,
     Violation,
 )
+from mllint.rules.traits import ML_PURPOSES, Purpose, is_placeholder
 from mllint.rules.workload import Scope, Subject, group_of
 
 if TYPE_CHECKING:
-    from mllint.rules.engine import Engine
+    from mllint.rules.engine import ActiveRule, Engine
 
 T = TypeVar("T")
 
@@ -65,6 +66,8 @@ class Entry(Generic[T]):
     """False for an object the configuration excludes: it exists, but is not reported on."""
     suppressed: tuple[tuple[str, frozenset[str]], ...] = ()
     """(pointer prefix, rule names or `*`) from the object's suppression annotations."""
+    set_name: str = ""
+    """The set it belongs to (the linter's: its file's directory)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +89,16 @@ class Workload(Generic[T]):
     pods: tuple[PodLabels, ...]
     claims: tuple[tuple[str, str], ...]
     """(pointer, PVC name) of every PVC the pods mount by name."""
+    purposes: frozenset[Purpose] = frozenset()
+    """What its pods are (`traits.Purpose`)."""
+
+    @property
+    def ml(self) -> bool:
+        return not self.purposes.isdisjoint(ML_PURPOSES)
+
+    @property
+    def model_server(self) -> bool:
+        return Purpose.MODEL_SERVER in self.purposes
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +108,9 @@ class Autoscaler(Generic[T]):
     """Pointer to `scaleTargetRef`."""
     kind: str
     name: str
+    min_replicas: Any = None
+    """`spec.minReplicas` as written (None when absent)."""
+    max_replicas: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +184,16 @@ class SetIndex(Generic[T]):
     def claim_exists(self, name: str, namespace: str) -> bool:
         return any(same_namespace(ns, namespace) for ns in self.claims.get(name, ()))
 
+    def targets_of(self, hpa: Autoscaler[T]) -> list[Workload[T]]:
+        """The workloads of the set an autoscaler scales."""
+        return [
+            w
+            for w in self.workloads
+            if w.entry.kind == hpa.kind
+            and w.entry.name == hpa.name
+            and same_namespace(w.entry.namespace, hpa.entry.namespace)
+        ]
+
     def autoscalers_of(self, workload: Workload[T]) -> list[Autoscaler[T]]:
         e = workload.entry
         return [
@@ -222,7 +248,6 @@ def set_rule(
 _HPA = ("autoscaling", "HorizontalPodAutoscaler")
 _PDB = ("policy", "PodDisruptionBudget")
 _PVC = ("", "PersistentVolumeClaim")
-_TEMPLATED = ("{{", "$(", "${")
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
@@ -239,39 +264,57 @@ class Collector(Generic[T]):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._rules = [a for a in engine.active if a.rule.whole_set]
-        self.index: SetIndex[T] = SetIndex()
+        self.sets: dict[str, SetIndex[T]] = {}
+        """The summaries by set: objects of different sets are never related to each other."""
+
+    def merge(self, sets: Mapping[str, SetIndex[T]]) -> None:
+        """Take in the summaries another collector gathered (a worker process's share)."""
+        for name, index in sets.items():
+            self.sets.setdefault(name, SetIndex()).merge(index)
 
     @property
     def active(self) -> bool:
         """Whether any whole-set rule is enabled (if not, `add` keeps nothing)."""
         return bool(self._rules)
 
-    def add(self, obj: Mapping[str, Any], ref: T) -> None:
-        """File what the set rules need to know about one object (not the object itself)."""
+    def add(self, obj: Mapping[str, Any], ref: T, set_name: str = "") -> None:
+        """File what the set rules need to know about one object (not the object itself), in
+        the set `set_name` (the linter's sets are directories; see docs/operators.md)."""
         if not self._rules or not isinstance(obj, dict):
             return
         subject = self.engine.subject(obj)
         kind, name, namespace = subject.kind, subject.name, subject.namespace
         if not kind:
             return
-        self.index.names[(kind, name)].add(namespace)
+        index = self.sets.setdefault(set_name, SetIndex())
+        entry = self._entry(subject, ref, set_name)
+        index.names[(kind, name)].add(namespace)
         group = group_of(subject.api_version)
         if (group, kind) == _PVC:
-            self.index.claims[name].add(namespace)
-        entry = self._entry(subject, ref)
+            index.claims[name].add(namespace)
         spec = _mapping(obj.get("spec"))
         if (group, kind) == _HPA:
             target = _mapping(spec.get("scaleTargetRef"))
-            if isinstance(target.get("kind"), str) and isinstance(target.get("name"), str):
-                self.index.autoscalers.append(
-                    Autoscaler(entry, "/spec/scaleTargetRef", target["kind"], target["name"])
+            scaled = target.get("name")
+            if isinstance(target.get("kind"), str) and isinstance(scaled, str):
+                if is_placeholder(scaled):
+                    return  # a template, not an autoscaler yet
+                index.autoscalers.append(
+                    Autoscaler(
+                        entry,
+                        "/spec/scaleTargetRef",
+                        target["kind"],
+                        scaled,
+                        spec.get("minReplicas"),
+                        spec.get("maxReplicas"),
+                    )
                 )
         elif (group, kind) == _PDB:
-            self.index.budgets.append(Budget(entry, _selector(spec, subject.api_version)))
+            index.budgets.append(Budget(entry, _selector(spec, subject.api_version)))
         elif subject.workload is not None:
-            self._workload(subject, entry)
+            self._workload(index, subject, entry)
 
-    def _entry(self, subject: Subject, ref: T) -> Entry[T]:
+    def _entry(self, subject: Subject, ref: T, set_name: str) -> Entry[T]:
         scopes, _ = self.engine._suppressions(subject, self.engine.current_date())
         return Entry(
             ref,
@@ -281,17 +324,18 @@ class Collector(Generic[T]):
             subject.namespace,
             reportable=not self.engine.excluded(subject),
             suppressed=tuple((prefix, frozenset(names)) for prefix, names in scopes),
+            set_name=set_name,
         )
 
-    def _workload(self, subject: Subject, entry: Entry[T]) -> None:
+    def _workload(self, index: SetIndex[T], subject: Subject, entry: Entry[T]) -> None:
         kind = subject.workload
         assert kind is not None
         replicas_at = kind.replicas
         claims = tuple(_claims(subject))
-        if replicas_at is None and not claims:
+        if (replicas_at is None and not claims) or is_placeholder(entry.name):
             return
         if replicas_at is not None:
-            self.index.scalable += 1
+            index.scalable += 1
         pods = tuple(
             PodLabels(
                 jp.join(jp.parent(p.pointer), "metadata", "labels"),
@@ -301,33 +345,61 @@ class Collector(Generic[T]):
             if not p.template.inline
         )
         replicas = _resolve(subject.obj, replicas_at) if replicas_at else None
-        self.index.workloads.append(
-            Workload(entry, subject.role, replicas_at, replicas, pods, claims)
+        purposes = frozenset(p.purpose for p in subject.pods)
+        index.workloads.append(
+            Workload(entry, subject.role, replicas_at, replicas, pods, claims, purposes)
         )
 
     def findings(self) -> Iterator[tuple[T, Finding]]:
-        """Run the active set rules over everything added; each finding with its object's ref."""
+        """Run the active set rules over everything added; each finding with its object's ref.
+
+        Each set is judged with the sets related to it (`related`): an object's findings come
+        from its own set's turn, so none is reported twice."""
+        views = {name: self._view(name) for name in sorted(self.sets)}
         for active in self._rules:
-            rule = active.rule
-            assert rule.set_check is not None
-            for v in rule.set_check(self.index, active.options):
-                e = v.entry
-                if not e.reportable or _suppressed(e, rule.name, v.at):
-                    continue
-                yield (
-                    e.ref,
-                    Finding(
-                        code=rule.code,
-                        rule=rule.name,
-                        severity=active.severity,
-                        message=v.message,
-                        pointer=v.at,
-                        kind=e.kind,
-                        name=e.name,
-                        namespace=e.namespace,
-                        fix=v.fix,
-                    ),
-                )
+            for name, view in views.items():
+                for ref, finding, entry in self._findings(active, view):
+                    if entry.set_name == name:
+                        yield ref, finding
+
+    def _view(self, name: str) -> SetIndex[T]:
+        view: SetIndex[T] = SetIndex()
+        for other, index in self.sets.items():
+            if related(name, other):
+                view.merge(index)
+        return view
+
+    def _findings(
+        self, active: ActiveRule, index: SetIndex[T]
+    ) -> Iterator[tuple[T, Finding, Entry[T]]]:
+        rule = active.rule
+        assert rule.set_check is not None
+        for v in rule.set_check(index, active.options):
+            e = v.entry
+            if not e.reportable or _suppressed(e, rule.name, v.at):
+                continue
+            yield (
+                e.ref,
+                Finding(
+                    code=rule.code,
+                    rule=rule.name,
+                    severity=active.severity,
+                    message=v.message,
+                    pointer=v.at,
+                    kind=e.kind,
+                    name=e.name,
+                    namespace=e.namespace,
+                    fix=v.fix,
+                ),
+                e,
+            )
+
+
+def related(a: str, b: str) -> bool:
+    """Whether the objects of two sets are judged together: sets are named by `/`-separated
+    paths (the linter's are directories), and a set is related to itself, to the sets it
+    contains and to those containing it, never to its siblings (`docs/` and `config/`)."""
+    return a == b or b.startswith(a.rstrip("/") + "/") or a.startswith(b.rstrip("/") + "/")
 
 
 def _suppressed(entry: Entry[Any], rule: str, at: str) -> bool:
@@ -346,17 +418,17 @@ def _resolve(obj: Any, pointer: str) -> Any:
 
 def _claims(subject: Subject) -> Iterable[tuple[str, str]]:
     """(pointer, name) of the PVCs a workload's pods mount by name, or name as a KServe
-    `storageUri: pvc://<name>/<path>`; templated names (`{{...}}`) are not names yet."""
+    `storageUri: pvc://<name>/<path>`; placeholders (`{{...}}`, `${VAR}`) are not names yet."""
     for pod in subject.pods:
         for at, volume in pod.volumes:
             claim = _mapping(volume.get("persistentVolumeClaim")).get("claimName")
-            if isinstance(claim, str) and claim and not any(t in claim for t in _TEMPLATED):
+            if isinstance(claim, str) and claim and not is_placeholder(claim):
                 yield jp.join(at, "persistentVolumeClaim", "claimName"), claim
         for c in pod.containers:
             uri = c.spec.get("storageUri")
             if isinstance(uri, str) and uri.startswith("pvc://"):
                 claim = uri[len("pvc://") :].partition("/")[0]
-                if claim and not any(t in claim for t in _TEMPLATED):
+                if claim and not is_placeholder(claim):
                     yield jp.join(c.pointer, "storageUri"), claim
 
 

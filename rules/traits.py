@@ -59,7 +59,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -177,9 +177,37 @@ def accelerators_of(spec: Mapping[str, Any]) -> dict[str, int]:
     asked = {**_section(spec, "requests"), **_section(spec, "limits")}
     found: dict[str, int] = {}
     for resource, amount in asked.items():
-        if is_accelerator(resource) and _count(amount) > 0:
+        # A placeholder amount still asks for the accelerator; its count is unknown (0).
+        if is_accelerator(resource) and (_count(amount) > 0 or is_placeholder(amount)):
             found[resource] = _count(amount)
     return found
+
+
+def accelerators_in(node: Any) -> dict[str, int]:
+    """Accelerators asked for anywhere in a value: every `limits` or `requests` mapping in it
+    (for objects that give resources outside pod specs, such as a TrainJob's trainer)."""
+    found: dict[str, int] = {}
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("limits", "requests") and isinstance(value, dict):
+                for resource, amount in value.items():
+                    if is_accelerator(resource) and (_count(amount) or is_placeholder(amount)):
+                        found[resource] = max(found.get(resource, 0), _count(amount))
+            else:
+                for resource, count in accelerators_in(value).items():
+                    found[resource] = max(found.get(resource, 0), count)
+    elif isinstance(node, list):
+        for value in node:
+            for resource, count in accelerators_in(value).items():
+                found[resource] = max(found.get(resource, 0), count)
+    return found
+
+
+def device_of(accelerators: Mapping[str, int], claims: bool = False) -> str:
+    """What to call accelerators in a message: `GPU`, `TPU`, `Gaudi`, `Neuron`, or
+    `accelerator` when they are of several kinds or come from DRA claims."""
+    devices = {d.device for r in accelerators if (d := accelerator(r)) is not None}
+    return devices.pop() if len(devices) == 1 and not claims else "accelerator"
 
 
 def claims_of(spec: Mapping[str, Any]) -> tuple[str, ...]:
@@ -199,6 +227,25 @@ _PLACEHOLDER = re.compile(
     r"|IMAGE|IMG|TAG|VERSION|REGISTRY|PROJECT_ID|PROJECT|REGION|ACCOUNT)(?:_[A-Z0-9]+)*"
     r"(?:$|[/:_.-])"
 )
+
+
+FLOATING_TAGS = frozenset(
+    {
+        "latest", "main", "master", "trunk", "head", "nightly", "stable", "dev", "devel",
+        "develop", "development", "edge", "canary", "rolling", "current", "unstable", "beta",
+        "alpha", "snapshot",
+    }
+)  # fmt: skip
+"""Tags that name whatever was pushed last under that name, rather than a version."""
+
+
+def floating_tag(tag: str | None) -> bool:
+    """Whether an image tag floats: none (which means `latest`), one of `FLOATING_TAGS`, or
+    one of them with a variant suffix (`latest-gpu`, `nightly-cuda12`)."""
+    if tag is None:
+        return True
+    lowered = tag.lower()
+    return lowered in FLOATING_TAGS or lowered.split("-", 1)[0] in FLOATING_TAGS
 
 
 def is_placeholder(value: Any) -> bool:
@@ -251,8 +298,9 @@ MODEL_SERVERS: tuple[Server, ...] = (
     _server("NVIDIA NIM", r"nvcr\.io/nim/"),
     _server("Ray Serve", r"(?!)", r"\bserve\s+(?:run|deploy|start)\b|\bray\.serve\b"),
     _server("OpenVINO Model Server", r"openvino/model_server|(?:^|/)ovms", r"\bovms\b"),
-    _server("JetStream", r"jetstream|maxengine", r"\bjetstream\b|\bmaxengine_server\b"),
-    _server("Saxml", r"sax-model-server|saxml"),
+    # jetstream-http is JetStream's HTTP front end: a proxy that loads no model.
+    _server("JetStream", r"jetstream(?!-http)|maxengine", r"\bmaxengine_server\b"),
+    _server("Saxml", r"sax-model-server"),
     _server("KServe model server", r"kserve/[a-z]+server|kfserving/[a-z]+server"),
     _server("Seldon model server", r"seldonio/[a-z0-9_-]*server"),
     _server("LoRAX", r"lorax"),
@@ -261,15 +309,50 @@ MODEL_SERVERS: tuple[Server, ...] = (
     _server("LocalAI", r"localai"),
 )
 
-# Images of software that is not an ML workload: databases, queues, caches, proxies and web
-# servers, and the shells and tools helper pods run.
-_NOT_ML_IMAGES = re.compile(
+# A container that only joins a Ray cluster (`ray start ... --block`, an LWS worker of a
+# multi-node vLLM) serves nothing itself, whatever its image.
+_RAY_MEMBER = re.compile(r"\bray\s+start\b(?!.*--head)|multi-node-serving\.sh\s+worker\b")
+
+# Images of software that is not an ML workload whatever it is told to do: databases, queues,
+# caches, proxies and web servers, routers, controllers and operators, test and demo images.
+_SERVICE_IMAGES = re.compile(
     r"(?:^|/)(?:postgres(?:ql)?|mysql|mariadb|percona[a-z0-9_-]*|mongo(?:db)?|redis|valkey"
-    r"|memcached|cassandra|elasticsearch|opensearch|etcd|zookeeper|kafka|rabbitmq|nats"
-    r"|pulsar|redpanda|nginx(?:-slim)?|httpd|envoy|haproxy|traefik|caddy|busybox|alpine"
-    r"|ubuntu|debian|centos|fedora|curl|curlimages|kubectl|pause|cloud-sdk|google-cloud-cli"
-    r"|minio|vault|consul|grafana|prometheus|pushgateway|alertmanager|fluentd|fluent-bit"
-    r"|kube-rbac-proxy|gb-frontend|gb-redis[a-z]*|hello-app|echo-basic|test-webserver)(?:$|[:@/])"
+    r"|memcached|cassandra|elasticsearch|opensearch|kibana|etcd[a-z0-9_-]*|zookeeper|kafka"
+    r"|rabbitmq|nats|pulsar|redpanda|nginx(?:-slim)?|httpd|php-apache|hpa-example|tomcat"
+    r"|wildfly|wordpress|phabricator|jenkins|envoy|haproxy|traefik|caddy|pause|agnhost|sleep"
+    r"|whalesay|argosay|argoexec|imagemagick|jq|vegeta|cuda-sample|minio|vault|consul|grafana"
+    r"|prometheus|pushgateway|alertmanager|fluentd|fluent-bit|origin|zeppelin|kube-rbac-proxy"
+    r"|gb-frontend|gb-redis[a-z]*|hello-app|echo-basic|test-webserver|prometheus-dummy-exporter"
+    r"|custom-metrics-stackdriver-adapter|epp|lwepp|llm-d-inference-scheduler"
+    r"|llm-d-routing-sidecar|[a-z0-9_-]*-(?:controller|operator|webhook|manager|migration))"
+    r"(?:$|[:@/])"
+)
+# Shells and tools: a helper unless its command speaks of models, datasets or training (a
+# `google/cloud-sdk` container that copies a model is data preparation).
+_TOOL_IMAGES = re.compile(
+    r"(?:^|/)(?:busybox|alpine|ubuntu|debian|centos|fedora|bash|golang|curl|curlimages"
+    r"|kubectl|cloud-sdk|google-cloud-cli|aws-cli|awscli|azure-cli)(?:$|[:@/])"
+)
+
+# Programs that only wait, print or probe: the command of a smoke test or a scheduling demo.
+_TRIVIAL = frozenset(
+    {
+        "sleep", "echo", "nvidia-smi", "cat", "ls", "true", "false", "printenv", "env", "date",
+        "cowsay", "tail", "jq", "hostname", "whoami", "pause", "nbody", "vectoradd", "watch",
+        "tensorboard", "entrypoint-tester", "argosay",
+    }
+)  # fmt: skip
+_STATEMENT = re.compile(r"[;&|\n]+")
+_SHELLS = frozenset({"sh", "bash", "/bin/sh", "/bin/bash", "-c", "-lc", "-ec", "-xc", "exec"})
+
+# Words in a command, its arguments or its environment that say the container does ML work:
+# trains, loads or downloads a model, reads a dataset, talks NCCL.
+_ML_COMMAND = re.compile(
+    r"(?i)(?:\b|_)(?:train|training|finetune|fine-tune|fine_tune|torch|torchrun|deepspeed"
+    r"|accelerate|transformers|huggingface|hugging_face|hf|model|models|checkpoint|checkpoints"
+    r"|dataset|datasets|inference|llm|vllm|tensorflow|keras|jax|kaggle|weights|safetensors|gguf"
+    r"|nccl|mpirun|horovod|epochs?|mnist|imagenet|cifar|bert|llama|gemma|mistral|lora|eval"
+    r"|evaluate|evaluation|distill|mmlu|megatron)(?:\b|_)"
 )
 
 
@@ -277,6 +360,17 @@ def _joined(value: Any) -> str:
     if isinstance(value, list):
         return " ".join(str(v) for v in value)
     return str(value) if isinstance(value, str | int | float) else ""
+
+
+def _command(spec: Mapping[str, Any]) -> str:
+    return f"{_joined(spec.get('command'))} {_joined(spec.get('args'))}".strip()
+
+
+def _env(spec: Mapping[str, Any]) -> str:
+    env = spec.get("env")
+    if not isinstance(env, list):
+        return ""
+    return " ".join(f"{e.get('name', '')} {e.get('value', '')}" for e in env if isinstance(e, dict))
 
 
 def _image_name(image: Any) -> str:
@@ -291,28 +385,75 @@ def _image_name(image: Any) -> str:
 def server_of(spec: Mapping[str, Any]) -> str | None:
     """The model server a container runs (its name in `MODEL_SERVERS`), None if none is known."""
     image = _image_name(spec.get("image"))
-    command = f"{_joined(spec.get('command'))} {_joined(spec.get('args'))}"
+    command = _command(spec)
     for s in MODEL_SERVERS:
-        if (image and s.image.search(image)) or (s.command and s.command.search(command)):
+        if s.command and s.command.search(command):
+            return s.name
+    if _RAY_MEMBER.search(command):
+        return None
+    for s in MODEL_SERVERS:
+        if image and s.image.search(image):
             return s.name
     return None
 
 
-def is_helper_image(image: Any) -> bool:
-    """Whether an image is software that is not ML (a database, a proxy, a shell)."""
+def is_service_image(image: Any) -> bool:
+    """Whether an image is software that is not ML (a database, a proxy, a controller, a test
+    image), whatever its command."""
     name = _image_name(image)
-    return bool(name) and bool(_NOT_ML_IMAGES.search(name + ":"))
+    return bool(name) and bool(_SERVICE_IMAGES.search(name + ":"))
+
+
+def is_helper_image(image: Any) -> bool:
+    """Whether an image is not ML software: a service (`is_service_image`) or a shell or tool
+    (`busybox`, `curl`, `google/cloud-sdk`)."""
+    name = _image_name(image)
+    return bool(name) and (is_service_image(name) or bool(_TOOL_IMAGES.search(name + ":")))
+
+
+def _trivial(command: str) -> bool:
+    """Whether every statement of a command runs a program that only waits, prints or probes."""
+    statements = [s.split() for s in _STATEMENT.split(command) if s.split()]
+    programs = []
+    for words in statements:
+        run = [w for w in words if w not in _SHELLS]
+        if run:
+            programs.append(run[0].rsplit("/", 1)[-1].lower().strip("\"'"))
+    return bool(programs) and all(p in _TRIVIAL for p in programs)
+
+
+def does_ml(spec: Mapping[str, Any]) -> bool:
+    """Whether a container's image, command or environment says it does ML work."""
+    if server_of(spec) is not None or ml_image(spec.get("image")):
+        return True
+    return bool(_ML_COMMAND.search(f"{_command(spec)} {_env(spec)}"))
+
+
+def is_helper(spec: Mapping[str, Any]) -> bool:
+    """Whether a container is a helper, test or non-ML service: a service image (a database, a
+    proxy, a controller, a test image), a command that only waits or prints (`sleep`,
+    `nvidia-smi`), or a shell or tool image whose command and environment do not speak of
+    models, datasets or training."""
+    command = _command(spec)
+    image = spec.get("image")
+    if _trivial(command) or is_service_image(image):
+        return True
+    if not is_helper_image(image):
+        return False
+    return not _ML_COMMAND.search(f"{command} {_env(spec)}")
 
 
 # Words in an image repository's name that say it is ML software (`ghcr.io/acme/bert-server`),
 # and those that say it answers requests. Matched against whole words of the name.
 _ML_WORDS = frozenset(
     {
-        "bert", "clip", "cuda", "diffusion", "diffusers", "embedding", "embeddings", "gpt",
-        "gpt2", "huggingface", "inference", "jax", "jupyter", "kserve", "lightgbm", "llama",
-        "llm", "mlflow", "notebook", "onnx", "predictor", "pytorch", "rerank", "reranker",
-        "sdxl", "seldon", "sklearn", "tensorflow", "tensorrt", "torch", "trainer", "training",
-        "transformers", "whisper", "xgboost",
+        "bert", "clip", "cuda", "deepspeed", "diffusers", "diffusion", "distill", "distillation",
+        "embedding", "embeddings", "eval", "evaluation", "evaluator", "finetune", "finetuning",
+        "gpt", "gpt2", "horovod", "huggingface", "infer", "inference", "jax", "jupyter", "kserve",
+        "lightgbm", "llama", "llm", "megatron", "mlflow", "mnist", "mxnet", "nccl", "nemo",
+        "notebook", "onnx", "paddle", "paddlepaddle", "predictor", "pretrain", "pytorch", "rerank",
+        "reranker", "sdxl", "seldon", "sklearn", "tensorflow", "tensorrt", "torch", "train",
+        "trainer", "training", "transformers", "whisper", "xgboost",
     }
 )  # fmt: skip
 _SERVING_WORDS = frozenset({"inference", "predictor", "serve", "server", "serving"})
@@ -335,6 +476,16 @@ def serving_image(image: Any) -> bool:
 
 
 _PROBES = ("livenessProbe", "readinessProbe", "startupProbe")
+# ML software with a web interface that is not a model server.
+_UI_WORDS = frozenset({"jupyter", "notebook", "tensorboard", "mlflow", "kubeflow", "ui", "lab"})
+
+
+def _ported_ml_image(spec: Mapping[str, Any]) -> bool:
+    """An ML image (not a notebook or dashboard) with a declared container port."""
+    ports = spec.get("ports")
+    if not (isinstance(ports, list) and ports) or not ml_image(spec.get("image")):
+        return False
+    return _words(spec.get("image")).isdisjoint(_UI_WORDS)
 
 
 def declares_port(spec: Mapping[str, Any]) -> bool:
@@ -389,6 +540,9 @@ class Traits:
     """The replica type or group it belongs to as written (`Launcher`, `worker-group-1`)."""
     long_running: bool = False
     """Restarted when it exits (a Deployment's pods, a Ray cluster's), rather than run once."""
+    restart_policy: str = "Always"
+    """The restart policy its pods run with: the pod's own, or for a Kubeflow replica the
+    replica spec's, or the operator's default for that replica type."""
     serving: tuple[str, ...] = ()
     """Pointers of the main containers that serve the model, in a model server: those running
     a known server, using accelerators or serving a port, or the only main container; not
@@ -407,8 +561,7 @@ class Traits:
     def device(self) -> str:
         """What to call its accelerators in a message: `GPU`, `TPU`, ..., or `accelerator`
         when they are of several kinds or come from DRA claims."""
-        devices = {d.device for r in self.accelerators if (d := accelerator(r)) is not None}
-        return devices.pop() if len(devices) == 1 and not self.claims else "accelerator"
+        return device_of(self.accelerators, bool(self.claims))
 
     @property
     def ml(self) -> bool:
@@ -444,6 +597,32 @@ def _member(pod: Pod) -> tuple[Member | None, str | None]:
     return None, None
 
 
+# Kubeflow replica restart policies when a replica spec sets none: PytorchJobDefaultRestartPolicy
+# and PaddleJobDefaultRestartPolicy are OnFailure, TFJob, XGBoostJob, JAXJob and the v1 MPIJob
+# default to Never (training-operator pkg/apis/kubeflow.org/v1/*_types.go); mpi-operator's
+# v2beta1 MPIJob starts its Launcher with OnFailure (DefaultLauncherRestartPolicy,
+# pkg/apis/kubeflow/v2beta1/constants.go). The replica's policy replaces the pod's.
+_REPLICA_RESTART = {"PyTorchJob": "OnFailure", "PaddleJob": "OnFailure"}
+
+
+def _restart_policy(pod: Pod, replica: str | None) -> str:
+    own = pod.spec.get("restartPolicy")
+    tokens = pod.pointer.split("/")
+    specs = next((t for t in tokens if t.endswith("ReplicaSpecs")), None)
+    if specs is None or replica is None:
+        return own if isinstance(own, str) else "Always"
+    replica_spec = pod.subject.obj
+    for token in tokens[1 : tokens.index(specs) + 2]:
+        replica_spec = replica_spec.get(token, {}) if isinstance(replica_spec, dict) else {}
+    written = replica_spec.get("restartPolicy") if isinstance(replica_spec, dict) else None
+    if isinstance(written, str):
+        return written
+    kind = pod.subject.kind
+    if kind == "MPIJob" and replica == "Launcher" and pod.subject.api_version.endswith("v2beta1"):
+        return "OnFailure"
+    return _REPLICA_RESTART.get(kind, "Never")
+
+
 def derive(pod: Pod) -> Traits:
     """The traits of one pod (`Pod.traits` caches them)."""
     main = list(pod.main_containers)
@@ -459,15 +638,7 @@ def derive(pod: Pod) -> Traits:
     purpose, reason = _purpose(pod, main, uses, server, long_running)
     serving: tuple[str, ...] = ()
     if purpose is Purpose.MODEL_SERVER:
-        serving = tuple(
-            c.pointer
-            for c in main
-            if len(main) == 1
-            or c.server is not None
-            or c.accelerators
-            or c.claims
-            or declares_port(c.spec)
-        )
+        serving = _serving(main)
     return Traits(
         purpose,
         reason,
@@ -477,8 +648,22 @@ def derive(pod: Pod) -> Traits:
         member=member,
         replica=replica,
         long_running=long_running,
+        restart_policy=_restart_policy(pod, replica),
         serving=serving,
     )
+
+
+def _serving(main: list[Container]) -> tuple[str, ...]:
+    """The containers of a model-server pod that serve the model: those running a known server
+    or using accelerators; else those serving a port; else the only one."""
+    found = tuple(
+        c.pointer for c in main if c.server is not None or bool(c.accelerators) or bool(c.claims)
+    )
+    if not found:
+        found = tuple(c.pointer for c in main if declares_port(c.spec) and not is_helper(c.spec))
+    if not found and len(main) == 1:
+        found = (main[0].pointer,)
+    return found
 
 
 def _purpose(
@@ -487,23 +672,24 @@ def _purpose(
     decided = pod.template.purpose
     if decided is not None:
         return decided, f"it is a {pod.subject.kind} {_what(decided)}"
-    images = [c.spec.get("image") for c in main]
+    if main and all(is_helper(c.spec) for c in main):
+        return Purpose.NOT_ML, "it only runs helpers, tests or services that are not ML"
+    evidence = uses or any(does_ml(c.spec) for c in main)
     if not long_running:
-        if images and all(is_helper_image(i) for i in images) and not uses:
-            return Purpose.NOT_ML, "it only runs helper images"
-        return Purpose.BATCH, "it runs to completion"
+        if evidence:
+            return Purpose.BATCH, "it runs ML work to completion"
+        return Purpose.NOT_ML, "no accelerator, ML image or ML command"
     if server is not None:
         return Purpose.MODEL_SERVER, f"it runs {server}"
-    ported = any(declares_port(c.spec) for c in main)
-    if uses and ported:
+    if uses and any(declares_port(c.spec) for c in main):
         return Purpose.MODEL_SERVER, "it uses accelerators and serves a port"
-    if any(serving_image(i) for i in images):
+    if any(serving_image(c.spec.get("image")) for c in main):
         return Purpose.MODEL_SERVER, "its image is named for serving a model"
-    if uses:
-        return Purpose.ML, "it uses accelerators"
-    if any(ml_image(i) for i in images):
-        return Purpose.ML, "its image is named for ML software"
-    return Purpose.NOT_ML, "no model server, accelerator, ML image or ML kind"
+    if any(_ported_ml_image(c.spec) for c in main):
+        return Purpose.MODEL_SERVER, "it runs an ML image that serves a port"
+    if evidence:
+        return Purpose.ML, "it uses accelerators or runs ML software"
+    return Purpose.NOT_ML, "no model server, accelerator, ML image or ML command"
 
 
 def _what(purpose: Purpose) -> str:
@@ -513,12 +699,3 @@ def _what(purpose: Purpose) -> str:
         Purpose.ML: "component",
         Purpose.NOT_ML: "helper",
     }[purpose]
-
-
-def accelerator_words(containers: Iterable[Container]) -> str:
-    """`GPU`, `TPU`, ... when the containers ask for one kind of accelerator, else
-    `accelerator`: what a message calls them."""
-    devices = {
-        d.device for c in containers for r in c.accelerators if (d := accelerator(r)) is not None
-    }
-    return devices.pop() if len(devices) == 1 else "accelerator"

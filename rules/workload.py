@@ -22,9 +22,11 @@ from mllint.rules.traits import (
     Member,
     Purpose,
     Traits,
+    accelerators_in,
     accelerators_of,
     claims_of,
     derive,
+    device_of,
     server_of,
 )
 
@@ -56,8 +58,17 @@ class PodTemplate:
     """Pointers, relative to the object, of pod-spec-like objects whose pod-level settings
     (`POD_LEVEL`) the pods take when they do not set them (an Argo workflow's `tolerations`)."""
     provides: frozenset[str] = frozenset()
-    """Container fields the operator sets itself on every container it creates from this
-    template (KubeRay's probes), so a rule asking for them finds them set (`Container.has`)."""
+    """Container fields the platform sets itself, or makes unneeded, on every container it
+    creates from this template (Seldon's probes, Knative's readiness check), so a rule asking
+    for them finds them set (`Container.has`)."""
+    withheld_when: tuple[tuple[str, tuple[Any, ...], frozenset[str]], ...] = ()
+    """(pointer, values, fields): those of `provides` are not provided when the object has one
+    of the values there (a KServe predictor in a raw deployment mode has no Knative probe)."""
+    injects: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Probes the operator adds, with their timing, to containers that set none (KubeRay's
+    liveness and readiness probes): `Container.probe` returns them."""
+    operator: str = ""
+    """Who provides or injects them, as messages name it (`KubeRay`)."""
     purpose: Purpose | None = None
     """What the pods are, when the kind decides it (a KServe predictor is a model server);
     otherwise `traits.derive` decides from the pod."""
@@ -104,6 +115,10 @@ class Lifecycle:
     ttl: str | None = None
     concurrency: str | None = None
     concurrency_values: tuple[str, ...] = ("Allow", "Forbid", "Replace")
+    retries: int | None = 6
+    """How many times a failed run is retried when the backoff limit is unset: 6 for a Job,
+    3 for a Volcano Job; None when without bound (an Argo `retryStrategy` with no `limit`, a
+    Kubeflow job whose replicas restart in place)."""
     satisfied_by: tuple[tuple[str, str], ...] = ()
     """(setting, pattern): another field whose presence does the setting's job (an Argo
     workflow's `ttlStrategy` in any form, or its `podGC`, for a TTL)."""
@@ -311,8 +326,19 @@ class Container:
         return str(name) if name is not None else jp.split(self.pointer)[-1]
 
     def has(self, key: str) -> bool:
-        """Whether the container will have `key` set: by its spec or by its operator."""
-        return key in self.spec or key in self.pod.template.provides
+        """Whether the container will have `key` set: by its spec or by its platform."""
+        return key in self.spec or key in self.pod.provided or key in self.pod.template.injects
+
+    def probe(self, name: str) -> tuple[Mapping[str, Any] | None, str]:
+        """A probe as it will run: the container's own (with `""`), or the one its operator
+        injects (with the operator's name); (None, "") when it has none."""
+        own = self.spec.get(name)
+        if isinstance(own, dict):
+            return own, ""
+        injected = self.pod.template.injects.get(name)
+        if injected is not None and name not in self.spec:
+            return injected, self.pod.template.operator
+        return None, ""
 
 
 @dataclass
@@ -332,6 +358,18 @@ class Pod:
     @property
     def main_containers(self) -> Iterator[Container]:
         return (c for c in self.containers if not c.init)
+
+    @cached_property
+    def provided(self) -> frozenset[str]:
+        """Container fields its platform provides (`PodTemplate.provides`), where it applies."""
+        provided = self.template.provides
+        for at, values, withheld in self.template.withheld_when:
+            try:
+                if jp.resolve(self.subject.obj, at) in values:
+                    provided -= withheld
+            except (KeyError, IndexError, ValueError, TypeError):
+                continue
+        return provided
 
     @cached_property
     def traits(self) -> Traits:
@@ -451,14 +489,40 @@ class Subject:
         for pod in self.pods:
             yield from pod.containers
 
+    @cached_property
+    def accelerators(self) -> dict[str, int]:
+        """Accelerators its pods ask for, by resource name; for an object without pods of its
+        own (a TrainJob's `resourcesPerNode`), those named anywhere in it."""
+        found: dict[str, int] = {}
+        for pod in self.pods:
+            for resource, count in pod.traits.accelerators.items():
+                found[resource] = found.get(resource, 0) + count
+        if not self.pods:
+            found = accelerators_in(self.obj)
+        return found
+
     @property
     def uses_accelerators(self) -> bool:
-        return any(p.traits.uses_accelerators for p in self.pods)
+        return bool(self.accelerators) or any(p.traits.claims for p in self.pods)
+
+    @property
+    def device(self) -> str:
+        """What to call its accelerators in a message (`Traits.device`)."""
+        return device_of(self.accelerators, any(p.traits.claims for p in self.pods))
 
     @property
     def ml(self) -> bool:
         """Whether any of its pods is an ML workload."""
         return any(p.traits.ml for p in self.pods)
+
+    @property
+    def ml_kind(self) -> bool:
+        """Whether its kind is ML by nature: every pod template's purpose is decided by the kind
+        (a training operator's job, a KServe or Ray kind), or it holds no pod template at all
+        (a TrainJob, whose pods are its runtime's)."""
+        return self.workload is not None and all(
+            t.purpose is not None for t in self.workload.templates
+        )
 
     def scope(self, roles: frozenset[Role], purposes: frozenset[Purpose] = frozenset()) -> Scope:
         """Its pods of the given roles and purposes (empty: any)."""

@@ -54,6 +54,11 @@ def check(scope: Scope, options: Any) -> Iterator[Violation]:
     spec = scope.obj.get("spec")
     if not isinstance(spec, dict) or "cleanPodPolicy" in spec:
         return  # set in the deprecated place (MPIJob v1): the operator reads it from there
+    if "template" in spec:
+        return  # a v1alpha1 MPIJob: its controller scales the workers to 0 when the launcher ends
+    accelerated = [p for p in scope.subject.pods if p.traits.uses_accelerators]
+    if not accelerated:
+        return  # leftover pods hold no accelerators: what the policy costs is small
     for field in fields(scope.obj, POLICY):
         policy = field.value if field.present else DEFAULTS.get(scope.subject.kind, "None")
         if policy != "None":
@@ -62,7 +67,8 @@ def check(scope: Scope, options: Any) -> Iterator[Violation]:
         yield Violation(
             field.at if field.present else field.owner,
             f"{scope.subject.kind} cleanPodPolicy {how}, so pods still running when the job "
-            "finishes (workers waiting on a dead peer) keep their GPUs until the job is "
+            "finishes (workers waiting on a dead peer) keep their "
+            f"{accelerated[0].traits.device}s until the job is "
             "deleted: set cleanPodPolicy: Running",
             Fix.safe(patch.set_value(POLICY, "Running")),
         )

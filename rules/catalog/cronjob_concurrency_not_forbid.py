@@ -57,6 +57,10 @@ def check(scope: Scope, options: Any) -> Iterator[Violation]:
     if FORBID not in lifecycle.concurrency_values:
         return  # a kind whose policy values have no way to forbid overlap
     overlapping = set(lifecycle.concurrency_values) - {FORBID}
+    subject = scope.subject
+    competing = (
+        f"competing for {subject.device}s" if subject.uses_accelerators else "competing for nodes"
+    )
     for field in fields(scope.obj, lifecycle.concurrency):
         name = jp.split(field.at)[-1]
         fix = Fix.safe(patch.set_value(field.at, FORBID))
@@ -64,22 +68,22 @@ def check(scope: Scope, options: Any) -> Iterator[Violation]:
             yield Violation(
                 field.owner,
                 f"{scope.subject.kind} has no {name}, so a run that is due while the last one "
-                f"still runs starts next to it, competing for GPUs: set {name}: {FORBID}",
+                f"still runs starts next to it, {competing}: set {name}: {FORBID}",
                 fix,
             )
         elif isinstance(field.value, str) and field.value in overlapping:
             yield Violation(
                 field.at,
                 f"{scope.subject.kind} has {name}: {field.value}, so a run that is due while "
-                f"the last one still runs {_effect(field.value)}: set {name}: {FORBID}",
+                f"the last one still runs {_effect(field.value, competing)}: set {name}: {FORBID}",
                 fix,
             )
 
 
-def _effect(policy: str) -> str:
+def _effect(policy: str, competing: str) -> str:
     if policy == "Replace":
         return "kills it, throwing away its progress"
-    return "starts next to it, competing for GPUs"
+    return f"starts next to it, {competing}"
 
 
 RULE = rule(

@@ -84,10 +84,19 @@ def _memory_backed(volume: Mapping[str, Any]) -> bool:
 def check(scope: Scope, options: Options) -> Iterator[Violation]:
     patterns = [p.lower() for p in options.data_paths]
     for pod in scope.pods:
+        # A volume an init container fills at start is a cache of data kept elsewhere (KServe's
+        # storage-initializer, a dataset download): fetched again on every start by design.
+        filled = {
+            m.get("name")
+            for c in pod.containers
+            if c.init
+            for m in c.spec.get("volumeMounts") or ()
+            if isinstance(m, dict)
+        }
         scratch = {
             v["name"]: v
             for _, v in pod.volumes
-            if "emptyDir" in v and isinstance(v.get("name"), str)
+            if "emptyDir" in v and isinstance(v.get("name"), str) and v["name"] not in filled
         }
         if not scratch:
             continue

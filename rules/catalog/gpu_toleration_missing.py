@@ -51,6 +51,7 @@ from typing import Any
 from mllint.rules import patch
 from mllint.rules import pointer as jp
 from mllint.rules.model import Fix, RuleOptions, Safety, Severity, Violation, option, rule
+from mllint.rules.traits import ML_PURPOSES, accelerator
 from mllint.rules.workload import Pod, Scope
 
 
@@ -66,9 +67,19 @@ class Options(RuleOptions):
             "cloud.google.com/gke-accelerator",
             "k8s.amazonaws.com/accelerator",
             "accelerator",
+            "node.kubernetes.io/instance-type",
+            "beta.kubernetes.io/instance-type",
         ),
         "Node labels that select GPU nodes.",
     )
+
+
+GKE_ACCELERATOR = "serving.kserve.io/gke-accelerator"
+
+
+def _gpus(accelerators: Mapping[str, int]) -> bool:
+    found = (accelerator(r) for r, n in accelerators.items() if n > 0)
+    return any(a is not None and a.device == "GPU" for a in found)
 
 
 def _tolerates(pod: Pod, keys: tuple[str, ...]) -> bool:
@@ -98,11 +109,14 @@ def _selects(pod: Pod, keys: tuple[str, ...]) -> bool:
 
 def check(scope: Scope, options: Options) -> Iterator[Violation]:
     for pod in scope.pods:
-        asking = [c for c in pod.containers if c.accelerator_count > 0]
+        asking = [c for c in pod.containers if _gpus(c.accelerators)]
         if not asking:
             continue
         if _tolerates(pod, options.taint_keys) or _selects(pod, options.node_label_keys):
             continue
+        annotations = scope.subject.metadata.get("annotations")
+        if isinstance(annotations, dict) and GKE_ACCELERATOR in annotations:
+            continue  # KServe's accelerator injector adds the matching nodeSelector
         toleration: Mapping[str, Any] = {
             "key": options.taint_keys[0],
             "operator": "Exists",
@@ -123,7 +137,7 @@ RULE = rule(
     name="gpu-toleration-missing",
     severity=Severity.INFO,
     summary="GPU pod that tolerates no GPU-node taint and selects no GPU node",
-    workloads_only=True,
+    purposes=ML_PURPOSES,
     options=Options,
     fix=Safety.UNSAFE,
     enabled_by_default=False,

@@ -55,6 +55,7 @@ from mllint.rules.resources import fields
 from mllint.rules.workload import Scope, group_of
 
 GROUP = "autoscaling"
+ALPHA_METRICS = "autoscaling.alpha.kubernetes.io/metrics"
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,9 @@ def check(scope: Scope, options: Options) -> Iterator[Violation]:
     if wanted is None:
         return
     name, value = wanted
+    annotations = scope.subject.metadata.get("annotations")
+    if isinstance(annotations, dict) and ALPHA_METRICS in annotations:
+        return  # a v1 autoscaler whose metrics are in the annotation the API server keeps them in
     for field in fields(scope.obj, f"/spec/{name}"):
         if field.present and field.value not in (None, []):
             continue

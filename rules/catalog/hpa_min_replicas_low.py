@@ -36,14 +36,13 @@ least that many replicas, which costs their GPUs while traffic is low.
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TypeGuard
+from typing import Any, TypeGuard
 
 from mllint.rules import patch
 from mllint.rules import pointer as jp
-from mllint.rules.model import Fix, RuleOptions, Safety, Severity, Violation, option, rule
-from mllint.rules.workload import Scope, group_of
+from mllint.rules.model import Fix, RuleOptions, Safety, Severity, option
+from mllint.rules.setrules import SetIndex, SetViolation, set_rule
 
-GROUP = "autoscaling"
 AT = "/spec/minReplicas"
 
 
@@ -52,37 +51,39 @@ class Options(RuleOptions):
     minimum: int = option(2, "The fewest replicas the autoscaler may keep.", ge=1)
 
 
-def check(scope: Scope, options: Options) -> Iterator[Violation]:
-    spec = scope.obj.get("spec")
-    if group_of(str(scope.obj.get("apiVersion", ""))) != GROUP or not isinstance(spec, dict):
-        return
-    current = spec.get("minReplicas")
-    if current is not None and (not _is_count(current) or current >= options.minimum):
-        return
-    maximum = spec.get("maxReplicas")
-    fix = None
-    if _is_count(maximum) and maximum >= options.minimum:
-        fix = Fix.safe(patch.set_value(AT, options.minimum))
-    stated = f"minReplicas is {current}" if current is not None else "minReplicas defaults to 1"
-    yield Violation(
-        AT if current is not None else jp.parent(AT),
-        f"autoscaler {stated}, so one disruption takes the model server down while a new "
-        f"pod loads its model: set minReplicas to at least {options.minimum}",
-        fix,
-    )
+def check(index: SetIndex[Any], options: Options) -> Iterator[SetViolation[Any]]:
+    for hpa in index.autoscalers:
+        if hpa.entry.api_version.rpartition("/")[0] != "autoscaling":
+            continue
+        if not any(w.model_server for w in index.targets_of(hpa)):
+            continue  # it scales no model server of the set: nothing loads a model
+        current = hpa.min_replicas
+        if current is not None and (not _is_count(current) or current >= options.minimum):
+            continue
+        fix = None
+        if _is_count(hpa.max_replicas) and hpa.max_replicas >= options.minimum:
+            fix = Fix.safe(patch.set_value(AT, options.minimum))
+        stated = f"minReplicas is {current}" if current is not None else "minReplicas defaults to 1"
+        yield SetViolation(
+            hpa.entry,
+            AT if current is not None else jp.parent(AT),
+            f"autoscaler {stated}, so one disruption takes model server {hpa.kind} "
+            f"{hpa.name!r} down while a new pod loads its model: set minReplicas to at least "
+            f"{options.minimum}",
+            fix,
+        )
 
 
 def _is_count(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-RULE = rule(
+RULE = set_rule(
     check,
     code="ML502",
     name="hpa-min-replicas-low",
     severity=Severity.WARNING,
     summary="HorizontalPodAutoscaler may scale a model server down to one replica",
-    kinds={"HorizontalPodAutoscaler"},
     options=Options,
     fix=Safety.SAFE,
 )

@@ -38,7 +38,7 @@ from typing import Any
 from mllint.rules import pointer as jp
 from mllint.rules.model import Severity, Violation, rule
 from mllint.rules.resources import parse_image
-from mllint.rules.traits import ML_PURPOSES
+from mllint.rules.traits import ML_PURPOSES, floating_tag, is_placeholder
 from mllint.rules.workload import Scope
 
 
@@ -47,10 +47,18 @@ def check(scope: Scope, options: Any) -> Iterator[Violation]:
         image = c.spec.get("image")
         if not isinstance(image, str) or not image.strip():
             continue
-        ref = parse_image(image.strip())
-        if not ref.floating:
+        image = image.strip()
+        if is_placeholder(image) or any(ch.isspace() for ch in image):
+            continue  # not an image reference yet: rendered or filled in before it is applied
+        ref = parse_image(image)
+        if ref.digest is not None or not floating_tag(ref.tag):
             continue
-        what = "is tagged :latest" if ref.tag else "has no tag, which means :latest"
+        if ref.tag is None:
+            what = "has no tag, which means :latest"
+        elif ref.tag == "latest":
+            what = "is tagged :latest"
+        else:
+            what = f"has the floating tag :{ref.tag}"
         yield Violation(
             jp.join(c.pointer, "image"),
             f"container {c.name!r} image {image!r} {what}, so what runs changes with each "
@@ -63,7 +71,7 @@ RULE = rule(
     code="ML602",
     name="image-tag-latest",
     severity=Severity.WARNING,
-    summary="Container image tagged :latest or untagged",
+    summary="Container image tagged :latest, another floating tag, or untagged",
     purposes=ML_PURPOSES,
     generic=True,
     fragments=True,

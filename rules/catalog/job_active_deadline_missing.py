@@ -40,12 +40,12 @@ docs/operators.md.
 - [Job API: `activeDeadlineSeconds`](https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/job-v1/#JobSpec)
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from mllint.rules import pointer as jp
 from mllint.rules.model import Fix, RuleOptions, Safety, Severity, Violation, literal, option, rule
-from mllint.rules.traits import ML_PURPOSES
 from mllint.rules.workload import Scope
 
 
@@ -58,6 +58,12 @@ def check(scope: Scope, options: Options) -> Iterator[Violation]:
     lifecycle = scope.workload.lifecycle if scope.workload else None
     if lifecycle is None or lifecycle.active_deadline is None:
         return
+    pods = scope.subject.pods
+    if not scope.subject.uses_accelerators:
+        return  # the harm is accelerators held by a hung run
+    if pods and all(_bounded(p.spec) for p in pods):
+        return  # every pod has its own deadline (or every Argo step a timeout)
+    device = scope.subject.device
     field = jp.split(lifecycle.active_deadline)[-1]
     for u in lifecycle.unmet(scope.obj, "active_deadline", options.default):
         value = literal(u.value)
@@ -65,10 +71,16 @@ def check(scope: Scope, options: Options) -> Iterator[Violation]:
         what = u.name if u.name == field else f"{u.name}: {value}"
         yield Violation(
             u.owner,
-            f"{scope.subject.kind} has no {what}, so a hung run holds its GPUs until someone "
-            f"deletes it: set {u.name}: {value}, or the longest the run may take",
+            f"{scope.subject.kind} has no {what}, so a hung run holds its {device}s until "
+            f"someone deletes it: set {u.name}: {value}, or the longest the run may take",
             Fix.unsafe(*u.ops),
         )
+
+
+def _bounded(spec: Mapping[str, Any]) -> bool:
+    """A pod bounded on its own: `activeDeadlineSeconds` in its spec (or an Argo step's
+    `activeDeadlineSeconds` or `timeout`, which sit in the same place)."""
+    return "activeDeadlineSeconds" in spec or "timeout" in spec
 
 
 RULE = rule(
@@ -76,8 +88,8 @@ RULE = rule(
     code="ML203",
     name="job-active-deadline-missing",
     severity=Severity.WARNING,
-    summary="Job without activeDeadlineSeconds can hold GPUs forever",
-    purposes=ML_PURPOSES,
+    summary="Job on accelerators without activeDeadlineSeconds can hold them forever",
+    workloads_only=True,
     options=Options,
     fix=Safety.UNSAFE,
 )

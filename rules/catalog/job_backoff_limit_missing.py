@@ -53,10 +53,35 @@ class Options(RuleOptions):
     default: int = option(3, "The backoffLimit the fix sets.", ge=0)
 
 
+RESTARTING = ("OnFailure", "Always", "ExitCode")
+
+
 def check(scope: Scope, options: Options) -> Iterator[Violation]:
     lifecycle = scope.workload.lifecycle if scope.workload else None
     if lifecycle is None or lifecycle.backoff_limit is None:
         return
+    retries = lifecycle.retries
+    if retries is not None and retries <= options.default:
+        return  # the kind's own default already bounds retries as tightly (Volcano's 3)
+    kind = scope.subject.kind
+    consequence = f"a failing run is retried up to {retries} times (the default)"
+    if retries is None and scope.workload is not None and scope.workload.group == "kubeflow.org":
+        restarting = [
+            p
+            for p in scope.subject.pods
+            if p.traits.replica is not None and p.traits.restart_policy in RESTARTING
+        ]
+        if not restarting:
+            return  # every replica is Never: a failed pod fails the job, nothing is retried
+        policy = restarting[0].traits.restart_policy
+        consequence = (
+            f"its {restarting[0].traits.replica or 'replica'} pods ({policy}) are restarted "
+            "without bound"
+        )
+    elif retries is None:
+        consequence = "a failing step is retried until it succeeds"
+    if scope.subject.uses_accelerators:
+        consequence += f", each time on {scope.subject.device}s"
     field = jp.split(lifecycle.backoff_limit)[-1]
     for u in lifecycle.unmet(scope.obj, "backoff_limit", options.default):
         value = literal(u.value)
@@ -64,8 +89,7 @@ def check(scope: Scope, options: Options) -> Iterator[Violation]:
         what = u.name if u.name == field else f"{u.name}: {value}"
         yield Violation(
             u.owner,
-            f"{scope.subject.kind} has no {what}, so a failing run is retried up to the "
-            f"default limit (6 for a Job), each time on GPUs: set {u.name}: {value}",
+            f"{kind} has no {what}, so {consequence}: set {u.name}: {value}",
             Fix.safe(*u.ops),
         )
 
@@ -75,7 +99,7 @@ RULE = rule(
     code="ML202",
     name="job-backoff-limit-missing",
     severity=Severity.WARNING,
-    summary="Job without backoffLimit retries failures 6 times",
+    summary="Job without a retry budget retries failures 6 times, or without bound",
     purposes=ML_PURPOSES,
     options=Options,
     fix=Safety.SAFE,

@@ -49,7 +49,6 @@ from dataclasses import dataclass
 
 from mllint.rules import pointer as jp
 from mllint.rules.model import Fix, RuleOptions, Safety, Severity, Violation, literal, option, rule
-from mllint.rules.traits import ML_PURPOSES
 from mllint.rules.workload import Scope
 
 
@@ -81,7 +80,7 @@ RULE = rule(
     name="job-ttl-missing",
     severity=Severity.INFO,
     summary="Finished Job is never cleaned up (no ttlSecondsAfterFinished)",
-    purposes=ML_PURPOSES,
+    workloads_only=True,
     options=Options,
     fix=Safety.SAFE,
 )

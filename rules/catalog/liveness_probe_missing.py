@@ -53,7 +53,7 @@ def check(scope: Scope, options: Any) -> Iterator[Violation]:
             yield Violation(
                 c.pointer,
                 f"container {c.name!r} has no livenessProbe, so a hung server is never "
-                "restarted: add a livenessProbe on the server's health endpoint",
+                "restarted: add a livenessProbe on its health endpoint",
             )
 
 

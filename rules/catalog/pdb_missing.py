@@ -53,6 +53,8 @@ def check(index: SetIndex[Any], options: Any) -> Iterator[SetViolation[Any]]:
     for workload in index.workloads:
         if workload.role is not Role.SERVING or workload.replicas_at is None:
             continue
+        if not workload.model_server:
+            continue  # a PDB keeps model servers up through drains; others are not judged
         if not workload.pods:
             continue
         replicas = workload.replicas if workload.replicas is not None else 1

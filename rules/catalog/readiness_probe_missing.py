@@ -45,19 +45,35 @@ from collections.abc import Iterator
 from typing import Any
 
 from mllint.rules.model import Role, Severity, Violation, rule
-from mllint.rules.traits import Purpose
-from mllint.rules.workload import Scope
+from mllint.rules.traits import Purpose, declares_port, is_helper
+from mllint.rules.workload import Container, Scope
 
 
 def check(scope: Scope, options: Any) -> Iterator[Violation]:
-    for c in scope.serving_containers:
-        if not c.has("readinessProbe"):
+    for pod in scope.pods:
+        main = list(pod.main_containers)
+        if any(c.has("readinessProbe") for c in main):
+            continue  # the pod is not ready, and gets no traffic, until that probe passes
+        model_server = pod.traits.model_server
+        for c in main:
+            if model_server and not _judged(c):
+                continue
             yield Violation(
                 c.pointer,
                 f"container {c.name!r} has no readinessProbe, so the pod gets traffic as soon "
-                "as it starts, while a model may still be loading: add a readinessProbe on "
+                f"as it starts, {_while(model_server)}: add a readinessProbe on "
                 "the server's health endpoint",
             )
+
+
+def _judged(c: Container) -> bool:
+    """In a model server, the containers that serve the model and those that take its traffic
+    (a front end's port) are where a readiness probe belongs."""
+    return c.pointer in c.pod.traits.serving or (declares_port(c.spec) and not is_helper(c.spec))
+
+
+def _while(model_server: bool) -> str:
+    return "while a model may still be loading" if model_server else "before it can answer"
 
 
 RULE = rule(

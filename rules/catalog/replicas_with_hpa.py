@@ -47,7 +47,7 @@ from mllint.rules.setrules import SetIndex, SetViolation, set_rule
 
 def check(index: SetIndex[Any], options: Any) -> Iterator[SetViolation[Any]]:
     for workload in index.workloads:
-        if workload.replicas_at is None or workload.replicas is None:
+        if workload.replicas_at is None or workload.replicas is None or not workload.ml:
             continue
         scalers = index.autoscalers_of(workload)
         if not scalers:

@@ -124,12 +124,32 @@ def _fix(pod: Pod, c: Container, size: str) -> Fix:
     return Fix.unsafe(*ops)
 
 
+_WORKERS = re.compile(r"(?:--workers|--num[-_]workers|num_workers)[= ]+(\d+)")
+_NPROC = re.compile(r"--nproc[-_]per[-_]node[= ]+(\d+)")
+
+
+def _shares_memory(pod: Pod, c: Container) -> bool:
+    """Whether processes of the pod pass data through /dev/shm: NCCL between the processes of
+    several accelerators, a launcher starting several processes, or DataLoader workers. One
+    process on one accelerator with no stated workers (a smoke test, MNIST) is left alone."""
+    command = _text(c.spec.get("command")) + " " + _text(c.spec.get("args"))
+    workers = _WORKERS.search(command)
+    if workers is not None:
+        return int(workers.group(1)) > 0
+    nproc = _NPROC.search(command)
+    if nproc is not None and int(nproc.group(1)) > 1:
+        return True
+    return pod.traits.accelerator_count >= 2
+
+
 def check(scope: Scope, options: Options) -> Iterator[Violation]:
     for pod in scope.pods:
-        if pod.spec.get("hostIPC") is True:
-            continue
+        if pod.spec.get("hostIPC") is True or not pod.traits.uses_accelerators:
+            continue  # on CPU, few batches and no NCCL peers: 64 MiB is seldom the limit
         for c in pod.main_containers:
             if not runs_pytorch(scope, c) or _mounts_shm(c):
+                continue
+            if not _shares_memory(pod, c):
                 continue
             yield Violation(
                 c.pointer,

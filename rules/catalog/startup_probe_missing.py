@@ -75,30 +75,48 @@ def handler(probe: Any) -> dict[str, Any] | None:
     return None
 
 
+def headroom(probe: Mapping[str, Any]) -> int:
+    """Seconds from a container's start until a failing liveness probe kills it."""
+
+    def number(key: str, default: int) -> int:
+        value = probe.get(key, default)
+        return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+    return number("initialDelaySeconds", 0) + number("failureThreshold", 3) * number(
+        "periodSeconds", 10
+    )
+
+
 def check(scope: Scope, options: Options) -> Iterator[Violation]:
+    load = options.model_load_seconds
     for c in scope.serving_containers:
         if c.has("startupProbe"):
             continue
-        if not c.has("livenessProbe"):
+        what = "to load the model" if c.pod.traits.model_server else "to start"
+        liveness, operator = c.probe("livenessProbe")
+        if liveness is None:
             if not c.has("readinessProbe"):
                 yield Violation(
                     c.pointer,
                     f"container {c.name!r} has no probes: add a startupProbe that allows "
-                    f"{options.model_load_seconds}s to load the model, then readiness and "
-                    "liveness probes",
+                    f"{load}s {what}, then readiness and liveness probes",
                 )
             continue
-        found = handler(c.spec.get("livenessProbe")) or handler(c.spec.get("readinessProbe"))
+        room = headroom(liveness)
+        if room >= load:
+            continue
+        whose = f"the livenessProbe {operator} adds" if operator else "its livenessProbe"
         fix = None
-        if found is not None:
-            attempts = -(-options.model_load_seconds // PERIOD_SECONDS)
+        found = handler(c.spec.get("livenessProbe")) or handler(c.spec.get("readinessProbe"))
+        if found is not None and not operator:
+            attempts = -(-load // PERIOD_SECONDS)
             probe = {**found, "periodSeconds": PERIOD_SECONDS, "failureThreshold": attempts}
             fix = Fix.unsafe(patch.set_value(jp.join(c.pointer, "startupProbe"), probe))
         yield Violation(
             c.pointer,
-            f"container {c.name!r} has a livenessProbe but no startupProbe, so it can be "
-            "killed while the model loads: add a startupProbe that allows "
-            f"{options.model_load_seconds}s to start",
+            f"container {c.name!r} has no startupProbe, and {whose} can kill it {room}s after "
+            f"it starts, before it has had {load}s {what}: add a startupProbe that allows "
+            f"{load}s",
             fix,
         )
 

@@ -329,7 +329,7 @@ def test_per_rule_options(mllint: Runner, tmp_path: Path) -> None:
         tmp_path / "job.yaml",
         "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\nspec:\n"
         "  template:\n    spec:\n      restartPolicy: Never\n"
-        "      containers: [{name: c, image: x:1}]\n",
+        "      containers: [{name: c, image: trainer:1}]\n",
     )
     default = report(mllint("--format", "json", "--select", "ML202", "job.yaml"))
     # The option is the backoffLimit the message (and the fix) proposes: 3 unless configured.

@@ -323,6 +323,7 @@ def test_data_paths_are_configurable() -> None:
             "containers": [
                 {
                     "name": "c",
+                    "image": "pytorch/pytorch:2.4.1-cuda12.4-cudnn9-runtime",
                     "volumeMounts": [
                         {"name": "s", "mountPath": "/scratch/run-1"},
                         {"name": "s", "mountPath": "/data"},
@@ -403,9 +404,15 @@ def test_cronjob_without_job_spec_is_flagged_at_its_nearest_object() -> None:
         "kind": "CronJob",
         "spec": {"schedule": "@daily", "concurrencyPolicy": "Forbid", "jobTemplate": {}},
     }
-    findings = Engine(Config(select=("ML202", "ML203"))).evaluate(cron)
-    assert [f.pointer for f in findings] == ["/spec/jobTemplate", "/spec/jobTemplate"]
-    fixed = patch.apply(cron, fix_ops(cron, findings, unsafe=True))
+    workload = Engine().subject(cron).workload
+    assert workload is not None
+    lifecycle = workload.lifecycle
+    unmet = [
+        *lifecycle.unmet(cron, "backoff_limit", 3),
+        *lifecycle.unmet(cron, "active_deadline", 86400),
+    ]
+    assert [u.owner for u in unmet] == ["/spec/jobTemplate", "/spec/jobTemplate"]
+    fixed = patch.apply(cron, patch.plan(cron, [u.ops for u in unmet]))
     assert fixed["spec"]["jobTemplate"]["spec"] == {
         "backoffLimit": 3,
         "activeDeadlineSeconds": 86400,

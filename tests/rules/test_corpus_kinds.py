@@ -91,7 +91,7 @@ def test_rules_and_fixes_run_on_every_document(documents: list[tuple[str, int, A
         assert fix_ops(fixed, again, unsafe=True) == [], f"{name}#{index}: fixes are not final"
         if findings and ENGINE.subject(obj).workload is not None:
             kinds.add(ENGINE.subject(obj).workload.key)
-    assert {"kubeflow.org/PyTorchJob", "ray.io/RayService", "argoproj.io/Workflow"} <= kinds
+    assert {"kubeflow.org/PyTorchJob", "ray.io/RayJob", "argoproj.io/Workflow"} <= kinds
 
 
 def test_set_rules_run_over_each_repository(documents: list[tuple[str, int, Any]]) -> None:

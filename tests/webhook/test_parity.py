@@ -40,7 +40,9 @@ def _fixed_by_cli(code: str, tmp_path: Path) -> list[dict[str, object]]:
 
 
 def test_every_safe_fix_is_covered() -> None:
-    assert len(SAFE_FIXES) >= 8
+    # hpa-min-replicas-low judges the autoscaler with its target, so the webhook (one object
+    # at a time) does not run it.
+    assert len(SAFE_FIXES) >= 7
 
 
 @pytest.mark.parametrize("rule", SAFE_FIXES, ids=lambda r: r.code)

@@ -1,0 +1,127 @@
+"""Kustomize patch files: fragments of objects, which rules about missing fields do not judge.
+
+A `kustomization.yaml` lists patches under `patches` (`- path: x.yaml`), `patchesStrategicMerge`
+(`- x.yaml`) and `patchesJson6902` (`- path: x.yaml`); each such file holds only the fields it
+changes in an object defined elsewhere
+([kustomize: patches](https://kubectl.docs.kubernetes.io/references/kustomize/kustomization/patches/)).
+The linter finds the kustomizations near a file (in its directory, the two above it, and their
+immediate subdirectories, which covers `overlays/<env>/` beside `base/` and `patches/`) and
+tells the engine that a file they list is a fragment. A tree copied without its kustomization
+keeps the file names: an object in a file named for a patch (`patch.yaml`,
+`manager_auth_proxy_patch.yaml`, `job-patch.yaml`) with a container that has no image, which
+the API server would refuse, is a fragment too.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import yaml
+
+KUSTOMIZATIONS = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+_LEVELS = 3
+_MAX_BYTES = 1 << 20
+
+
+_PATCH_NAME = re.compile(r"(?:^|[_.-])patch(?:es)?(?:$|[_.-])", re.IGNORECASE)
+
+
+def is_fragment(path: str) -> bool:
+    """Whether a kustomization near `path` lists it as a patch."""
+    if not path or path == "-":
+        return False
+    target = os.path.realpath(path)
+    return any(target in _patches(k) for k in _nearby(os.path.dirname(target)))
+
+
+def fragment_of(path: str) -> bool | None:
+    """True when a kustomization lists the file as a patch; None when its name says it is one
+    (each object is then a fragment if `incomplete`); False otherwise."""
+    if is_fragment(path):
+        return True
+    return None if named_as_patch(path) else False
+
+
+def item_is_fragment(fragment: bool | None, obj: Any) -> bool:
+    """Whether one object of a file is a fragment, given the file's `fragment_of`."""
+    return incomplete(obj) if fragment is None else fragment
+
+
+def named_as_patch(path: str) -> bool:
+    """Whether a file's name says it is a patch (`patch.yaml`, `manager_webhook_patch.yaml`)."""
+    stem = os.path.splitext(os.path.basename(path))[0]
+    return bool(_PATCH_NAME.search(stem))
+
+
+def incomplete(obj: Any) -> bool:
+    """Whether an object has a container without an image: not an object the API server
+    accepts, but the part of one a patch changes."""
+    return any("image" not in c for c in _containers(obj))
+
+
+def _containers(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("containers", "initContainers") and isinstance(value, list):
+                yield from (c for c in value if isinstance(c, dict))
+            else:
+                yield from _containers(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _containers(value)
+
+
+def _nearby(directory: str) -> list[str]:
+    found: list[str] = []
+    for _ in range(_LEVELS):
+        found += _kustomizations(directory)
+        for sub in _subdirectories(directory):
+            found += _kustomizations(sub)
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            break
+        directory = parent
+    return found
+
+
+@functools.lru_cache(maxsize=4096)
+def _subdirectories(directory: str) -> tuple[str, ...]:
+    try:
+        with os.scandir(directory) as entries:
+            return tuple(e.path for e in entries if e.is_dir(follow_symlinks=False))
+    except OSError:
+        return ()
+
+
+@functools.lru_cache(maxsize=4096)
+def _kustomizations(directory: str) -> tuple[str, ...]:
+    return tuple(
+        p for p in (os.path.join(directory, n) for n in KUSTOMIZATIONS) if os.path.isfile(p)
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _patches(kustomization: str) -> frozenset[str]:
+    """The real paths of the patch files a kustomization lists (empty when it cannot be read:
+    the file's own lint reports that)."""
+    try:
+        with open(kustomization, "rb") as fh:
+            data: Any = yaml.load(fh.read(_MAX_BYTES), Loader=yaml.CSafeLoader)
+    except (OSError, yaml.YAMLError, ValueError):
+        return frozenset()
+    if not isinstance(data, dict):
+        return frozenset()
+    base = os.path.dirname(kustomization)
+    named: list[str] = []
+    for key in ("patches", "patchesStrategicMerge", "patchesJson6902"):
+        entries = data.get(key)
+        for entry in entries if isinstance(entries, list) else ():
+            where = entry.get("path") if isinstance(entry, dict) else entry
+            # A string entry of patchesStrategicMerge may be an inline patch, not a path.
+            if isinstance(where, str) and "\n" not in where:
+                named.append(os.path.realpath(os.path.join(base, where)))
+    return frozenset(named)
