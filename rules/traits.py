@@ -226,6 +226,9 @@ _PLACEHOLDER = re.compile(
     r"|(?:^|[/:_.-])(?:[A-Z0-9]+_)*(?:PLACEHOLDER|REPLACE|REPLACE_ME|CHANGE_?ME|YOUR|TODO|TBD"
     r"|IMAGE|IMG|TAG|VERSION|REGISTRY|PROJECT_ID|PROJECT|REGION|ACCOUNT)(?:_[A-Z0-9]+)*"
     r"(?:$|[/:_.-])"
+    # An upper-case name with underscores where Kubernetes takes lower-case DNS names and image
+    # repositories: `PSTORE_PVC_NAME`, `gcr.io/MY_PROJECT/app`.
+    r"|(?:^|[/@])[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+(?:$|[/:@])"
 )
 
 
@@ -250,7 +253,8 @@ def floating_tag(tag: str | None) -> bool:
 
 def is_placeholder(value: Any) -> bool:
     """Whether a string is (or contains) a placeholder rather than a value: `${VAR}`, `$VAR`,
-    `$(VAR)`, `{{ .Values.x }}`, `<image>`, `IMG_PLACEHOLDER`, `REPLACE_ME`, `YOUR_PROJECT`."""
+    `$(VAR)`, `{{ .Values.x }}`, `<image>`, `IMG_PLACEHOLDER`, `REPLACE_ME`, `YOUR_PROJECT`,
+    `PSTORE_PVC_NAME`."""
     return isinstance(value, str) and bool(_PLACEHOLDER.search(value))
 
 

@@ -4,6 +4,11 @@ Flags a Kubeflow training job (PyTorchJob, MPIJob, XGBoostJob, PaddleJob, JAXJob
 `runPolicy.cleanPodPolicy` is `None`, or is left out where the operator defaults it to `None`
 (every kind but TFJob, which defaults to `Running`).
 
+## What it judges and leaves alone
+It judges training jobs whose pods use accelerators: pods left running on CPU cost little. A
+`kubeflow.org/v1alpha1` MPIJob (its pod template at `spec.template`) has no `cleanPodPolicy`:
+its controller scales the workers to zero once the launcher ends.
+
 ## Why is this bad?
 A training job finishes when its master (or launcher) does, or when one replica fails for
 good. With `cleanPodPolicy: None` the operator then leaves every pod of the job as it is: the

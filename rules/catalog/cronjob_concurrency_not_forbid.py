@@ -3,6 +3,11 @@
 Flags a CronJob (or another scheduled kind with the same setting) whose `concurrencyPolicy`
 is missing, `Allow` or `Replace`.
 
+## What it judges and leaves alone
+It judges scheduled ML workloads (`traits.Purpose`): a CronJob or CronWorkflow of helper, test
+or demo pods, or one whose workflow is only a reference to a template, is left alone. The
+message speaks of GPUs only when the pods use accelerators.
+
 ## Why is this bad?
 The policy decides what happens when a scheduled run is due while the previous one is still
 running, which GPU jobs do often: a nightly fine-tune that once takes 26 hours, a queue for

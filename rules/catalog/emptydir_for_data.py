@@ -6,6 +6,11 @@ checkpoints or outputs (option `data-paths`: `*data*`, `*model*`, `*checkpoint*`
 path). A memory-backed `emptyDir` mounted at `/dev/shm`, the usual way to give PyTorch data
 loaders enough shared memory, is correct and never flagged.
 
+## What it judges and leaves alone
+It judges the pods of ML workloads. A volume that an init container mounts is left alone: it is
+a cache the init container fills on every start (KServe's storage-initializer, a dataset
+download), not data that only lives there. A kustomize patch is judged on the mounts it writes.
+
 ## Why is this bad?
 An `emptyDir` lives as long as its pod: when the pod is deleted, evicted or rescheduled, or a
 Job retries a failed attempt in a new pod, its contents are deleted for good. Checkpoints

@@ -5,6 +5,13 @@ nodes (`taint-keys`, default `nvidia.com/gpu`) nor selects GPU nodes by label
 (`node-label-keys`) in `nodeSelector` or required node affinity. Off by default: turn it on
 (`extend-select = ["ML702"]`) on clusters whose GPU nodes are tainted.
 
+## What it judges and leaves alone
+It judges ML pods that ask for GPUs (not TPUs or other accelerators, whose nodes carry other
+taints). A pod that selects a node by `node.kubernetes.io/instance-type`, or an
+InferenceService with KServe's `serving.kserve.io/gke-accelerator` annotation (KServe's
+accelerator injector adds the node selector), selects GPU nodes. GKE adds the GPU toleration
+itself to pods that request GPUs, which a manifest does not show: the rule is off by default.
+
 ## Why is this bad?
 Clusters taint GPU nodes so that ordinary pods stay off them; a pod is scheduled there only if
 it tolerates the taint. Some platforms add the toleration to every pod that requests a GPU

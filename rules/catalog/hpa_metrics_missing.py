@@ -4,6 +4,11 @@ Flags a HorizontalPodAutoscaler that states no scaling metric: an `autoscaling/v
 `v2beta2`, `v2beta1`) autoscaler with no or empty `metrics`, or an `autoscaling/v1` one
 without `targetCPUUtilizationPercentage`.
 
+## What it judges and leaves alone
+An `autoscaling/v1` object that carries its metrics in the
+`autoscaling.alpha.kubernetes.io/metrics` annotation (how the API server returns a v2 metric
+through v1) is left alone: it does state a metric.
+
 ## Why is this bad?
 Without a metric the autoscaler falls back to an implicit target of 80% average CPU
 utilization, a choice nobody made and that nothing in the manifest shows. For a model server

@@ -3,6 +3,13 @@
 Flags a HorizontalPodAutoscaler whose `minReplicas` is missing (it defaults to 1) or below
 the `minimum` option (2 by default).
 
+## What it judges and leaves alone
+It judges an autoscaler together with the workload it scales, among the files of the run
+(the same sets as the other whole-set rules, docs/operators.md): only autoscalers of model
+servers, whose new pods must load a model, are flagged. An autoscaler whose target is not in
+the set, or is a web front end or exporter, is left alone; the admission webhook, which sees one
+object at a time, does not run this rule.
+
 ## Why is this bad?
 At one replica the model server behind the autoscaler is a single point of failure. Every
 voluntary disruption (a node drain for an upgrade, a cluster autoscaler scale-down, a

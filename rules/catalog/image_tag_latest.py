@@ -4,6 +4,17 @@ Flags a container image (init containers and sidecars included) that is tagged `
 has no tag, which means `:latest`. An image pinned by digest (`@sha256:...`) is fine with or
 without a tag. A registry port is not a tag: `localhost:5000/trainer` is untagged.
 
+## What it judges and leaves alone
+It judges the images of ML workloads (`traits.Purpose`); those of databases, web front ends,
+operators and helper pods are left alone unless the configuration sets `scope: all`. Floating
+tags other than `latest` name whatever was pushed last too, and are flagged the same way:
+`main`, `master`, `trunk`, `head`, `nightly`, `stable`, `dev`, `develop`, `edge`, `canary`,
+`rolling`, `current`, `unstable`, `beta`, `alpha`, `snapshot`, and any of them with a variant
+suffix (`latest-gpu`, `nightly-cu124`). Placeholders are not images yet and are left alone:
+`${VAR}`, `$VAR`, `$(VAR)`, `{{ ... }}`, `<image>`, upper-case stand-ins such as
+`IMG_PLACEHOLDER`, `REPLACE_ME` or `PROJECT_ID`, and values with spaces. In a kustomize patch,
+the image the patch writes is judged.
+
 ## Why is this bad?
 `latest` names whatever was pushed last, so the manifest does not say what runs. A training
 run cannot be reproduced from it, pods of one Deployment started on different days may run

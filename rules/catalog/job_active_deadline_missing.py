@@ -3,6 +3,13 @@
 Flags a run-to-completion workload (a Job, the job template of a CronJob, a training operator's
 job) that declares no `activeDeadlineSeconds`.
 
+## What it judges and leaves alone
+It judges workloads whose pods use accelerators (GPUs, TPUs, Gaudi, Neuron, DRA claims), the
+resource a hung run holds; a CPU Job is left alone. A pod-level `activeDeadlineSeconds` in every
+pod template (or an Argo `timeout` on every step) bounds the run as the Job's does
+([Pod: activeDeadlineSeconds](https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/pod-v1/#lifecycle)),
+so it is not flagged either. A TrainJob's accelerators are read from its `trainer`.
+
 ## Why is this bad?
 Nothing else bounds how long a Job runs. A training script that hangs (a deadlocked
 collective, a data loader waiting on a dead worker, a stuck download) keeps its pods running

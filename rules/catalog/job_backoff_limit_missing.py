@@ -3,6 +3,25 @@
 Flags a run-to-completion workload (a Job, the job template of a CronJob, a training operator's
 job) that declares no `backoffLimit`.
 
+## What it judges and leaves alone
+The message states what the kind does without a budget:
+- a Job (and a CronJob's, a JobSet's or a Trainer runtime's child Job) retries failed pods 6
+  times ([Job: backoffLimit](https://kubernetes.io/docs/concepts/workloads/controllers/job/#pod-backoff-failure-policy));
+- a Kubeflow training job has no default: replicas whose `restartPolicy` is `OnFailure`,
+  `Always` or `ExitCode` are restarted without bound (training-operator's `PastBackoffLimit`
+  only counts when `runPolicy.backoffLimit` is set). PyTorchJob and PaddleJob replicas default
+  to `OnFailure`, TFJob, XGBoostJob, JAXJob and v1 MPIJob replicas to `Never`, and mpi-operator's
+  v2beta1 Launcher to `OnFailure`
+  ([pytorch_types.go](https://github.com/kubeflow/training-operator/blob/master/pkg/apis/kubeflow.org/v1/pytorch_types.go),
+  [tensorflow_types.go](https://github.com/kubeflow/training-operator/blob/master/pkg/apis/kubeflow.org/v1/tensorflow_types.go)).
+  A job whose replicas are all `Never` retries nothing (a failed pod fails the job) and is not
+  flagged; SageMaker HyperPod's `sagemaker.amazonaws.com/job-max-retry-count` annotation is a
+  retry budget;
+- an Argo `retryStrategy` without `limit` retries a step until it succeeds;
+- a Volcano Job retries 3 times when `maxRetry` is unset (its admission webhook's
+  `DefaultMaxRetry`): already the budget the fix would set, so it is not flagged.
+It judges ML workloads only (`traits.Purpose`): a Job of helper or test pods is left alone.
+
 ## Why is this bad?
 A Job retries failed pods until `backoffLimit` failures, and the limit defaults to 6. A
 training run that fails for a reason a retry cannot cure (a bad hyper-parameter, a missing

@@ -4,6 +4,11 @@ Flags the pod template of a run-to-completion workload (a Job, the job template 
 and operator kinds whose pods must not restart in place) whose `restartPolicy` is missing or is
 not `Never`.
 
+## What it judges and leaves alone
+It judges ML workloads (`traits.Purpose`); a Job of helper, load-test or demo pods is left
+alone. A Kubeflow training job's replicas are not asked: the replica spec's `restartPolicy`
+replaces the pod's (docs/operators.md).
+
 ## Why is this bad?
 A pod's `restartPolicy` defaults to `Always`, which a Job does not accept: the API server
 rejects a Job whose template leaves it out, so the training run never starts. With

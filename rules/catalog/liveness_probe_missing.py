@@ -3,6 +3,16 @@
 Flags a serving container (a model server in a Deployment, StatefulSet, KServe predictor...)
 that has no `livenessProbe`. Init containers and batch workloads are not checked.
 
+## What it judges and leaves alone
+It judges the containers that serve the model in model servers (`traits.Purpose`): those that
+run a known server or use accelerators, else those that serve a port. A liveness probe
+restarts only its own container, so a proxy or exporter beside the server is not asked for
+one; neither is an LWS or Ray worker that only joins its leader's Ray cluster
+(`ray start --block`). Databases, queues, web front ends, operators and test pods are left
+alone unless the configuration sets `scope: all`. KubeRay's injected liveness probe, the Seldon
+Core operator's TCP probes and the presets of KServe's `LLMInferenceServiceConfig` count as
+set. Knative adds no liveness probe, so a KServe predictor is judged in every mode.
+
 ## Why is this bad?
 The kubelet restarts a container when its process exits, but not when it hangs. A model
 server whose GPU hit an unrecoverable error, or whose worker deadlocked, can keep its process

@@ -5,6 +5,11 @@ when no PodDisruptionBudget in its namespace among the objects linted together s
 pods. A whole-set rule: the linter checks it across the files of a run; the admission webhook
 does not.
 
+## What it judges and leaves alone
+It judges model servers (`traits.Purpose`), whose replacements must load a model again;
+databases, web front ends and exporters are left alone. Autoscalers are paired with workloads
+in related sets only (docs/operators.md, "Whole-set rules"); templated names are not names yet.
+
 ## Why is this bad?
 Node drains (upgrades, the cluster autoscaler removing a node, spot reclaim handling) evict
 pods through the eviction API, which only holds back for a PodDisruptionBudget. Without one, a

@@ -6,6 +6,11 @@ objects linted together, when those objects define PVCs at all. A whole-set rule
 checks it across the files of a run; the admission webhook does not. Names that are still
 templates (`{{...}}`, `$(...)`) are not checked.
 
+## What it judges and leaves alone
+Claims are looked for in related sets only (docs/operators.md, "Whole-set rules"), and only
+where that set defines claims at all; placeholders (`{{...}}`, `${VAR}`, `PVC_NAME`) are not
+claim names yet.
+
 ## Why is this bad?
 A pod that mounts a claim that does not exist is never started: it stays `Pending`
 (`persistentvolumeclaim "..." not found`), and a training job or model server waits with it,

@@ -3,6 +3,21 @@
 Flags a serving container (a model server in a Deployment, StatefulSet, KServe predictor...)
 that has no `readinessProbe`. Init containers and batch workloads are not checked.
 
+## What it judges and leaves alone
+It judges model servers (`traits.Purpose`), pod by pod: when no main container of the pod has a
+readiness probe, it flags the containers that serve the model and those that take its traffic
+(a front end's port). A readiness probe on any main container keeps the whole pod out of its
+Service until it passes, so such a pod is not flagged. Databases, queues, web front ends,
+operators and test pods are left alone unless the configuration sets `scope: all`.
+
+Provided by the platform, so not flagged: KubeRay's readiness probe on Ray containers
+([constant.go](https://github.com/ray-project/kuberay/blob/master/ray-operator/controllers/ray/utils/constant.go)),
+the Seldon Core operator's TCP probes, the probes of KServe's `LLMInferenceServiceConfig`
+presets, and Knative's default readiness check on a KServe component in Serverless mode
+([Knative: configuring probing](https://knative.dev/docs/serving/services/configure-probing/))
+(not in the `RawDeployment` and `Standard` modes). A ModelMesh-mode InferenceService makes no
+predictor pod of its own.
+
 ## Why is this bad?
 A Service sends traffic to a pod once its containers are ready, and without a readiness probe
 a container counts as ready as soon as it has started. A model server that is still loading

@@ -5,6 +5,11 @@ Flags a workload (a Deployment, a StatefulSet, any kind with a replica count) th
 A whole-set rule: the linter checks it across the files of a run; the admission webhook does
 not.
 
+## What it judges and leaves alone
+It judges ML workloads; an exporter or web front end is left alone. Objects are paired only
+within related sets (docs/operators.md, "Whole-set rules"): a Deployment and an autoscaler in
+sibling directories are not the same deployment.
+
 ## Why is this bad?
 Once an HPA manages a workload, the replica count is the HPA's to set. A manifest that still
 carries `replicas` resets it on every `kubectl apply` or GitOps sync: a model server scaled out

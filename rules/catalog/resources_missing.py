@@ -4,6 +4,16 @@ Flags a container (init containers and sidecars included) that has no CPU reques
 request, or no memory limit. A limit given without a request counts as the request, as it
 does for the API server.
 
+## What it judges and leaves alone
+It judges the containers of ML workloads (`traits.Purpose`): model servers, batch runs and other
+pods that use accelerators or run ML software. Databases, queues, web front ends, operators,
+and helper, test and demo pods (`busybox`, `sleep`, `nvidia-smi`) are left alone unless the
+configuration sets `scope: all` (docs/configuration.md). The containers of a KServe
+InferenceService are left alone: KServe's defaulting webhook fills missing CPU and memory
+requests and limits from its configuration (`setResourceRequirementDefaults`,
+[inference_service_defaults.go](https://github.com/kserve/kserve/blob/master/pkg/apis/serving/v1beta1/inference_service_defaults.go)).
+A ModelMesh-mode InferenceService makes no predictor pod of its own.
+
 ## Why is this bad?
 The scheduler places pods by their requests. A container without them is placed as if it
 used nothing, so a data loader or tokenizer that needs many gigabytes lands on a node that

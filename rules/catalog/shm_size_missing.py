@@ -5,6 +5,13 @@ Flags a PyTorch training container (in a PyTorchJob, started with `torchrun` or
 mounted at `/dev/shm`. Pods that share the node's IPC namespace (`hostIPC: true`) are not
 flagged.
 
+## What it judges and leaves alone
+It judges pods that use accelerators and whose processes share memory: several accelerators in
+the pod (NCCL between its processes), a launcher starting several processes
+(`--nproc-per-node` above 1), or DataLoader workers (`--workers N`, `num_workers=N` above 0).
+A CPU pod, or one process on one accelerator with no stated workers (a smoke test, MNIST), is
+left alone, as are runs started with `--workers=0`.
+
 ## Why is this bad?
 A container's `/dev/shm` is 64 MiB unless something larger is mounted there. PyTorch's
 `DataLoader` workers pass every batch to the training process through shared memory, and

@@ -4,6 +4,32 @@ Flags a serving container (a model server in a Deployment, StatefulSet, KServe p
 that has a `livenessProbe` but no `startupProbe`, or that has no probe at all. Init containers
 and batch workloads are not checked.
 
+## What it judges and leaves alone
+It judges the containers that serve the model in model servers (`traits.Purpose`): a KServe
+predictor or explainer, a ServingRuntime, a SeldonDeployment, an LLMInferenceService, a
+RayService, or a long-running pod that runs a known model server (vLLM, SGLang, TGI, Triton,
+TorchServe, MLServer, TensorFlow Serving, llama.cpp, Ollama, NIM, Ray Serve, JetStream...), or
+that uses accelerators and serves a port. Sidecars (proxies, exporters) and every pod that is
+not a model server (databases, queues, web front ends, operators, test pods) are left alone,
+unless the configuration sets `scope: all` (docs/configuration.md).
+
+The liveness probe in effect is judged by its headroom: `initialDelaySeconds` plus
+`failureThreshold` times `periodSeconds` (Kubernetes' defaults 0, 3 and 10). A container whose
+liveness probe already allows `model-load-seconds` needs no startup probe.
+
+- KubeRay injects a liveness probe on the raylet's health into Ray containers that set none:
+  30 s + 120 x 5 s = 630 s (`DefaultLivenessProbe*`,
+  [constant.go](https://github.com/ray-project/kuberay/blob/master/ray-operator/controllers/ray/utils/constant.go));
+  its headroom is judged as the container's own would be, and the message names KubeRay's probe.
+- The Seldon Core operator's TCP probes answer once the Python wrapper binds its port, which it
+  does before the model's `load()` runs, so they cannot kill a loading model.
+- An LLMInferenceService's `main` container gets startup, liveness and readiness probes from
+  KServe's well-known `LLMInferenceServiceConfig` presets
+  ([config-llm-template.yaml](https://github.com/kserve/kserve/tree/master/config/llmisvcconfig)).
+- A KServe InferenceService in the default Serverless mode gets Knative's readiness check and
+  no liveness probe, so nothing kills the load; the raw modes are judged as a Deployment.
+- An InferenceService in ModelMesh mode makes no predictor pod of its own.
+
 ## Why is this bad?
 A model server is not alive-and-ready a few seconds after it starts: it first downloads and
 loads its weights, moves them to the GPU and warms up, which takes minutes for large models.

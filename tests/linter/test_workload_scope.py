@@ -1,0 +1,185 @@
+"""What the rules judge, through the CLI on real files: ML workloads by default and every workload
+with `scope: all`; kustomize patches as fragments; unrendered templates; the sets of the
+whole-set rules."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+Runner = Callable[..., subprocess.CompletedProcess[str]]
+
+POSTGRES = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: postgres
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: postgres}
+  template:
+    metadata:
+      labels: {app: postgres}
+    spec:
+      containers:
+        - name: postgres
+          image: postgres:latest
+          ports:
+            - containerPort: 5432
+"""
+
+VLLM = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {name}
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {{app: {name}}}
+  template:
+    metadata:
+      labels: {{app: {name}}}
+    spec:
+      containers:
+        - name: vllm
+          image: vllm/vllm-openai:v0.6.3
+          resources:
+            limits:
+              nvidia.com/gpu: 1
+"""
+
+HPA = """\
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: {name}
+spec:
+  scaleTargetRef: {{apiVersion: apps/v1, kind: Deployment, name: {target}}}
+  minReplicas: 2
+  maxReplicas: 6
+"""
+
+PROBES = {"ML301", "ML302", "ML303"}
+
+
+def _codes(done: subprocess.CompletedProcess[str], file: str | None = None) -> list[str]:
+    report = json.loads(done.stdout)
+    return sorted(f["code"] for f in report["findings"] if file is None or f["file"].endswith(file))
+
+
+def test_a_database_is_left_alone_by_default_and_judged_with_scope_all(
+    mllint: Runner, tmp_path: Path
+) -> None:
+    (tmp_path / "db.yaml").write_text(POSTGRES)
+    assert _codes(mllint("--format", "json", "db.yaml")) == []
+    (tmp_path / ".mllint.yaml").write_text("scope: all\n")
+    judged = set(_codes(mllint("--format", "json", "db.yaml")))
+    assert PROBES | {"ML601", "ML602"} <= judged
+    (tmp_path / ".mllint.yaml").write_text("rule-scope:\n  image-tag-latest: all\n")
+    assert _codes(mllint("--format", "json", "db.yaml")) == ["ML602"]
+
+
+def test_a_model_server_is_judged_and_its_message_speaks_of_the_model(
+    mllint: Runner, tmp_path: Path
+) -> None:
+    (tmp_path / "vllm.yaml").write_text(VLLM.format(name="llm"))
+    done = mllint("--format", "json", "--select", "ML301", "vllm.yaml")
+    [finding] = json.loads(done.stdout)["findings"]
+    assert "to load the model" in finding["message"]
+
+
+def test_rule_scope_refuses_a_rule_that_has_no_scope(mllint: Runner, tmp_path: Path) -> None:
+    (tmp_path / ".mllint.yaml").write_text("rule-scope:\n  job-ttl-missing: all\n")
+    (tmp_path / "vllm.yaml").write_text(VLLM.format(name="llm"))
+    done = mllint("vllm.yaml")
+    assert done.returncode == 2
+    assert "'job-ttl-missing' judges ML workloads only" in done.stderr
+
+
+def test_a_kustomize_patch_is_judged_only_on_what_it_writes(mllint: Runner, tmp_path: Path) -> None:
+    base = tmp_path / "base"
+    overlay = tmp_path / "overlays" / "prod"
+    base.mkdir()
+    overlay.mkdir(parents=True)
+    (base / "deployment.yaml").write_text(VLLM.format(name="llm"))
+    (overlay / "kustomization.yaml").write_text(
+        "resources: [../../base]\npatches:\n  - path: gpu.yaml\n"
+    )
+    # The patch changes the image to a floating tag and says nothing of probes or resources.
+    (overlay / "gpu.yaml").write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: llm}\nspec:\n  template:\n"
+        "    spec:\n      containers:\n        - name: vllm\n"
+        "          image: vllm/vllm-openai:latest\n"
+    )
+    done = mllint("--format", "json", ".")
+    assert _codes(done, "overlays/prod/gpu.yaml") == ["ML602"]
+    assert set(_codes(done, "base/deployment.yaml")) >= PROBES
+
+
+def test_a_file_named_as_a_patch_without_images_is_a_fragment(
+    mllint: Runner, tmp_path: Path
+) -> None:
+    (tmp_path / "manager_patch.yaml").write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: llm}\nspec:\n  template:\n"
+        "    spec:\n      containers:\n        - name: vllm\n          args: [--port=8000]\n"
+        "          resources: {limits: {nvidia.com/gpu: 1}}\n"
+    )
+    assert _codes(mllint("--format", "json", "manager_patch.yaml")) == []
+
+
+def test_an_unrendered_template_is_skipped_not_invalid(mllint: Runner, tmp_path: Path) -> None:
+    (tmp_path / "template.yaml").write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec:\n  containers:\n"
+        "    - name: c\n      image: {username}/torchserve:latest\n"
+    )
+    done = mllint("--format", "json", "template.yaml")
+    report = json.loads(done.stdout)
+    assert report["findings"] == []
+    assert report["summary"]["skipped_documents"] == 1
+    (tmp_path / "broken.yaml").write_text("apiVersion: v1\nkind: Pod\nmetadata: [\n")
+    assert _codes(mllint("--format", "json", "broken.yaml")) == ["ML001"]
+
+
+def test_whole_set_rules_pair_a_directory_with_its_subdirectories_not_its_siblings(
+    mllint: Runner, tmp_path: Path
+) -> None:
+    serving = tmp_path / "serving"
+    (serving / "hpa").mkdir(parents=True)
+    (tmp_path / "docs").mkdir()
+    (serving / "deployment.yaml").write_text(VLLM.format(name="llm"))
+    (serving / "hpa" / "hpa.yaml").write_text(HPA.format(name="llm", target="llm"))
+    # A docs example of the same name in a sibling directory is not the same deployment.
+    (tmp_path / "docs" / "deployment.yaml").write_text(VLLM.format(name="llm"))
+    done = mllint("--format", "json", "--select", "ML802", ".")
+    files = [f["file"] for f in json.loads(done.stdout)["findings"]]
+    assert files == ["serving/deployment.yaml"]
+
+
+def test_a_file_gives_the_same_set_findings_whichever_directory_a_run_starts_from(
+    mllint: Runner, tmp_path: Path
+) -> None:
+    bad, good = tmp_path / "examples" / "bad", tmp_path / "examples" / "good"
+    bad.mkdir(parents=True)
+    good.mkdir()
+    (bad / "serving.yaml").write_text(VLLM.format(name="llm"))
+    (good / "serving.yaml").write_text(
+        VLLM.format(name="llm") + "---\n" + HPA.format(name="llm", target="llm")
+    )
+    whole = json.loads(mllint("--format", "json", "--select", "ML8", "examples").stdout)
+    alone = json.loads(mllint("--format", "json", "--select", "ML8", "examples/bad").stdout)
+
+    def of_bad(report: dict[str, list[dict[str, str]]]) -> list[tuple[str, str]]:
+        return sorted(
+            (f["code"], f["message"])
+            for f in report["findings"]
+            if f["file"].endswith("bad/serving.yaml")
+        )
+
+    assert of_bad(whole) == of_bad(alone)
+    assert ("ML804" in {c for c, _ in of_bad(alone)}) and not any(
+        c == "ML802" for c, _ in of_bad(whole)
+    )
