@@ -328,7 +328,8 @@ _SERVICE_IMAGES = re.compile(
     r"|prometheus|pushgateway|alertmanager|fluentd|fluent-bit|origin|zeppelin|kube-rbac-proxy"
     r"|gb-frontend|gb-redis[a-z]*|hello-app|echo-basic|test-webserver|prometheus-dummy-exporter"
     r"|custom-metrics-stackdriver-adapter|epp|lwepp|llm-d-inference-scheduler"
-    r"|llm-d-routing-sidecar|[a-z0-9_-]*-(?:controller|operator|webhook|manager|migration))"
+    r"|llm-d-routing-sidecar"
+    r"|[a-z0-9_-]*-(?:controller|operator|webhook|manager|migration|exporter))"
     r"(?:$|[:@/])"
 )
 # Shells and tools: a helper unless its command speaks of models, datasets or training (a
@@ -352,7 +353,8 @@ _SHELLS = frozenset({"sh", "bash", "/bin/sh", "/bin/bash", "-c", "-lc", "-ec", "
 # Words in a command, its arguments or its environment that say the container does ML work:
 # trains, loads or downloads a model, reads a dataset, talks NCCL.
 _ML_COMMAND = re.compile(
-    r"(?i)(?:\b|_)(?:train|training|finetune|fine-tune|fine_tune|torch|torchrun|deepspeed"
+    r"(?i)(?<!resource-)(?<!resource_)"
+    r"(?:\b|_)(?:train|training|finetune|fine-tune|fine_tune|torch|torchrun|deepspeed"
     r"|accelerate|transformers|huggingface|hugging_face|hf|model|models|checkpoint|checkpoints"
     r"|dataset|datasets|inference|llm|vllm|tensorflow|keras|jax|kaggle|weights|safetensors|gguf"
     r"|nccl|mpirun|horovod|epochs?|mnist|imagenet|cifar|bert|llama|gemma|mistral|lora|eval"
