@@ -11,40 +11,15 @@ with the columns of the answer key and the verdict and reason left empty, for a 
 from __future__ import annotations
 
 import argparse
-import json
 import random
-import shutil
-import subprocess
-import sys
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from corpus_run import findings
+
 ROOT = Path(__file__).resolve().parent.parent
 COLUMNS = ("file", "kind", "name", "pointer", "verdict", "reason")
-
-
-def mllint_command() -> str:
-    """The `mllint` installed beside this Python, else the one on PATH."""
-    beside = Path(sys.executable).with_name("mllint")
-    found = str(beside) if beside.is_file() else shutil.which("mllint")
-    if found is None:
-        sys.exit("the mllint command is not installed: python -m pip install .")
-    return found
-
-
-def findings(corpus: Path) -> list[dict[str, Any]]:
-    run = subprocess.run(
-        [mllint_command(), "--select", "ALL", "--format", "json", "."],
-        cwd=corpus,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if run.returncode not in (0, 1):
-        sys.exit(f"mllint failed ({run.returncode}): {run.stderr}")
-    found: list[dict[str, Any]] = json.loads(run.stdout)["findings"]
-    return found
 
 
 def main() -> None:
@@ -69,8 +44,7 @@ def main() -> None:
             "\t".join(COLUMNS),
         ]
         for f in drawn:
-            file = f["file"].removeprefix("./")
-            lines.append("\t".join((file, f["kind"], f["name"], f["pointer"], "", "")))
+            lines.append("\t".join((f["file"], f["kind"], f["name"], f["pointer"], "", "")))
         (args.out / f"{code}.tsv").write_text("\n".join(lines) + "\n")
         print(f"{code}: {size} of {len(found)}")
 
