@@ -1,0 +1,99 @@
+"""The answer key holds on the corpus: every finding labelled false stays gone, every finding
+labelled true is still reported, the recall cases are found and precision meets its targets.
+
+The key is tests/accuracy/labels/<CODE>.tsv (findings judged by hand, see ../shared/PRECISION.md)
+and tests/accuracy/recall.tsv (problems a rule must find). The installed `mllint` runs once over
+../shared/corpus, as bench/precision.py runs it, and every test reads that one run.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CORPUS = ROOT.parent / "shared" / "corpus"
+sys.path.insert(0, str(ROOT / "bench"))
+precision = importlib.import_module("precision")
+corpus_run = importlib.import_module("corpus_run")
+
+LABELS = precision.read_labels(Path(__file__).with_name("labels"))
+CASES = precision.read_recall(Path(__file__).with_name("recall.tsv"))
+LABELLED_RULES = sorted({label.code for label in LABELS})
+
+OVERALL_PRECISION = 0.95
+RULE_PRECISION = 0.90
+RECALL = 0.90
+
+
+def label_id(label: Any) -> str:
+    where = f":{label.kind}/{label.name}{label.pointer}" if label.kind else ""
+    return f"{label.code}:{label.file}{where}"
+
+
+@pytest.fixture(scope="module")
+def report() -> Any:
+    if not CORPUS.is_dir():
+        pytest.skip(f"no corpus at {CORPUS}: the answer key scores mllint on ../shared/corpus")
+    return precision.score(corpus_run.findings(CORPUS), LABELS, CASES, corpus_run.catalog())
+
+
+def test_the_key_covers_labelled_rules() -> None:
+    assert LABELS, "no labels under tests/accuracy/labels"
+    assert CASES, "no recall cases in tests/accuracy/recall.tsv"
+
+
+@pytest.mark.parametrize("label", [x for x in LABELS if x.verdict == "false"], ids=label_id)
+def test_false_positive_is_not_reported(report: Any, label: Any) -> None:
+    still = {x.key for rule in report.rules for x in rule.false_still}
+    assert label.key not in still, (
+        f"{label.file}: {label.code} on {label.kind} {label.name!r} at {label.pointer or '(file)'}"
+        f" is still reported, labelled false: {label.reason}"
+    )
+
+
+@pytest.mark.parametrize("label", [x for x in LABELS if x.verdict == "true"], ids=label_id)
+def test_true_positive_is_reported(report: Any, label: Any) -> None:
+    lost = {x.key for rule in report.rules for x in rule.lost}
+    assert label.key not in lost, (
+        f"{label.file}: {label.code} on {label.kind} {label.name!r} at {label.pointer or '(file)'}"
+        f" is no longer reported, labelled true: {label.reason}"
+    )
+
+
+def test_recall_on_cases_with_a_rule(report: Any) -> None:
+    assert report.with_rule, "no recall case names a rule"
+    missed = "\n".join(
+        f"  {c.rule} {c.file} {c.kind}/{c.name} {c.pointer or '(anywhere)'}: {c.reason}"
+        for c in report.missed
+    )
+    assert report.recall >= RECALL, (
+        f"recall {report.recall:.1%} < {RECALL:.0%}; missed {len(report.missed)}"
+        f" of {len(report.with_rule)}:\n{missed}"
+    )
+
+
+def test_overall_precision(report: Any) -> None:
+    assert report.overall is not None, "no labelled finding is still reported"
+    assert report.overall >= OVERALL_PRECISION, (
+        f"precision {report.overall:.1%} over the labelled findings still reported"
+        f" < {OVERALL_PRECISION:.0%}"
+    )
+
+
+@pytest.mark.parametrize("code", LABELLED_RULES)
+def test_default_rule_precision(report: Any, code: str) -> None:
+    rule = next(r for r in report.rules if r.code == code)
+    if not rule.default:
+        pytest.skip(f"{code} {rule.name} is off by default")
+    if rule.precision is None:
+        pytest.skip(f"{code} {rule.name}: no finding labelled true or false is still reported")
+    wrong = "\n".join(f"  {x.file} {x.kind}/{x.name}: {x.reason}" for x in rule.false_still)
+    assert rule.precision >= RULE_PRECISION, (
+        f"{code} {rule.name}: precision {rule.precision:.1%} < {RULE_PRECISION:.0%};"
+        f" labelled false and still reported:\n{wrong}"
+    )
