@@ -47,22 +47,22 @@ def test_the_key_covers_labelled_rules() -> None:
     assert CASES, "no recall cases in tests/accuracy/recall.tsv"
 
 
+def where(label: Any) -> str:
+    return (
+        f"{label.file}: {label.code} on {label.kind} {label.name!r} at {label.pointer or '(file)'}"
+    )
+
+
 @pytest.mark.parametrize("label", [x for x in LABELS if x.verdict == "false"], ids=label_id)
 def test_false_positive_is_not_reported(report: Any, label: Any) -> None:
-    still = {x.key for rule in report.rules for x in rule.false_still}
-    assert label.key not in still, (
-        f"{label.file}: {label.code} on {label.kind} {label.name!r} at {label.pointer or '(file)'}"
-        f" is still reported, labelled false: {label.reason}"
-    )
+    if label.key in {x.key for rule in report.rules for x in rule.false_still}:
+        pytest.fail(f"{where(label)} is still reported, labelled false: {label.reason}")
 
 
 @pytest.mark.parametrize("label", [x for x in LABELS if x.verdict == "true"], ids=label_id)
 def test_true_positive_is_reported(report: Any, label: Any) -> None:
-    lost = {x.key for rule in report.rules for x in rule.lost}
-    assert label.key not in lost, (
-        f"{label.file}: {label.code} on {label.kind} {label.name!r} at {label.pointer or '(file)'}"
-        f" is no longer reported, labelled true: {label.reason}"
-    )
+    if label.key in {x.key for rule in report.rules for x in rule.lost}:
+        pytest.fail(f"{where(label)} is no longer reported, labelled true: {label.reason}")
 
 
 def test_recall_on_cases_with_a_rule(report: Any) -> None:
@@ -71,18 +71,20 @@ def test_recall_on_cases_with_a_rule(report: Any) -> None:
         f"  {c.rule} {c.file} {c.kind}/{c.name} {c.pointer or '(anywhere)'}: {c.reason}"
         for c in report.missed
     )
-    assert report.recall >= RECALL, (
-        f"recall {report.recall:.1%} < {RECALL:.0%}; missed {len(report.missed)}"
-        f" of {len(report.with_rule)}:\n{missed}"
-    )
+    if report.recall < RECALL:
+        pytest.fail(
+            f"recall {report.recall:.1%} < {RECALL:.0%}; missed {len(report.missed)}"
+            f" of {len(report.with_rule)}:\n{missed}"
+        )
 
 
 def test_overall_precision(report: Any) -> None:
     assert report.overall is not None, "no labelled finding is still reported"
-    assert report.overall >= OVERALL_PRECISION, (
-        f"precision {report.overall:.1%} over the labelled findings still reported"
-        f" < {OVERALL_PRECISION:.0%}"
-    )
+    if report.overall < OVERALL_PRECISION:
+        pytest.fail(
+            f"precision {report.overall:.1%} over the labelled findings still reported"
+            f" < {OVERALL_PRECISION:.0%}"
+        )
 
 
 @pytest.mark.parametrize("code", LABELLED_RULES)
@@ -93,7 +95,8 @@ def test_default_rule_precision(report: Any, code: str) -> None:
     if rule.precision is None:
         pytest.skip(f"{code} {rule.name}: no finding labelled true or false is still reported")
     wrong = "\n".join(f"  {x.file} {x.kind}/{x.name}: {x.reason}" for x in rule.false_still)
-    assert rule.precision >= RULE_PRECISION, (
-        f"{code} {rule.name}: precision {rule.precision:.1%} < {RULE_PRECISION:.0%};"
-        f" labelled false and still reported:\n{wrong}"
-    )
+    if rule.precision < RULE_PRECISION:
+        pytest.fail(
+            f"{code} {rule.name}: precision {rule.precision:.1%} < {RULE_PRECISION:.0%};"
+            f" labelled false and still reported:\n{wrong}"
+        )
