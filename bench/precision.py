@@ -337,9 +337,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit(f"no corpus at {args.corpus}")
     if not args.labels.is_dir():
         sys.exit(f"no label folder at {args.labels}")
-    report = score(
-        findings(args.corpus), read_labels(args.labels), read_recall(args.recall), catalog()
-    )
+    labels, cases = read_labels(args.labels), read_recall(args.recall)
+    report = score(findings(args.corpus), labels, cases, catalog())
     print(json.dumps(as_json(report), indent=2) if args.json else table(report, args.details))
     return 0
 

@@ -3,12 +3,15 @@ labelled true is still reported, the recall cases are found and precision meets 
 
 The key is tests/accuracy/labels/<CODE>.tsv (findings judged by hand, see ../shared/PRECISION.md)
 and tests/accuracy/recall.tsv (problems a rule must find). The installed `mllint` runs once over
-../shared/corpus, as bench/precision.py runs it, and every test reads that one run.
+../shared/corpus, as bench/precision.py runs it, and every test of the key reads that one run; two
+more tests run bench/precision.py itself, as a user does, on the repository's examples.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -100,3 +103,63 @@ def test_default_rule_precision(report: Any, code: str) -> None:
             f"{code} {rule.name}: precision {rule.precision:.1%} < {RULE_PRECISION:.0%};"
             f" labelled false and still reported:\n{wrong}"
         )
+
+
+def bench(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "precision.py"), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_bench_scores_a_key_written_by_hand(tmp_path: Path) -> None:
+    """The bench as a user runs it, on the repository's examples and a key built from their
+    findings: one finding labelled true, one label on a pointer nothing reports, one recall case
+    under the finding and one that names no rule."""
+    examples = ROOT / "examples"
+    found = corpus_run.findings(examples)
+    f = next(f for f in found if f["pointer"].count("/") > 2)
+    key = precision.finding_key(f)
+    labels = tmp_path / "labels"
+    labels.mkdir()
+    row = (f["file"], f["kind"], f["name"])
+    (labels / f"{f['code']}.tsv").write_text(
+        "# hand-written\nfile\tkind\tname\tpointer\tverdict\treason\n"
+        + "\t".join((*row, f["pointer"], "true", "reported"))
+        + "\n"
+        + "\t".join((*row, f["pointer"] + "/nowhere", "false", "never reported"))
+        + "\n"
+    )
+    recall = tmp_path / "recall.tsv"
+    recall.write_text(
+        "file\tkind\tname\trule\tpointer\treason\n"
+        + "\t".join((*row, f["code"], f["pointer"].rsplit("/", 1)[0], "under the finding"))
+        + "\n"
+        + "\t".join((*row, "-", "", "no rule yet"))
+        + "\n"
+    )
+    run = bench(
+        "--json", "--corpus", str(examples), "--labels", str(labels), "--recall", str(recall)
+    )
+    assert run.returncode == 0, run.stderr
+    figures = json.loads(run.stdout)
+    rule = next(r for r in figures["rules"] if r["code"] == f["code"])
+    assert (rule["labelled"], rule["true"], rule["false"], rule["still_reported"]) == (2, 1, 1, 1)
+    assert rule["precision"] == 1.0
+    assert rule["true_positives_lost"] == []
+    same = sum(precision.finding_key(g) == key for g in found)
+    assert rule["unlabelled"] == rule["corpus"] - same
+    assert figures["precision"] == 1.0
+    assert figures["recall"] == 1.0
+    assert (figures["recall_cases"], figures["recall_cases_with_rule"]) == (2, 1)
+
+
+def test_bench_names_the_line_of_a_bad_verdict(tmp_path: Path) -> None:
+    (tmp_path / "ML601.tsv").write_text(
+        "file\tkind\tname\tpointer\tverdict\treason\na.yaml\tJob\tj\t/spec\tmaybe\tunsure\n"
+    )
+    run = bench("--corpus", str(tmp_path), "--labels", str(tmp_path))
+    assert run.returncode == 1
+    assert f"{tmp_path / 'ML601.tsv'}:2: verdict 'maybe' is not one of" in run.stderr
