@@ -325,9 +325,24 @@ def as_json(report: Report) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
-    parser.add_argument("--labels", type=Path, default=ROOT / "tests" / "accuracy" / "labels")
-    parser.add_argument("--recall", type=Path, default=ROOT / "tests" / "accuracy" / "recall.tsv")
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        default=ROOT.parent / "shared" / "corpus",
+        help="folder of manifests mllint runs in (default: ../shared/corpus)",
+    )
+    parser.add_argument(
+        "--labels",
+        type=Path,
+        default=ROOT / "tests" / "accuracy" / "labels",
+        help="folder of <CODE>.tsv label files (default: tests/accuracy/labels)",
+    )
+    parser.add_argument(
+        "--recall",
+        type=Path,
+        default=ROOT / "tests" / "accuracy" / "recall.tsv",
+        help="recall cases (default: tests/accuracy/recall.tsv)",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument(
         "--details", action="store_true", help="also list the false positives still reported"
