@@ -641,7 +641,10 @@ def derive(pod: Pod) -> Traits:
     member, replica = _member(pod)
     long_running = pod.role is not Role.BATCH
     uses = bool(accelerators) or bool(claims)
-    purpose, reason = _purpose(pod, main, uses, server, long_running)
+    # A GPU asked for under a name no device plugin advertises (`gpu: 1`) still says what the
+    # pod is for, though it counts no accelerator.
+    wants = uses or any(_asks_gpu(c.spec) for c in main)
+    purpose, reason = _purpose(pod, main, wants, server, long_running)
     serving: tuple[str, ...] = ()
     if purpose is Purpose.MODEL_SERVER:
         serving = _serving(main)
@@ -659,11 +662,18 @@ def derive(pod: Pod) -> Traits:
     )
 
 
+def _asks_gpu(spec: Mapping[str, Any]) -> bool:
+    asked = {**_section(spec, "requests"), **_section(spec, "limits")}
+    return any(isinstance(r, str) and means_gpu(r) for r in asked)
+
+
 def _serving(main: list[Container]) -> tuple[str, ...]:
     """The containers of a model-server pod that serve the model: those running a known server
     or using accelerators; else those serving a port; else the only one."""
     found = tuple(
-        c.pointer for c in main if c.server is not None or bool(c.accelerators) or bool(c.claims)
+        c.pointer
+        for c in main
+        if c.server is not None or bool(c.accelerators) or bool(c.claims) or _asks_gpu(c.spec)
     )
     if not found:
         found = tuple(c.pointer for c in main if declares_port(c.spec) and not is_helper(c.spec))

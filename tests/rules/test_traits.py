@@ -212,3 +212,51 @@ def test_placeholders(value: str) -> None:
 )
 def test_values_are_not_placeholders(value: str) -> None:
     assert not is_placeholder(value)
+
+
+def test_a_misspelt_gpu_request_still_says_what_the_pod_is_for() -> None:
+    obj = deployment(
+        {
+            "name": "server",
+            "image": "ghcr.io/example/sentiment-server",
+            "ports": [{"containerPort": 8080}],
+            "resources": {"requests": {"gpu": 1}},
+        }
+    )
+    t = traits(obj)
+    assert t.purpose is Purpose.MODEL_SERVER
+    assert t.accelerators == {}
+
+
+@pytest.mark.parametrize(
+    ("container", "purpose"),
+    [
+        ({"image": "ubuntu:22.04", "command": ["sleep", "infinity"]}, Purpose.NOT_ML),
+        ({"image": "nvcr.io/nvidia/k8s/cuda-sample:nbody"}, Purpose.NOT_ML),
+        (
+            {"image": "ubuntu:22.04", "command": ["bash", "-c", "nvidia-smi -L; sleep 3600"]},
+            Purpose.NOT_ML,
+        ),
+        ({"image": "ubuntu:22.04", "args": ["python", "train.py", "--epochs", "3"]}, Purpose.ML),
+    ],
+)
+def test_demos_on_accelerators_are_not_ml_but_training_on_a_plain_image_is(
+    container: dict[str, Any], purpose: Purpose
+) -> None:
+    t = traits(deployment({"name": "c", **container, "resources": gpu()}))
+    assert t.purpose is purpose
+
+
+def test_kubeflow_replicas_run_with_their_kinds_restart_policy() -> None:
+    def job(kind: str, specs: str, replica: dict[str, Any]) -> dict[str, Any]:
+        template = {"template": {"spec": {"containers": [{"name": "c"}]}}}
+        return {
+            "apiVersion": "kubeflow.org/v1",
+            "kind": kind,
+            "spec": {specs: {"Worker": {**replica, **template}}},
+        }
+
+    assert traits(job("PyTorchJob", "pytorchReplicaSpecs", {})).restart_policy == "OnFailure"
+    assert traits(job("TFJob", "tfReplicaSpecs", {})).restart_policy == "Never"
+    written = job("TFJob", "tfReplicaSpecs", {"restartPolicy": "ExitCode"})
+    assert traits(written).restart_policy == "ExitCode"
