@@ -222,6 +222,9 @@ _ISVC_TEMPLATES = (
         main_containers=(),
         containers=(*_PREDICTOR_FRAMEWORKS, "/tensorrt", "/custom/container"),
         purpose=_SERVER,
+        # KFServing v1alpha2 components are Knative Services with the same defaults.
+        provides=_KSERVE_PROVIDES,
+        operator="KServe",
     ),
     PodTemplate(
         "/spec/*/transformer",
@@ -229,6 +232,9 @@ _ISVC_TEMPLATES = (
         main_containers=(),
         containers=("/custom/container",),
         purpose=Purpose.ML,
+        # KFServing v1alpha2 components are Knative Services with the same defaults.
+        provides=_KSERVE_PROVIDES,
+        operator="KServe",
     ),
     PodTemplate(
         "/spec/*/explainer",
@@ -236,6 +242,9 @@ _ISVC_TEMPLATES = (
         main_containers=(),
         containers=(*_EXPLAINERS, "/custom/container"),
         purpose=_SERVER,
+        # KFServing v1alpha2 components are Knative Services with the same defaults.
+        provides=_KSERVE_PROVIDES,
+        operator="KServe",
     ),
 )
 _SERVING_RUNTIME_TEMPLATES = (

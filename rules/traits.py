@@ -347,8 +347,15 @@ _TRIVIAL = frozenset(
         "tensorboard", "entrypoint-tester", "argosay",
     }
 )  # fmt: skip
+# Load generators and benchmark clients: a test pod, whatever image it runs in.
+_LOAD_TEST = re.compile(
+    r"\bgenai-perf\b|\bperf_analyzer\b|\blocust\b|\bvegeta\b|\bbenchmark_serving"
+)
 _STATEMENT = re.compile(r"[;&|\n]+")
-_SHELLS = frozenset({"sh", "bash", "/bin/sh", "/bin/bash", "-c", "-lc", "-ec", "-xc", "exec"})
+_SHELLS = frozenset(
+    {"sh", "bash", "/bin/sh", "/bin/bash", "-c", "-lc", "-ec", "-xc", "exec", "while", "do",
+     "done", "then", "fi", "true"}
+)  # fmt: skip
 
 # Words in a command, its arguments or its environment that say the container does ML work:
 # trains, loads or downloads a model, reads a dataset, talks NCCL.
@@ -442,7 +449,7 @@ def is_helper(spec: Mapping[str, Any]) -> bool:
     models, datasets or training."""
     command = _command(spec)
     image = spec.get("image")
-    if _trivial(command) or is_service_image(image):
+    if _trivial(command) or is_service_image(image) or _LOAD_TEST.search(command):
         return True
     if not is_helper_image(image):
         return False
@@ -695,17 +702,43 @@ def _purpose(
         if evidence:
             return Purpose.BATCH, "it runs ML work to completion"
         return Purpose.NOT_ML, "no accelerator, ML image or ML command"
+    # Clients, web UIs and notebooks answer people, not inference requests.
+    candidates = [c for c in main if not _fronts(c)]
+    if main and not candidates:
+        if uses:
+            return Purpose.ML, "it runs a notebook or client on accelerators"
+        return Purpose.NOT_ML, "it runs a client, a web UI or a notebook"
+    server = next((c.server for c in candidates if c.server is not None), None)
     if server is not None:
         return Purpose.MODEL_SERVER, f"it runs {server}"
-    if uses and any(declares_port(c.spec) for c in main):
+    if pod.role is Role.DAEMON:
+        return Purpose.NOT_ML, "it is a per-node agent"
+    if uses and any(declares_port(c.spec) for c in candidates):
         return Purpose.MODEL_SERVER, "it uses accelerators and serves a port"
-    if any(serving_image(c.spec.get("image")) for c in main):
+    if any(serving_image(c.spec.get("image")) for c in candidates):
         return Purpose.MODEL_SERVER, "its image is named for serving a model"
-    if any(_ported_ml_image(c.spec) for c in main):
+    if any(_ported_ml_image(c.spec) for c in candidates):
         return Purpose.MODEL_SERVER, "it runs an ML image that serves a port"
     if evidence:
         return Purpose.ML, "it uses accelerators or runs ML software"
     return Purpose.NOT_ML, "no model server, accelerator, ML image or ML command"
+
+
+# Words of an image or container name that say it is a client, a web UI or a notebook.
+_FRONT_WORDS = frozenset(
+    {
+        "client", "webclient", "web", "ui", "webui", "frontend", "gradio", "streamlit", "chat",
+        "chatbot", "dashboard", "loadgen", "loadgenerator", "locust", "jupyter", "notebook",
+        "tensorboard",
+    }
+)  # fmt: skip
+_NOTEBOOK = re.compile(r"\bjupyter\b|\bnotebook\b|\btensorboard\b")
+
+
+def _fronts(c: Container) -> bool:
+    """Whether a container is a client, a web UI or a notebook rather than a model server."""
+    words = _words(c.spec.get("image")) | set(_WORD.findall(c.name.lower()))
+    return not words.isdisjoint(_FRONT_WORDS) or bool(_NOTEBOOK.search(_command(c.spec)))
 
 
 def _what(purpose: Purpose) -> str:

@@ -260,3 +260,53 @@ def test_kubeflow_replicas_run_with_their_kinds_restart_policy() -> None:
     assert traits(job("TFJob", "tfReplicaSpecs", {})).restart_policy == "Never"
     written = job("TFJob", "tfReplicaSpecs", {"restartPolicy": "ExitCode"})
     assert traits(written).restart_policy == "ExitCode"
+
+
+@pytest.mark.parametrize(
+    ("container", "purpose"),
+    [
+        (  # a notebook on a GPU answers people, not inference requests
+            {
+                "image": "nvcr.io/nvidia/tensorflow:24.08-tf2-py3",
+                "command": ["jupyter", "lab", "--port=8888"],
+                "ports": [{"containerPort": 8888}],
+                "resources": gpu(),
+            },
+            Purpose.ML,
+        ),
+        (  # a benchmark client in a server image is a test pod
+            {
+                "image": "nvcr.io/nvidia/vllm:25.09-py3",
+                "command": ["sh", "-c", "genai-perf profile -m gemma --url http://llm:8000"],
+            },
+            Purpose.NOT_ML,
+        ),
+        (  # a web client of a diffusion server
+            {"name": "webclient", "image": "ghcr.io/example/max-diffusion-web:1.0"},
+            Purpose.NOT_ML,
+        ),
+    ],
+)
+def test_clients_uis_and_notebooks_are_not_model_servers(
+    container: dict[str, Any], purpose: Purpose
+) -> None:
+    assert traits(deployment({"name": "c", **container})).purpose is purpose
+
+
+def test_a_daemonset_is_a_per_node_agent_unless_it_runs_a_model_server() -> None:
+    agent = {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [
+                        {"name": "dcgm", "image": "nvcr.io/nvidia/cloud-native/dcgm:3.3.5"}
+                    ]
+                }
+            }
+        },
+    }
+    assert traits(agent).purpose is Purpose.NOT_ML
+    agent["spec"]["template"]["spec"]["containers"][0]["image"] = "ollama/ollama:0.4.0"
+    assert traits(agent).purpose is Purpose.MODEL_SERVER
