@@ -66,8 +66,9 @@ def check(scope: Scope, options: Any) -> Iterator[Violation]:
             at = jp.join(pod.pointer, "minReplicas")
             yield Violation(
                 at,
-                f"component requests {gpus} GPU(s) and scales to zero, so a request after an "
-                "idle period waits for a GPU node, the model download and its load: set "
+                f"component requests {gpus} {pod.traits.device}(s) and scales to zero, so a "
+                f"request after an idle period waits for a {pod.traits.device} node, the model "
+                "download and its load: set "
                 "minReplicas: 1",
                 Fix.unsafe(patch.set_value(at, 1)),
             )

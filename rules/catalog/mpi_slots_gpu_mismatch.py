@@ -60,15 +60,16 @@ def check(scope: Scope, options: Any) -> Iterator[Violation]:
         if not pod.pointer.startswith(WORKER):
             continue
         gpus = pod.traits.accelerator_count
+        device = pod.traits.device
         slots = spec.get("slotsPerWorker", 1)
         if gpus == 0 or not isinstance(slots, int) or slots == gpus:
             continue
         written = "slotsPerWorker" in spec
         yield Violation(
             SLOTS if written else "/spec",
-            f"each worker requests {gpus} GPUs but slotsPerWorker is {slots}"
+            f"each worker requests {gpus} {device}s but slotsPerWorker is {slots}"
             f"{'' if written else ' (the default)'}, so mpirun starts {slots} process(es) per "
-            f"worker{' and GPUs sit idle' if slots < gpus else ' that share GPUs'}: "
+            f"worker{f' and {device}s sit idle' if slots < gpus else f' that share {device}s'}: "
             f"set slotsPerWorker: {gpus}",
             Fix.unsafe(patch.set_value(SLOTS, gpus)),
         )

@@ -67,8 +67,9 @@ def check(scope: Scope, options: Any) -> Iterator[Violation]:
             if gpus:
                 yield Violation(
                     jp.join(c.pointer, "resources"),
-                    f"Ray head container {c.name!r} requests {gpus} GPU(s); the head runs the "
-                    "cluster's control plane and should not run GPU work: give the GPUs to a "
+                    f"Ray head container {c.name!r} requests {gpus} {pod.traits.device}(s); the "
+                    "head runs the cluster's control plane and should not run accelerator work: "
+                    f"give the {pod.traits.device}s to a "
                     "worker group",
                 )
 
