@@ -139,7 +139,7 @@ def test_an_unrendered_template_is_skipped_not_invalid(mllint: Runner, tmp_path:
     done = mllint("--format", "json", "template.yaml")
     report = json.loads(done.stdout)
     assert report["findings"] == []
-    assert report["summary"]["skipped_documents"] == 1
+    assert report["summary"]["templates_not_linted"] == 1
     (tmp_path / "broken.yaml").write_text("apiVersion: v1\nkind: Pod\nmetadata: [\n")
     assert _codes(mllint("--format", "json", "broken.yaml")) == ["ML001"]
 
