@@ -417,6 +417,23 @@ def is_service_image(image: Any) -> bool:
     return bool(name) and bool(_SERVICE_IMAGES.search(name + ":"))
 
 
+# Images whose own entrypoint is a server that runs until stopped.
+_SERVERS_FOREVER = re.compile(
+    r"(?:^|/)(?:nginx(?:-slim)?|httpd|postgres(?:ql)?|mysql|mariadb|mongo(?:db)?|redis|valkey"
+    r"|memcached|elasticsearch|opensearch|kafka|rabbitmq|zookeeper|etcd|minio|envoy|haproxy"
+    r"|traefik|caddy|tomcat)(?:$|[:@/])"
+)
+
+
+def serves_forever(spec: Mapping[str, Any]) -> bool:
+    """Whether a container runs a server image with its own entrypoint (no command or
+    arguments of its own): it does not finish until it is stopped."""
+    if "command" in spec or "args" in spec:
+        return False
+    name = _image_name(spec.get("image"))
+    return bool(name) and bool(_SERVERS_FOREVER.search(name + ":"))
+
+
 def is_helper_image(image: Any) -> bool:
     """Whether an image is not ML software: a service (`is_service_image`) or a shell or tool
     (`busybox`, `curl`, `google/cloud-sdk`)."""

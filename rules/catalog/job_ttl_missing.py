@@ -4,6 +4,11 @@ Flags a Job (or a training operator's job that has the same setting) that declar
 `ttlSecondsAfterFinished`. Jobs owned by a CronJob are not flagged: the CronJob's history
 limits already delete them.
 
+## What it judges and leaves alone
+It judges every run-to-completion workload, ML or not: a finished object and its pods are kept
+either way. A workload whose pods only run server images with their own entrypoint (`nginx`, a
+database), which never finish, is left alone.
+
 ## Why is this bad?
 A finished Job and its pods stay in the API server until someone deletes them. Each
 experiment, sweep trial or batch-inference run then leaves objects behind, which clutter
@@ -49,6 +54,7 @@ from dataclasses import dataclass
 
 from mllint.rules import pointer as jp
 from mllint.rules.model import Fix, RuleOptions, Safety, Severity, Violation, literal, option, rule
+from mllint.rules.traits import serves_forever
 from mllint.rules.workload import Scope
 
 
@@ -61,6 +67,9 @@ def check(scope: Scope, options: Options) -> Iterator[Violation]:
     lifecycle = scope.workload.lifecycle if scope.workload else None
     if lifecycle is None or lifecycle.ttl is None:
         return
+    pods = scope.subject.pods
+    if pods and all(serves_forever(c.spec) for p in pods for c in p.main_containers):
+        return  # its pods run servers that never finish: a TTL after finishing never starts
     field = jp.split(lifecycle.ttl)[-1]
     for u in lifecycle.unmet(scope.obj, "ttl", options.default):
         value = literal(u.value)
