@@ -242,10 +242,11 @@ class Engine:
                 continue
             if r.workloads_only and subject.workload is None:
                 continue
-            scope = subject.scope(r.roles, active.purposes)
+            scope = subject.scope(r.roles, active.purposes, partial=r.fragments)
             if r.roles and not scope.pods:
                 continue
-            if active.purposes and not scope.pods and (subject.pods or not subject.ml_kind):
+            whole = subject.whole_pods(r.fragments)
+            if active.purposes and not scope.pods and (whole or not subject.ml_kind):
                 continue  # no pod of a purpose it judges; one without pods, unless ML by kind
             for v in r.check(scope, active.options):
                 findings.append(self.stamp(active, subject, v.at, v.message, v.fix))

@@ -90,6 +90,16 @@ KUBEFLOW_KINDS: tuple[WorkloadKind, ...] = (
                 )
                 for specs in _REPLICA_SPECS
             ),
+            PodTemplate(
+                "/spec/trialTemplate/trialSpec/spec",
+                inline=True,
+                init_containers=(),
+                main_containers=(),
+                containers=("/trainer",),
+                when=("/trainer",),
+                partial=True,
+                purpose=Purpose.BATCH,
+            ),
         ),
     ),
 )
@@ -115,16 +125,36 @@ def _child_job_lifecycle(base: str, ttl: str | None = None) -> Lifecycle:
 _TRAINER = "trainer.kubeflow.org"
 _RUNTIME = "/spec/template"
 
+# Kubeflow Trainer v2 (pkg/apis/trainer/v1alpha1/trainjob_types.go): a TrainJob holds no pod
+# spec of its own. Its `trainer` (image, command, args, env, numNodes, resourcesPerNode,
+# numProcPerNode) overrides the runtime's `node` container, and each `runtimePatches[]` entry
+# (which replaced `podTemplateOverrides`, itself once `podSpecOverrides`) patches the runtime's
+# JobSet pod templates (volumes, containers' env, volumeMounts and securityContext, scheduling).
+# Both are partial: rules about written values judge them, rules about missing fields do not,
+# since the runtime supplies what they leave out.
+_TRAINER_CONTAINER = PodTemplate(
+    "/spec",
+    inline=True,
+    init_containers=(),
+    main_containers=(),
+    containers=("/trainer",),
+    when=("/trainer",),
+    partial=True,
+    purpose=Purpose.BATCH,
+)
+_RUNTIME_PATCH = (
+    "/spec/runtimePatches/*/trainingRuntimeSpec/template/spec/replicatedJobs/*/template/spec"
+    "/template"
+)
+
 TRAINER_KINDS: tuple[WorkloadKind, ...] = (
-    # Kubeflow Trainer v2 (pkg/apis/trainer/v1alpha1): a TrainJob holds no pod spec (its
-    # `trainer` overrides the runtime's); the runtimes hold a JobSet template.
     WorkloadKind(
         _TRAINER,
         "TrainJob",
         ("v1alpha1",),
         "trainjobs",
         Role.BATCH,
-        (),
+        (_TRAINER_CONTAINER, PodTemplate(_RUNTIME_PATCH, partial=True, purpose=Purpose.BATCH)),
         Lifecycle(active_deadline="/spec/activeDeadlineSeconds"),
     ),
     WorkloadKind(
@@ -414,29 +444,39 @@ def _ray_cluster(base: str, role: Role, purpose: Purpose) -> tuple[PodTemplate, 
     )
 
 
-RAY_KINDS: tuple[WorkloadKind, ...] = (
-    WorkloadKind(
-        "ray.io",
-        "RayJob",
-        ("v1",),
-        "rayjobs",
-        Role.BATCH,
+def _ray_job(base: str) -> tuple[tuple[PodTemplate, ...], Lifecycle]:
+    """The pods and lifecycle of a RayJob spec at `base`."""
+    return (
         (
-            *_ray_cluster("/spec/rayClusterSpec", Role.BATCH, Purpose.BATCH),
+            *_ray_cluster(base + "/rayClusterSpec", Role.BATCH, Purpose.BATCH),
             # The submitter runs as a Kubernetes Job.
             PodTemplate(
-                "/spec/submitterPodTemplate",
+                base + "/submitterPodTemplate",
                 restart_policy="Never",
                 purpose=Purpose.BATCH,
                 member=Member.SUBMITTER,
             ),
         ),
         Lifecycle(
-            active_deadline="/spec/activeDeadlineSeconds",
-            ttl="/spec/ttlSecondsAfterFinished",
-            satisfied_by=(("ttl", "/spec/deletionStrategy"),),
-            enabled_by=(("ttl", "/spec/shutdownAfterJobFinishes", True),),
+            active_deadline=base + "/activeDeadlineSeconds",
+            ttl=base + "/ttlSecondsAfterFinished",
+            satisfied_by=(("ttl", base + "/deletionStrategy"),),
+            enabled_by=(("ttl", base + "/shutdownAfterJobFinishes", True),),
         ),
+    )
+
+
+RAY_KINDS: tuple[WorkloadKind, ...] = (
+    WorkloadKind("ray.io", "RayJob", ("v1",), "rayjobs", Role.BATCH, *_ray_job("/spec")),
+    # RayCronJob (ray-operator/apis/ray/v1/raycronjob_types.go): `schedule` and a whole RayJob
+    # spec in `jobTemplate`, with no concurrency policy or history limit of its own.
+    WorkloadKind(
+        "ray.io",
+        "RayCronJob",
+        ("v1",),
+        "raycronjobs",
+        Role.BATCH,
+        *_ray_job("/spec/jobTemplate"),
     ),
     WorkloadKind(
         "ray.io",

@@ -78,6 +78,10 @@ class PodTemplate:
     """(pointer, value), relative to the object: when the object has that value there, this
     template makes no pods (a ModelMesh-mode InferenceService's predictor is served by
     ModelMesh's shared pods)."""
+    partial: bool = False
+    """The template only overrides part of a pod that another object defines (a TrainJob's
+    `trainer` and `runtimePatches` over its runtime's pod templates): like a kustomize patch,
+    it is judged only by rules about the values it writes (`Rule.fragments`)."""
 
     def makes_pods(self, obj: Any) -> bool:
         for at, value in self.unless:
@@ -491,13 +495,13 @@ class Subject:
 
     @cached_property
     def accelerators(self) -> dict[str, int]:
-        """Accelerators its pods ask for, by resource name; for an object without pods of its
-        own (a TrainJob's `resourcesPerNode`), those named anywhere in it."""
+        """Accelerators its pods ask for, by resource name; for an object without whole pods of
+        its own (a TrainJob's `resourcesPerNode`), those named anywhere in it."""
         found: dict[str, int] = {}
         for pod in self.pods:
             for resource, count in pod.traits.accelerators.items():
                 found[resource] = found.get(resource, 0) + count
-        if not self.pods:
+        if not self.whole_pods():
             found = accelerators_in(self.obj)
         return found
 
@@ -518,20 +522,30 @@ class Subject:
     @property
     def ml_kind(self) -> bool:
         """Whether its kind is ML by nature: every pod template's purpose is decided by the kind
-        (a training operator's job, a KServe or Ray kind), or it holds no pod template at all
-        (a TrainJob, whose pods are its runtime's)."""
+        (a training operator's job, a KServe or Ray kind, a TrainJob's partial templates), or it
+        holds no pod template at all."""
         return self.workload is not None and all(
             t.purpose is not None for t in self.workload.templates
         )
 
-    def scope(self, roles: frozenset[Role], purposes: frozenset[Purpose] = frozenset()) -> Scope:
-        """Its pods of the given roles and purposes (empty: any)."""
+    def scope(
+        self,
+        roles: frozenset[Role],
+        purposes: frozenset[Purpose] = frozenset(),
+        partial: bool = True,
+    ) -> Scope:
+        """Its pods of the given roles and purposes (empty: any); with `partial` False, not
+        the pods of partial templates (`PodTemplate.partial`)."""
         pods = [
             p
-            for p in self.pods
+            for p in self.whole_pods(partial)
             if (not roles or p.role in roles) and (not purposes or p.purpose in purposes)
         ]
         return Scope(self, pods)
+
+    def whole_pods(self, partial: bool = False) -> list[Pod]:
+        """Its pods, without those of partial templates unless `partial`."""
+        return [p for p in self.pods if partial or not p.template.partial]
 
 
 @dataclass(frozen=True, slots=True)
