@@ -1,0 +1,195 @@
+"""
+## What it does
+Flags a process count per pod that differs from the GPUs the pod gets:
+
+- a PyTorchJob's `spec.nprocPerNode` (or the older `spec.elasticPolicy.nProcPerNode`) against
+  the GPUs of each replica that asks for GPUs;
+- a TrainJob's `spec.trainer.numProcPerNode` against the GPUs in its
+  `spec.trainer.resourcesPerNode`;
+- `--nproc_per_node` / `--nproc-per-node` given to `torchrun` (or `torch.distributed.run` /
+  `torch.distributed.launch`) in a container's command or arguments, against that container's
+  GPUs.
+
+Values that adapt to the pod (`auto`, `gpu`, `cpu`), variables and placeholders (`$GPUS`,
+`${N}`) and pods without GPUs are left alone, and so are pods whose accelerators are not GPUs
+(a Neuron device holds several cores, each one process) or are time-sliced shares
+(`nvidia.com/gpu.shared`), where one count does not say how many devices a process sees.
+
+## Why is this bad?
+`torchrun` starts `nproc_per_node` processes in the container, and a training script gives
+each one GPU (`LOCAL_RANK`). With fewer processes than GPUs, the others sit idle for the whole
+run while they are paid for; with more, two ranks land on one GPU, and NCCL refuses to start
+(`Duplicate GPU detected`) or the ranks run out of GPU memory. The PyTorchJob operator passes
+`nprocPerNode` to `torchrun` as `PET_NPROC_PER_NODE`; Kubeflow Trainer passes a TrainJob's
+`numProcPerNode` to `torchrun` (or as MPI slots) on every node.
+
+## Example
+```yaml
+kind: PyTorchJob
+spec:
+  nprocPerNode: "4"
+  pytorchReplicaSpecs:
+    Worker:
+      template:
+        spec:
+          containers:
+            - name: pytorch
+              resources:
+                limits: {nvidia.com/gpu: 8}
+```
+Use instead:
+```yaml
+spec:
+  nprocPerNode: "8"   # or "auto": one process per GPU
+```
+
+## Fix safety
+No fix: whether the process count or the GPU request is wrong is for the author to say.
+
+## References
+- [Kubeflow Training Operator `PyTorchJobSpec.nprocPerNode`: auto, cpu, gpu or an integer, default auto](https://github.com/kubeflow/training-operator/blob/master/pkg/apis/kubeflow.org/v1/pytorch_types.go)
+- [Kubeflow Trainer `Trainer.numProcPerNode` and `resourcesPerNode`](https://github.com/kubeflow/trainer/blob/master/pkg/apis/trainer/v1alpha1/trainjob_types.go)
+- [torchrun: `--nproc-per-node` is the number of workers per node; `gpu` starts one per GPU](https://docs.pytorch.org/docs/stable/elastic/run.html)
+- [NCCL: two ranks on one GPU fail with "Duplicate GPU detected"](https://github.com/NVIDIA/nccl/issues/1066)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from mllint.rules import pointer as jp
+from mllint.rules.model import Severity, Violation, rule
+from mllint.rules.traits import ML_PURPOSES, accelerator, accelerators_of, is_placeholder
+from mllint.rules.workload import Container, Pod, Scope
+
+_LAUNCHER = re.compile(r"\btorchrun\b|\btorch\.distributed\.(?:run|launch)\b")
+_FLAG = re.compile(r"--nproc[_-]per[_-]node(?:=|\s+)(\S+)")
+_TRAINER = "/spec/trainer"
+
+
+def gpus(accelerators: Mapping[str, int]) -> int | None:
+    """The whole GPUs asked for, or None when any accelerator is not one (a Neuron device, a
+    TPU, a time-sliced share) so that a process count cannot be checked against it."""
+    count = 0
+    for resource, amount in accelerators.items():
+        found = accelerator(resource)
+        if found is None or found.device != "GPU" or resource.endswith(".shared"):
+            return None
+        count += amount
+    return count
+
+
+def _count(value: Any) -> int | None:
+    """A written process count, None for `auto`, `gpu`, variables and anything unreadable."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and not is_placeholder(value) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def _consequence(procs: int, n: int, device: str) -> str:
+    if procs < n:
+        return f"{n - procs} of its {n} {device}s sit idle"
+    return f"ranks share a {device}, which NCCL refuses or which runs out of memory"
+
+
+def _container_gpus(scope: Scope, c: Container) -> int | None:
+    if c.pointer == _TRAINER:
+        per_node = scope.obj.get("spec", {}).get("trainer", {}).get("resourcesPerNode")
+        return gpus(accelerators_of({"resources": per_node})) if per_node else None
+    return gpus(c.accelerators)
+
+
+def _flags(c: Container) -> Iterator[tuple[str, int]]:
+    """(pointer, count) of each `--nproc_per_node` given to torchrun in the container."""
+    parts: list[tuple[str, str]] = []
+    for key in ("command", "args"):
+        value = c.spec.get(key)
+        if isinstance(value, list):
+            parts += [(jp.join(c.pointer, key, str(i)), str(v)) for i, v in enumerate(value)]
+        elif isinstance(value, str):
+            parts.append((jp.join(c.pointer, key), value))
+    if not _LAUNCHER.search(" ".join(text for _, text in parts)):
+        return
+    for index, (at, text) in enumerate(parts):
+        for match in _FLAG.finditer(text):
+            value = _count(match.group(1).strip("\"'"))
+            if value is not None:
+                yield at, value
+        if text in ("--nproc_per_node", "--nproc-per-node") and index + 1 < len(parts):
+            value = _count(parts[index + 1][1])
+            if value is not None:
+                yield at, value
+
+
+def _replica_mismatch(pods: list[Pod], procs: int) -> Iterator[tuple[Pod, int]]:
+    for pod in pods:
+        main = list(pod.main_containers)
+        counts = [g for c in main if (g := gpus(c.accelerators))]
+        if any(gpus(c.accelerators) is None for c in main) or len(counts) != 1:
+            continue  # no GPU, another accelerator, or GPUs split between containers
+        if counts[0] != procs:
+            yield pod, counts[0]
+
+
+def check(scope: Scope, options: Any) -> Iterator[Violation]:
+    spec = scope.obj.get("spec")
+    if not isinstance(spec, dict):
+        return
+    if scope.subject.kind == "PyTorchJob":
+        elastic = spec.get("elasticPolicy")
+        for at, raw in (
+            ("/spec/nprocPerNode", spec.get("nprocPerNode")),
+            ("/spec/elasticPolicy/nProcPerNode", (elastic or {}).get("nProcPerNode")),
+        ):
+            procs = _count(raw)
+            if procs is None:
+                continue
+            for pod, n in _replica_mismatch(scope.pods, procs):
+                yield Violation(
+                    at,
+                    f"{jp.split(at)[-1]} is {procs} but each {pod.traits.replica or 'replica'} "
+                    f"pod gets {n} GPUs, so torchrun starts {procs} process(es) per pod and "
+                    f"{_consequence(procs, n, 'GPU')}: set it to {n} (or auto)",
+                )
+                break
+    trainer = spec.get("trainer")
+    if scope.subject.kind == "TrainJob" and isinstance(trainer, dict):
+        procs = _count(trainer.get("numProcPerNode"))
+        per_node = trainer.get("resourcesPerNode")
+        n = gpus(accelerators_of({"resources": per_node})) if per_node else None
+        if procs is not None and n and procs != n:
+            yield Violation(
+                "/spec/trainer/numProcPerNode",
+                f"numProcPerNode is {procs} but resourcesPerNode gives each node {n} GPUs, so "
+                f"{procs} process(es) run per node and {_consequence(procs, n, 'GPU')}: "
+                f"set numProcPerNode: {n}",
+            )
+    for c in scope.main_containers:
+        n = _container_gpus(scope, c)
+        if not n:
+            continue
+        for at, procs in _flags(c):
+            if procs != n:
+                yield Violation(
+                    at,
+                    f"torchrun starts {procs} process(es) (--nproc-per-node) in container "
+                    f"{c.name!r}, which gets {n} GPUs, so {_consequence(procs, n, 'GPU')}: "
+                    f"pass --nproc-per-node={n} (or gpu)",
+                )
+
+
+RULE = rule(
+    check,
+    code="ML707",
+    name="nproc-gpu-mismatch",
+    severity=Severity.WARNING,
+    summary="Processes per pod differ from the GPUs the pod gets",
+    purposes=ML_PURPOSES,
+    fragments=True,
+)
