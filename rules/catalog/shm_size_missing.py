@@ -1,9 +1,20 @@
 """
 ## What it does
-Flags a PyTorch training container (in a PyTorchJob, started with `torchrun` or
-`torch.distributed`, or running a PyTorch image) in a pod with no memory-backed `emptyDir`
-mounted at `/dev/shm`. Pods that share the node's IPC namespace (`hostIPC: true`) are not
-flagged.
+Flags a container that passes data through shared memory, in a pod with no memory-backed
+`emptyDir` mounted at `/dev/shm`:
+
+- a PyTorch training container (in a PyTorchJob, started with `torchrun` or
+  `torch.distributed`, or running a PyTorch image);
+- a DeepSpeed training container (started by the `deepspeed` launcher or running a DeepSpeed
+  image);
+- an MPI worker with more than one accelerator, so more than one rank (an MPIJob's workers,
+  or a container started by `mpirun` or `horovodrun`);
+- a vLLM or SGLang server given more than one GPU (its tensor-parallel workers exchange
+  activations through NCCL, which uses `/dev/shm` within a node).
+
+Pods that share the node's IPC namespace (`hostIPC: true`) are not flagged, nor are an MPI
+launcher and an MPI worker, vLLM or SGLang server with a single accelerator: one process has no
+peer in its pod to pass data to through shared memory.
 
 ## What it judges and leaves alone
 It judges pods that use accelerators and whose processes share memory: several accelerators in
@@ -53,6 +64,10 @@ limit, so a pod close to its limit can be OOM-killed sooner; size it and the lim
 - [pytorch/pytorch#16979: DataLoader shm error on Kubernetes](https://github.com/pytorch/pytorch/issues/16979)
 - [pytorch/pytorch#108861: Bus error in a PyTorchJob run by torchrun](https://github.com/pytorch/pytorch/issues/108861)
 - [Kubernetes: a `medium: Memory` emptyDir is a tmpfs](https://kubernetes.io/docs/concepts/storage/volumes/#emptydir)
+- [DeepSpeed: NCCL needs a larger /dev/shm in containers](https://www.deepspeed.ai/getting-started/)
+- [vLLM: tensor-parallel inference needs `--ipc=host` or a larger `--shm-size`](https://docs.vllm.ai/en/latest/deployment/docker.html)
+- [SGLang: run with `--shm-size 32g`](https://docs.sglang.ai/get_started/install.html)
+- [NCCL: the shared memory transport and `/dev/shm` in containers](https://docs.nvidia.com/deeplearning/nccl/user-guide/docs/troubleshooting.html#sharing-data)
 """
 
 from __future__ import annotations
@@ -67,13 +82,17 @@ from mllint.rules import pointer as jp
 from mllint.rules.model import Fix, Role, RuleOptions, Safety, Severity, Violation, option, rule
 from mllint.rules.quantity import quantity
 from mllint.rules.resources import parse_image
-from mllint.rules.traits import ML_PURPOSES
+from mllint.rules.traits import ML_PURPOSES, Member
 from mllint.rules.workload import Container, Pod, Scope
 
 SHM = "/dev/shm"
 VOLUME = "dshm"
 _LAUNCHERS = re.compile(r"\btorchrun\b|\btorch\.distributed\b|\btorchx\b")
 _IMAGE = re.compile(r"(?:^|[/_-])(?:py)?torch(?:$|[/_-])")
+_DEEPSPEED = re.compile(r"(?:^|[\s/])deepspeed(?:\s|$)|\bdeepspeed\.launcher\b")
+_DEEPSPEED_IMAGE = re.compile(r"(?:^|[/_-])deepspeed(?:$|[/_-])")
+_MPI = re.compile(r"\bmpirun\b|\bmpiexec\b|\bhorovodrun\b")
+_SHM_SERVERS = frozenset({"vLLM", "SGLang"})
 
 
 @dataclass(frozen=True)
@@ -149,20 +168,50 @@ def _shares_memory(pod: Pod, c: Container) -> bool:
     return pod.traits.accelerator_count >= 2
 
 
+def _image_name(c: Container) -> str:
+    image = c.spec.get("image")
+    return parse_image(image).name.lower() if isinstance(image, str) else ""
+
+
+def shm_user(scope: Scope, pod: Pod, c: Container) -> str | None:
+    """What makes the container pass data through /dev/shm, in words for a message; None when
+    nothing known does."""
+    command = _text(c.spec.get("command")) + " " + _text(c.spec.get("args"))
+    if pod.role is Role.BATCH and _shares_memory(pod, c):
+        if _DEEPSPEED.search(command) or _DEEPSPEED_IMAGE.search(_image_name(c)):
+            return "DeepSpeed"
+        if runs_pytorch(scope, c):
+            return "PyTorch"
+    if pod.traits.member is Member.LAUNCHER or c.accelerator_count < 2:
+        return None  # one accelerator: one rank, with no peer in the pod to share memory with
+    if c.server in _SHM_SERVERS:
+        return c.server
+    mpi_worker = scope.subject.kind == "MPIJob" and pod.traits.member is Member.WORKER
+    if pod.role is Role.BATCH and (mpi_worker or _MPI.search(command)):
+        return "MPI"
+    return None
+
+
+_OVERFLOW = {
+    "PyTorch": "DataLoader workers and NCCL overflow (Bus error)",
+    "DeepSpeed": "NCCL and DataLoader workers overflow (Bus error)",
+    "MPI": "NCCL and MPI's shared-memory transport between ranks overflow",
+}
+
+
 def check(scope: Scope, options: Options) -> Iterator[Violation]:
     for pod in scope.pods:
         if pod.spec.get("hostIPC") is True or not pod.traits.uses_accelerators:
             continue  # on CPU, few batches and no NCCL peers: 64 MiB is seldom the limit
         for c in pod.main_containers:
-            if not runs_pytorch(scope, c) or _mounts_shm(c):
+            user = shm_user(scope, pod, c)
+            if user is None or _mounts_shm(c):
                 continue
-            if not _shares_memory(pod, c):
-                continue
+            overflow = _OVERFLOW.get(user, "its tensor-parallel workers' NCCL traffic overflows")
             yield Violation(
                 c.pointer,
-                f"PyTorch container {c.name!r} has the default 64 MiB /dev/shm, which DataLoader "
-                "workers and NCCL overflow (Bus error): mount an emptyDir with medium: Memory "
-                "at /dev/shm",
+                f"{user} container {c.name!r} has the default 64 MiB /dev/shm, which {overflow}: "
+                "mount an emptyDir with medium: Memory at /dev/shm",
                 _fix(pod, c, options.size),
             )
 
@@ -172,8 +221,8 @@ RULE = rule(
     code="ML701",
     name="shm-size-missing",
     severity=Severity.WARNING,
-    summary="PyTorch training pod without a memory-backed /dev/shm",
-    roles={Role.BATCH},
+    summary="PyTorch, DeepSpeed, MPI, vLLM or SGLang pod without a memory-backed /dev/shm",
+    roles={Role.BATCH, Role.SERVING},
     purposes=ML_PURPOSES,
     options=Options,
     fix=Safety.UNSAFE,
