@@ -137,8 +137,9 @@ def check(scope: Scope, options: Any) -> Iterator[Violation]:
             where = jp.join(at, field, KEY)
             if field == "annotations":
                 message = (
-                    f"{KEY} is an annotation here, which Kueue no longer reads, so the {kind} "
-                    f"is not queued: make it a label" + (f" in {place}" if home else "")
+                    f"{KEY} is an annotation here, a form Kueue deprecated and then stopped "
+                    f"reading, so current Kueue does not queue the {kind}: make it a label"
+                    + (f" in {place}" if home else "")
                 )
             elif at == "/metadata":
                 message = (
