@@ -5,6 +5,8 @@ from types import ModuleType
 from mllint.rules.catalog import (
     clean_pod_policy_none,
     cronjob_concurrency_not_forbid,
+    dra_claim_shared,
+    dra_claim_undeclared,
     duplicate_key,
     emptydir_for_data,
     gpu_not_in_limits,
@@ -44,6 +46,8 @@ MODULES: tuple[ModuleType, ...] = (
     suppression_invalid,
     gpu_not_in_limits,
     gpu_resource_name_invalid,
+    dra_claim_undeclared,
+    dra_claim_shared,
     job_restart_policy_not_never,
     job_backoff_limit_missing,
     job_active_deadline_missing,
