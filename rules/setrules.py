@@ -91,6 +91,8 @@ class Workload(Generic[T]):
     """(pointer, PVC name) of every PVC the pods mount by name."""
     purposes: frozenset[Purpose] = frozenset()
     """What its pods are (`traits.Purpose`)."""
+    devices: tuple[tuple[str, str, str], ...] = ()
+    """(pointer, kind, name) of every DRA ResourceClaim or ResourceClaimTemplate the pods name."""
 
     @property
     def ml(self) -> bool:
@@ -332,7 +334,8 @@ class Collector(Generic[T]):
         assert kind is not None
         replicas_at = kind.replicas
         claims = tuple(_claims(subject))
-        if (replicas_at is None and not claims) or is_placeholder(entry.name):
+        devices = tuple(_device_claims(subject))
+        if (replicas_at is None and not claims and not devices) or is_placeholder(entry.name):
             return
         if replicas_at is not None:
             index.scalable += 1
@@ -347,7 +350,7 @@ class Collector(Generic[T]):
         replicas = _resolve(subject.obj, replicas_at) if replicas_at else None
         purposes = frozenset(p.purpose for p in subject.pods)
         index.workloads.append(
-            Workload(entry, subject.role, replicas_at, replicas, pods, claims, purposes)
+            Workload(entry, subject.role, replicas_at, replicas, pods, claims, purposes, devices)
         )
 
     def findings(self) -> Iterator[tuple[T, Finding]]:
@@ -430,6 +433,40 @@ def _claims(subject: Subject) -> Iterable[tuple[str, str]]:
                 claim = uri[len("pvc://") :].partition("/")[0]
                 if claim and not is_placeholder(claim):
                     yield jp.join(c.pointer, "storageUri"), claim
+
+
+_DEVICE_CLAIMS = (
+    ("resourceClaimTemplateName", "ResourceClaimTemplate"),
+    ("resourceClaimName", "ResourceClaim"),
+)
+
+
+def _device_claims(subject: Subject) -> Iterable[tuple[str, str, str]]:
+    """(pointer, kind, name) of the DRA claims and claim templates a workload's pods name in
+    `resourceClaims` (also in the v1alpha2 `source` form, and, for an Argo workflow's pods,
+    in the workflow's own `resourceClaims`); placeholders are not names yet."""
+    seen: set[str] = set()
+    for pod in subject.pods:
+        lists = [(jp.join(pod.pointer, "resourceClaims"), pod.spec.get("resourceClaims"))]
+        for source in pod.template.inherit:
+            for at, node in jp.expand(subject.obj, source):
+                if isinstance(node, dict):
+                    lists.append((jp.join(at, "resourceClaims"), node.get("resourceClaims")))
+        for base, claims in lists:
+            for index, claim in enumerate(claims if isinstance(claims, list) else ()):
+                if not isinstance(claim, dict):
+                    continue
+                source = claim.get("source")
+                for holder, at in (
+                    (claim, jp.join(base, str(index))),
+                    (source, jp.join(base, str(index), "source")),
+                ):
+                    for key, kind in _DEVICE_CLAIMS:
+                        name = holder.get(key) if isinstance(holder, dict) else None
+                        where = jp.join(at, key)
+                        if isinstance(name, str) and not is_placeholder(name) and where not in seen:
+                            seen.add(where)
+                            yield where, kind, name
 
 
 def _selector(spec: Mapping[str, Any], api_version: str) -> Selector:

@@ -6,6 +6,7 @@ from mllint.rules.catalog import (
     clean_pod_policy_none,
     cronjob_concurrency_not_forbid,
     dra_claim_shared,
+    dra_claim_template_missing,
     dra_claim_undeclared,
     duplicate_key,
     emptydir_for_data,
@@ -75,6 +76,7 @@ MODULES: tuple[ModuleType, ...] = (
     replicas_with_hpa,
     pvc_claim_missing,
     pdb_missing,
+    dra_claim_template_missing,
 )
 
 RULES: tuple[Rule, ...] = tuple(m.RULE for m in MODULES)

@@ -28,7 +28,7 @@ def run(objects: list[Any], **config: Any) -> list[tuple[int, Finding]]:
 
 
 def test_the_set_rules_are_registered() -> None:
-    assert [r.code for r in SET_RULES] == ["ML502", "ML801", "ML802", "ML803", "ML804"]
+    assert [r.code for r in SET_RULES] == ["ML502", "ML801", "ML802", "ML803", "ML804", "ML805"]
     assert all(not r.meta and (FIXTURES / r.code).is_dir() for r in SET_RULES)
 
 
