@@ -456,10 +456,10 @@ def _device_claims(subject: Subject) -> Iterable[tuple[str, str, str]]:
             for index, claim in enumerate(claims if isinstance(claims, list) else ()):
                 if not isinstance(claim, dict):
                     continue
-                source = claim.get("source")
+                old_form = claim.get("source")
                 for holder, at in (
                     (claim, jp.join(base, str(index))),
-                    (source, jp.join(base, str(index), "source")),
+                    (old_form, jp.join(base, str(index), "source")),
                 ):
                     for key, kind in _DEVICE_CLAIMS:
                         name = holder.get(key) if isinstance(holder, dict) else None

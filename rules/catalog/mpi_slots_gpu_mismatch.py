@@ -1,7 +1,10 @@
 """
 ## What it does
 Flags an MPIJob whose `slotsPerWorker` (1 when left out) differs from the number of GPUs each
-worker pod requests.
+worker pod requests. Workers whose accelerators are not whole GPUs (Neuron devices, which hold
+several cores with one rank each; TPUs; time-sliced `nvidia.com/gpu.shared`) are left alone.
+A TrainJob's `numProcPerNode`, which is the slot count under an MPI runtime, is judged by
+ML707 nproc-gpu-mismatch.
 
 ## Why is this bad?
 The MPI operator writes `slotsPerWorker` into the hostfile as each worker's slot count, and
@@ -45,6 +48,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from mllint.rules import patch
+from mllint.rules.catalog.nproc_gpu_mismatch import gpus as gpus_of
 from mllint.rules.model import Fix, Safety, Severity, Violation, rule
 from mllint.rules.workload import Scope
 
@@ -59,7 +63,11 @@ def check(scope: Scope, options: Any) -> Iterator[Violation]:
     for pod in scope.pods:
         if not pod.pointer.startswith(WORKER):
             continue
-        gpus = pod.traits.accelerator_count
+        main = list(pod.main_containers)
+        counts = [gpus_of(c.accelerators) for c in main]
+        if any(n is None for n in counts):
+            continue  # Neuron, TPU or shared GPUs: one count does not say how many ranks
+        gpus = sum(n or 0 for n in counts)
         device = pod.traits.device
         slots = spec.get("slotsPerWorker", 1)
         if gpus == 0 or not isinstance(slots, int) or slots == gpus:

@@ -160,27 +160,27 @@ def check(scope: Scope, options: Any) -> Iterator[Violation]:
                 break
     trainer = spec.get("trainer")
     if scope.subject.kind == "TrainJob" and isinstance(trainer, dict):
-        procs = _count(trainer.get("numProcPerNode"))
+        wanted = _count(trainer.get("numProcPerNode"))
         per_node = trainer.get("resourcesPerNode")
-        n = gpus(accelerators_of({"resources": per_node})) if per_node else None
-        if procs is not None and n and procs != n:
+        node_gpus = gpus(accelerators_of({"resources": per_node})) if per_node else None
+        if wanted is not None and node_gpus and wanted != node_gpus:
             yield Violation(
                 "/spec/trainer/numProcPerNode",
-                f"numProcPerNode is {procs} but resourcesPerNode gives each node {n} GPUs, so "
-                f"{procs} process(es) run per node and {_consequence(procs, n, 'GPU')}: "
-                f"set numProcPerNode: {n}",
+                f"numProcPerNode is {wanted} but resourcesPerNode gives each node {node_gpus} "
+                f"GPUs, so {wanted} process(es) run per node and "
+                f"{_consequence(wanted, node_gpus, 'GPU')}: set numProcPerNode: {node_gpus}",
             )
     for c in scope.main_containers:
-        n = _container_gpus(scope, c)
-        if not n:
+        held = _container_gpus(scope, c)
+        if not held:
             continue
-        for at, procs in _flags(c):
-            if procs != n:
+        for at, started in _flags(c):
+            if started != held:
                 yield Violation(
                     at,
-                    f"torchrun starts {procs} process(es) (--nproc-per-node) in container "
-                    f"{c.name!r}, which gets {n} GPUs, so {_consequence(procs, n, 'GPU')}: "
-                    f"pass --nproc-per-node={n} (or gpu)",
+                    f"torchrun starts {started} process(es) (--nproc-per-node) in container "
+                    f"{c.name!r}, which gets {held} GPUs, so {_consequence(started, held, 'GPU')}"
+                    f": pass --nproc-per-node={held} (or gpu)",
                 )
 
 
