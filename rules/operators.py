@@ -393,7 +393,9 @@ SERVING_KINDS: tuple[WorkloadKind, ...] = (
 # KubeRay (ray-operator/apis/ray/v1): a RayCluster spec is a head group and worker groups, each
 # with a PodTemplateSpec. KubeRay adds liveness and readiness probes to Ray containers that have
 # none (kuberay#1674; timings in ray-operator/controllers/ray/utils/constant.go): an exec check
-# of the raylet's and GCS's health, so 30 s + 120 x 5 s before liveness can fail. RayJob's TTL
+# of the raylet's and GCS's health, so 30 s + 120 x 5 s before liveness can fail. It also mounts a
+# memory-backed /dev/shm in the Ray container when it mounts none (controllers/ray/common/pod.go,
+# `addEmptyDir` with `SharedMemoryVolumeMountPath`). RayJob's TTL
 # only acts with `shutdownAfterJobFinishes: true` (rayjob_types.go); its `backoffLimit`
 # defaults to 0, so no retry budget is asked.
 _RAY_HEALTH = {
@@ -431,6 +433,7 @@ def _ray_cluster(base: str, role: Role, purpose: Purpose) -> tuple[PodTemplate, 
             purpose=purpose,
             member=Member.HEAD,
             injects=_RAY_PROBES,
+            mounts_shm=True,
             operator="KubeRay",
         ),
         PodTemplate(
@@ -439,6 +442,7 @@ def _ray_cluster(base: str, role: Role, purpose: Purpose) -> tuple[PodTemplate, 
             purpose=purpose,
             member=Member.WORKER,
             injects=_RAY_PROBES,
+            mounts_shm=True,
             operator="KubeRay",
         ),
     )

@@ -78,6 +78,9 @@ class PodTemplate:
     """(pointer, value), relative to the object: when the object has that value there, this
     template makes no pods (a ModelMesh-mode InferenceService's predictor is served by
     ModelMesh's shared pods)."""
+    mounts_shm: bool = False
+    """The operator mounts a memory-backed emptyDir at /dev/shm in the pod's first container
+    when it has none (KubeRay, for the Ray container)."""
     partial: bool = False
     """The template only overrides part of a pod that another object defines (a TrainJob's
     `trainer` and `runtimePatches` over its runtime's pod templates): like a kustomize patch,

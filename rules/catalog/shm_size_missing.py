@@ -12,7 +12,9 @@ Flags a container that passes data through shared memory, in a pod with no memor
 - a vLLM or SGLang server given more than one GPU (its tensor-parallel workers exchange
   activations through NCCL, which uses `/dev/shm` within a node).
 
-Pods that share the node's IPC namespace (`hostIPC: true`) are not flagged, nor are an MPI
+KubeRay mounts a memory-backed `/dev/shm` in the Ray container (the first) of every pod it
+creates when none is mounted, so that container is not flagged either. Pods that share the
+node's IPC namespace (`hostIPC: true`) are not flagged, nor are an MPI
 launcher and an MPI worker, vLLM or SGLang server with a single accelerator: one process has no
 peer in its pod to pass data to through shared memory.
 
@@ -67,6 +69,7 @@ limit, so a pod close to its limit can be OOM-killed sooner; size it and the lim
 - [DeepSpeed: NCCL needs a larger /dev/shm in containers](https://www.deepspeed.ai/getting-started/)
 - [vLLM: tensor-parallel inference needs `--ipc=host` or a larger `--shm-size`](https://docs.vllm.ai/en/latest/deployment/docker.html)
 - [SGLang: run with `--shm-size 32g`](https://docs.sglang.ai/get_started/install.html)
+- [KubeRay: the Ray container gets a memory-backed /dev/shm (`addEmptyDir` in pod.go)](https://github.com/ray-project/kuberay/blob/master/ray-operator/controllers/ray/common/pod.go)
 - [NCCL: the shared memory transport and `/dev/shm` in containers](https://docs.nvidia.com/deeplearning/nccl/user-guide/docs/troubleshooting.html#sharing-data)
 """
 
@@ -203,7 +206,10 @@ def check(scope: Scope, options: Options) -> Iterator[Violation]:
     for pod in scope.pods:
         if pod.spec.get("hostIPC") is True or not pod.traits.uses_accelerators:
             continue  # on CPU, few batches and no NCCL peers: 64 MiB is seldom the limit
-        for c in pod.main_containers:
+        main = list(pod.main_containers)
+        for c in main:
+            if pod.template.mounts_shm and c is main[0]:
+                continue  # the operator mounts /dev/shm there (KubeRay's Ray container)
             user = shm_user(scope, pod, c)
             if user is None or _mounts_shm(c):
                 continue
