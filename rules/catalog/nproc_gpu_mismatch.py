@@ -8,7 +8,13 @@ Flags a process count per pod that differs from the GPUs the pod gets:
   `spec.trainer.resourcesPerNode`;
 - `--nproc_per_node` / `--nproc-per-node` given to `torchrun` (or `torch.distributed.run` /
   `torch.distributed.launch`) in a container's command or arguments, against that container's
-  GPUs.
+  GPUs;
+- the parallel sizes a model server in a single pod splits its model over, multiplied, against
+  its container's GPUs: vLLM's `--tensor-parallel-size`, `--pipeline-parallel-size` and
+  `--data-parallel-size`; SGLang's `--tp-size`, `--pp-size` and `--dp-size`; Text Generation
+  Inference's `--num-shard` or `NUM_SHARD`; NVIDIA NIM's `NIM_TENSOR_PARALLEL_SIZE` and
+  `NIM_PIPELINE_PARALLEL_SIZE`. Servers whose pods form a group (a LeaderWorkerSet, a Ray
+  cluster) split the model across pods and are left alone, and so are sizes left unset.
 
 Values that adapt to the pod (`auto`, `gpu`, `cpu`), variables and placeholders (`$GPUS`,
 `${N}`) and pods without GPUs are left alone, and so are pods whose accelerators are not GPUs
@@ -21,7 +27,10 @@ each one GPU (`LOCAL_RANK`). With fewer processes than GPUs, the others sit idle
 run while they are paid for; with more, two ranks land on one GPU, and NCCL refuses to start
 (`Duplicate GPU detected`) or the ranks run out of GPU memory. The PyTorchJob operator passes
 `nprocPerNode` to `torchrun` as `PET_NPROC_PER_NODE`; Kubeflow Trainer passes a TrainJob's
-`numProcPerNode` to `torchrun` (or as MPI slots) on every node.
+`numProcPerNode` to `torchrun` (or as MPI slots) on every node. A model server uses as many
+GPUs as its tensor, pipeline and data parallel sizes multiply to: a vLLM started with
+`--tensor-parallel-size=4` in a pod of 8 GPUs leaves four idle, and one asked to split over more
+GPUs than it has fails to start.
 
 ## Example
 ```yaml
@@ -51,6 +60,10 @@ No fix: whether the process count or the GPU request is wrong is for the author 
 - [Kubeflow Trainer `Trainer.numProcPerNode` and `resourcesPerNode`](https://github.com/kubeflow/trainer/blob/master/pkg/apis/trainer/v1alpha1/trainjob_types.go)
 - [torchrun: `--nproc-per-node` is the number of workers per node; `gpu` starts one per GPU](https://docs.pytorch.org/docs/stable/elastic/run.html)
 - [NCCL: two ranks on one GPU fail with "Duplicate GPU detected"](https://github.com/NVIDIA/nccl/issues/1066)
+- [vLLM: distributed inference, tensor and pipeline parallel sizes](https://docs.vllm.ai/en/latest/serving/distributed_serving.html)
+- [SGLang server arguments: `--tp-size`, `--dp-size`](https://docs.sglang.ai/backend/server_arguments.html)
+- [TGI launcher: `--num-shard`, default all visible GPUs](https://huggingface.co/docs/text-generation-inference/reference/launcher)
+- [NVIDIA NIM for LLMs: `NIM_TENSOR_PARALLEL_SIZE`](https://docs.nvidia.com/nim/large-language-models/latest/configuration.html)
 """
 
 from __future__ import annotations
@@ -107,13 +120,7 @@ def _container_gpus(scope: Scope, c: Container) -> int | None:
 
 def _flags(c: Container) -> Iterator[tuple[str, int]]:
     """(pointer, count) of each `--nproc_per_node` given to torchrun in the container."""
-    parts: list[tuple[str, str]] = []
-    for key in ("command", "args"):
-        value = c.spec.get(key)
-        if isinstance(value, list):
-            parts += [(jp.join(c.pointer, key, str(i)), str(v)) for i, v in enumerate(value)]
-        elif isinstance(value, str):
-            parts.append((jp.join(c.pointer, key), value))
+    parts = _parts(c)
     if not _LAUNCHER.search(" ".join(text for _, text in parts)):
         return
     for index, (at, text) in enumerate(parts):
@@ -170,6 +177,11 @@ def check(scope: Scope, options: Any) -> Iterator[Violation]:
                 f"GPUs, so {wanted} process(es) run per node and "
                 f"{_consequence(wanted, node_gpus, 'GPU')}: set numProcPerNode: {node_gpus}",
             )
+    for pod in scope.pods:
+        for c in pod.main_containers:
+            found = _server_mismatch(pod, c)
+            if found is not None:
+                yield found
     for c in scope.main_containers:
         held = _container_gpus(scope, c)
         if not held:
@@ -184,12 +196,96 @@ def check(scope: Scope, options: Any) -> Iterator[Violation]:
                 )
 
 
+# The parallel sizes a model server splits a model over, as options or environment variables:
+# (flags, environment variables) per factor, the first factor the tensor-parallel size.
+_PARALLEL: dict[str, tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]] = {
+    "vLLM": (
+        (("--tensor-parallel-size", "-tp"), ()),
+        (("--pipeline-parallel-size", "-pp"), ()),
+        (("--data-parallel-size", "-dp"), ()),
+    ),
+    "SGLang": (
+        (("--tp-size", "--tp"), ()),
+        (("--pp-size",), ()),
+        (("--dp-size", "--dp"), ()),
+    ),
+    "Text Generation Inference": ((("--num-shard",), ("NUM_SHARD",)),),
+    "NVIDIA NIM": (
+        ((), ("NIM_TENSOR_PARALLEL_SIZE",)),
+        ((), ("NIM_PIPELINE_PARALLEL_SIZE",)),
+    ),
+}
+
+
+def _option(parts: list[tuple[str, str]], flags: tuple[str, ...]) -> tuple[str, str] | None:
+    """(pointer, raw value) of the first of `flags` given in the command line parts."""
+    for index, (at, text) in enumerate(parts):
+        for flag in flags:
+            match = re.search(rf"(?:^|\s){re.escape(flag)}(?:=|\s+)(\S+)", text)
+            if match:
+                return at, match.group(1).strip("\"'")
+            if text == flag and index + 1 < len(parts):
+                return at, parts[index + 1][1]
+    return None
+
+
+def _env(c: Container, names: tuple[str, ...]) -> tuple[str, str] | None:
+    env = c.spec.get("env")
+    for index, var in enumerate(env if isinstance(env, list) else ()):
+        if isinstance(var, dict) and var.get("name") in names and "value" in var:
+            return jp.join(c.pointer, "env", str(index), "value"), str(var["value"])
+    return None
+
+
+def _parts(c: Container) -> list[tuple[str, str]]:
+    parts: list[tuple[str, str]] = []
+    for key in ("command", "args"):
+        value = c.spec.get(key)
+        if isinstance(value, list):
+            parts += [(jp.join(c.pointer, key, str(i)), str(v)) for i, v in enumerate(value)]
+        elif isinstance(value, str):
+            parts.append((jp.join(c.pointer, key), value))
+    return parts
+
+
+def _server_mismatch(pod: Pod, c: Container) -> Violation | None:
+    """A single-pod model server whose parallel sizes use fewer or more GPUs than it has."""
+    factors = _PARALLEL.get(c.server or "")
+    held = gpus(c.accelerators)
+    if not factors or not held or pod.traits.member is not None:
+        return None  # a group of pods (LeaderWorkerSet, Ray) splits a model over several
+    parts = _parts(c)
+    product, first = 1, None
+    for flags, names in factors:
+        given = _option(parts, flags) or _env(c, names)
+        if given is None:
+            continue
+        value = _count(given[1])
+        if value is None:
+            return None  # a variable or `auto`
+        product *= value
+        first = first or given[0]
+    if first is None or product == held:
+        return None
+    return Violation(
+        first,
+        f"{c.server} in container {c.name!r} splits the model over {product} GPU(s) "
+        f"(tensor x pipeline x data parallel) but the container gets {held}, so "
+        + (
+            f"{held - product} of its GPUs sit idle"
+            if product < held
+            else "it cannot start all of its workers"
+        )
+        + f": make the parallel sizes multiply to {held}, or ask for {product} GPU(s)",
+    )
+
+
 RULE = rule(
     check,
     code="ML707",
     name="nproc-gpu-mismatch",
     severity=Severity.WARNING,
-    summary="Processes per pod differ from the GPUs the pod gets",
+    summary="Processes or parallel sizes per pod differ from the GPUs the pod gets",
     purposes=ML_PURPOSES,
     fragments=True,
 )
