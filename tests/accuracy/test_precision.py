@@ -58,6 +58,9 @@ def where(label: Any) -> str:
 
 @pytest.mark.parametrize("label", [x for x in LABELS if x.verdict == "false"], ids=label_id)
 def test_false_positive_is_not_reported(report: Any, label: Any) -> None:
+    rule = next(r for r in report.rules if r.code == label.code)
+    if not rule.default:
+        pytest.skip(f"{label.code} {rule.name} is off by default; bench/precision.py measures it")
     if label.key in {x.key for rule in report.rules for x in rule.false_still}:
         pytest.fail(f"{where(label)} is still reported, labelled false: {label.reason}")
 
