@@ -213,7 +213,19 @@ def test_controller_made_objects_are_judged_through_their_owner(
         "spec": {
             "schedule": "0 3 * * *",
             "jobTemplate": {
-                "spec": {"template": {"spec": {"containers": [{"name": "t", "image": "t:latest"}]}}}
+                "spec": {
+                    "template": {
+                        "spec": {
+                            "containers": [
+                                {
+                                    "name": "train",
+                                    "image": "pytorch/pytorch:latest",
+                                    "command": ["python", "train.py"],
+                                }
+                            ]
+                        }
+                    }
+                }
             },
         },
     }
