@@ -1,16 +1,18 @@
 """Latency and throughput of the webhook's /validate, against a bare FastAPI/uvicorn endpoint that
 allows everything, on the same certificate and in the same run.
 
-    python bench/webhook_latency.py [--requests N] [--rounds R]
+    python bench/webhook_latency.py [--seconds S] [--rounds R] [--client wrk|python]
 
-Both servers run as subprocesses on loopback with the same serving certificate; the client sends
-a realistic Deployment AdmissionReview (a GPU model server, as the API server sends it, with
-managedFields) over TLS keep-alive connections, 1 and then 16 at a time, and times each request.
-The baseline reads the body, parses it and answers `allowed` with the request's uid, which is the
-least any webhook does. Servers are measured in turns, R rounds each, and every figure is the best
+Both servers run as subprocesses on loopback with the same serving certificate and receive a
+realistic Deployment AdmissionReview (a GPU model server, as the API server sends it, with
+managedFields) over TLS keep-alive connections, 1 and then 16 at a time. The load comes from
+`wrk`, a C load generator (installed from Debian's packages when missing and allowed), so that
+the client's own cost does not hide the server's; a Python asyncio client is the fallback. The
+baseline reads the body, parses it and answers `allowed` with the request's uid, which is the
+least any webhook does. Servers are measured in alternating rounds and each figure is the median
 of its rounds, so that a round disturbed by other work on the machine does not decide it. Ratios
-are mllint over baseline (lower is better); the target is a p99 ratio of at most 1.2. Nothing here
-fails on time.
+are mllint over baseline (lower is better): targets at 16 connections are a throughput ratio and
+a p99 ratio of at most 1.2, at 1 connection a p50 ratio of at most 1.2. Nothing here fails on time.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import asyncio
 import datetime
 import json
 import os
+import shutil
 import socket
 import ssl
 import statistics
@@ -38,7 +41,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 NAME = "mllint-webhook.mllint-system.svc"
-TARGET_P99 = 1.2
+TARGET = 1.2
 WARMUP = 200
 
 MLLINT = "import sys; from mllint.webhook.server import main; sys.exit(main(sys.argv[1:]))"
@@ -320,6 +323,73 @@ async def measure(
     return latencies, time.perf_counter() - start
 
 
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Accept"] = "application/json"
+local f = io.open(os.getenv("MLLINT_BENCH_BODY"), "rb")
+wrk.body = f:read("*a")
+f:close()
+"""
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def wrk_available(install: bool) -> str | None:
+    """The path of `wrk`, installing Debian's package first when allowed and possible."""
+    found = shutil.which("wrk")
+    if found or not install or os.geteuid() != 0 or not shutil.which("apt-get"):
+        return found
+    print("installing wrk (Debian package) ...", flush=True)
+    for command in (["apt-get", "install", "-y", "-qq", "wrk"], ["apt-get", "update", "-qq"]) * 2:
+        if shutil.which("wrk"):
+            break
+        subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    return shutil.which("wrk")
+
+
+def _millis(text: str) -> float:
+    number = text.rstrip("usm")
+    return float(number) * _UNITS[text[len(number) :]]
+
+
+def measure_wrk(
+    wrk: str, port: int, files: tuple[Path, Path], *, clients: int, seconds: float
+) -> tuple[float, float, float]:
+    """p50 ms, p99 ms and requests per second of one wrk run, after a short warm-up."""
+    script, body = files
+    url = f"https://127.0.0.1:{port}/validate?timeout=10s"
+    env = {**os.environ, "MLLINT_BENCH_BODY": str(body)}
+
+    def run(duration: float) -> str:
+        out = subprocess.run(
+            [wrk, "-t1", f"-c{clients}", f"-d{duration:g}s", "--latency", "-s", str(script), url],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        if "Non-2xx" in out or "Socket errors" in out:
+            raise SystemExit(f"wrk saw failed requests:\n{out}")
+        return out
+
+    run(1)
+    out = run(seconds)
+    found: dict[str, float] = {}
+    for line in out.splitlines():
+        words = line.split()
+        if len(words) == 2 and words[0] in ("50%", "99%"):
+            found[words[0]] = _millis(words[1])
+        elif line.startswith("Requests/sec:"):
+            found["rate"] = float(words[1])
+    return found["50%"], found["99%"], found["rate"]
+
+
+def check_answer(port: int, ca: Path, body: bytes) -> None:
+    """One request through the Python client, which checks the answer is an allow."""
+    asyncio.run(measure(port, ca, body, 1, 1))
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -327,44 +397,60 @@ def percentile(values: list[float], q: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=3000, help="per round and concurrency")
+    parser.add_argument("--seconds", type=float, default=5, help="per wrk run")
+    parser.add_argument("--requests", type=int, default=3000, help="per run, Python client")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--client", choices=("wrk", "python"), default="wrk")
+    parser.add_argument("--no-install", action="store_true", help="do not apt-get install wrk")
     args = parser.parse_args()
+    wrk = wrk_available(not args.no_install) if args.client == "wrk" else None
+    if args.client == "wrk" and wrk is None:
+        print("wrk is not available: falling back to the Python client, whose own cost hides part")
+        print("of the server's (install Debian's wrk package for a truer ratio)")
     body = review()
-    print(f"AdmissionReview: {len(body)} bytes; {args.requests} requests x {args.rounds} rounds")
+    client = "wrk" if wrk else "python"
+    per_run = f"{args.seconds:g} s" if wrk else f"{args.requests} requests"
+    print(f"AdmissionReview: {len(body)} bytes; client {client}, {per_run} x {args.rounds} rounds")
     rounds: dict[tuple[str, int], list[tuple[float, float, float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         ca, cert, key = make_certificates(Path(tmp))
+        files = Path(tmp) / "post.lua", Path(tmp) / "review.json"
+        files[0].write_text(WRK_SCRIPT)
+        files[1].write_bytes(body)
         for _ in range(args.rounds):
             for kind in ("baseline", "mllint"):
                 with server(kind, cert, key, ca) as port:
+                    check_answer(port, ca, body)
                     for clients in (1, 16):
-                        lat, seconds = asyncio.run(measure(port, ca, body, clients, args.requests))
-                        figures = (
-                            statistics.median(lat) * 1000,
-                            percentile(lat, 0.99) * 1000,
-                            len(lat) / seconds,
-                        )
+                        if wrk:
+                            figures = measure_wrk(
+                                wrk, port, files, clients=clients, seconds=args.seconds
+                            )
+                        else:
+                            lat, took = asyncio.run(measure(port, ca, body, clients, args.requests))
+                            figures = (
+                                statistics.median(lat) * 1000,
+                                percentile(lat, 0.99) * 1000,
+                                len(lat) / took,
+                            )
                         rounds.setdefault((kind, clients), []).append(figures)
-    print(f"\nbest of {args.rounds} rounds")
+    print(f"\nmedian of {args.rounds} alternating rounds")
     print(f"{'server':<10}{'conns':>6}{'p50 ms':>10}{'p99 ms':>10}{'req/s':>10}")
     rows: dict[tuple[str, int], tuple[float, float, float]] = {}
     for clients in (1, 16):
         for kind in ("baseline", "mllint"):
             measured = rounds[(kind, clients)]
-            p50 = min(r[0] for r in measured)
-            p99 = min(r[1] for r in measured)
-            rate = max(r[2] for r in measured)
+            p50, p99, rate = (statistics.median(r[i] for r in measured) for i in range(3))
             rows[(kind, clients)] = (p50, p99, rate)
             print(f"{kind:<10}{clients:>6}{p50:>10.3f}{p99:>10.3f}{rate:>10.0f}")
     print("\nratios, mllint / baseline (throughput: baseline / mllint); lower is better")
     for clients in (1, 16):
         m, b = rows[("mllint", clients)], rows[("baseline", clients)]
-        verdict = "ok" if m[1] / b[1] <= TARGET_P99 else f"above the {TARGET_P99} target"
         print(
             f"  {clients:>2} connection{'s' if clients > 1 else ' '}: p50 {m[0] / b[0]:.2f}  "
-            f"p99 {m[1] / b[1]:.2f} ({verdict})  throughput {b[2] / m[2]:.2f}"
+            f"p99 {m[1] / b[1]:.2f}  throughput {b[2] / m[2]:.2f}"
         )
+    print(f"targets: 16 connections p99 and throughput <= {TARGET}; 1 connection p50 <= {TARGET}")
 
 
 if __name__ == "__main__":
