@@ -7,12 +7,15 @@ builds positions, runs every rule and writes a report. Every figure is the best 
 and is printed as a ratio to its baseline (lower is better); nothing here fails on time.
 
 1. corpus, in process: the same files, once from memory and once read from disk;
-2. corpus, whole command lines: `mllint CORPUS` against a `python -c` that loads every file;
+2. corpus, whole command lines: `mllint CORPUS` against a `python -c` that loads every file, in
+   wall time and in CPU time (user + system, worker processes included);
 3. cold start on one small file: `mllint small.yaml` against `python -c "import yaml"`,
    and which packages the lint path imports;
 4. growth: N and 4N generated documents (time ratio should be about 4); peak RSS for
    200 and 2000 files (should stay flat);
-5. parallel runs: one process against worker processes, by number of files.
+5. parallel runs: one process against worker processes, by number of files;
+6. scale: the corpus copied into 10 and 50 folders, linted whole; time should grow linearly
+   (x10, x50) and peak memory stay flat.
 
 The corpus is ../shared/corpus beside the repository; the sections that need it are skipped
 with a message when it is absent.
@@ -40,8 +43,11 @@ from mllint.rules import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus"
-TARGET_CORPUS = 1.3
-TARGET_COLD = 3.0
+TARGET_CORPUS = 1.0
+TARGET_CPU = 1.5
+TARGET_COLD = 2.5
+SCALES = (10, 50)
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 HEAVY = (
     "fastapi",
     "starlette",
@@ -161,22 +167,32 @@ def corpus_in_process(files: list[str], engine: Engine, repeat: int) -> None:
     )
 
 
+def timed(argv: Sequence[str]) -> tuple[float, float]:
+    """Wall and CPU seconds (user + system, with the processes it waited for) of a command."""
+    start = time.perf_counter()
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, _, usage = os.wait4(process.pid, 0)
+    process.returncode = 0
+    return time.perf_counter() - start, usage.ru_utime + usage.ru_stime
+
+
+def best_timed(argv: Sequence[str], repeat: int) -> tuple[float, float]:
+    """The best wall time and the best CPU time of `repeat` runs."""
+    runs = [timed(argv) for _ in range(repeat)]
+    return min(r[0] for r in runs), min(r[1] for r in runs)
+
+
 def corpus_cli(corpus: Path, repeat: int) -> None:
     mllint = command("mllint")
     print(f"corpus, whole command lines (best of {repeat}):")
-    base = best(lambda: run_quiet([sys.executable, "-c", BASELINE, str(corpus)]), repeat)
-    report(
-        "mllint CORPUS vs python -c <load every file>",
-        best(lambda: run_quiet([mllint, str(corpus)]), repeat),
-        base,
-        TARGET_CORPUS,
-    )
-    report(
-        "mllint -j1 CORPUS vs the same",
-        best(lambda: run_quiet([mllint, "-j1", str(corpus)]), repeat),
-        base,
-        TARGET_CORPUS,
-    )
+    base_wall, base_cpu = best_timed([sys.executable, "-c", BASELINE, str(corpus)], repeat)
+    for label, argv in (
+        ("mllint CORPUS", [mllint, str(corpus)]),
+        ("mllint -j1 CORPUS", [mllint, "-j1", str(corpus)]),
+    ):
+        wall, cpu = best_timed(argv, repeat)
+        report(f"{label} vs python -c <load every file>", wall, base_wall, TARGET_CORPUS)
+        report(f"{label}, CPU time", cpu, base_cpu, TARGET_CPU)
 
 
 def cold_start(work: Path, repeat: int) -> None:
@@ -363,10 +379,54 @@ def parallel(engine: Engine, files: list[str], repeat: int) -> None:
         )
 
 
+def copies(corpus: Path, folder: Path, count: int) -> int:
+    """`count` copies of the corpus's manifests under `folder` (hard links where possible)."""
+    files = 0
+    for source in sorted(corpus.rglob("*")):
+        if not source.is_file() or source.suffix not in MANIFEST_SUFFIXES:
+            continue
+        relative = source.relative_to(corpus)
+        for i in range(count):
+            target = folder / f"copy-{i:03}" / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(source, target)
+            except OSError:
+                shutil.copyfile(source, target)
+            files += 1
+    return files
+
+
+def scale(corpus: Path, work: Path, repeat: int) -> None:
+    mllint = command("mllint")
+    rounds = max(1, repeat // 2)
+    print(f"scale: the corpus copied into many folders (best of {rounds})")
+    measured: dict[int, tuple[float, int]] = {}
+    for factor in (1, *SCALES):
+        folder = work / f"scale-{factor}"
+        files = copies(corpus, folder, factor)
+        wall, _ = best_timed([mllint, str(folder), "--format", "json", "-o", os.devnull], rounds)
+        out = subprocess.run(
+            [sys.executable, "-c", MEMORY, str(folder), "0"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        own, workers = (int(v) for v in out.stdout.split()[-2:])
+        measured[factor] = (wall, max(own, workers))
+        wall_1, rss_1 = measured[1]
+        print(
+            f"  x{factor:<3} {files:6} files: {wall:7.2f} s (time x{wall / wall_1:5.1f}), "
+            f"peak RSS {max(own, workers) / 1024:6.1f} MiB (x{max(own, workers) / rss_1:4.2f})"
+        )
+        shutil.rmtree(folder)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=5, help="repetitions; the best counts")
     parser.add_argument("--corpus", type=Path, default=CORPUS)
+    parser.add_argument("--no-scale", action="store_true", help="skip the 10x and 50x corpus")
     args = parser.parse_args()
     engine = Engine()
     with tempfile.TemporaryDirectory(prefix="mllint-bench-") as tmp:
@@ -381,6 +441,8 @@ def main() -> int:
         cold_start(work, args.repeat)
         growth(engine, work, args.repeat)
         parallel(engine, files or sorted(map(str, (work / "files-2000").iterdir())), args.repeat)
+        if args.corpus.is_dir() and not args.no_scale:
+            scale(args.corpus, work, args.repeat)
     return 0
 
 
