@@ -148,6 +148,7 @@ def test_base_holds_the_server_and_nothing_that_needs_a_certificate(
             ("ClusterRole", "mllint-installer"),
             ("Role", "mllint-installer"),
             ("Deployment", SERVICE),
+            ("HorizontalPodAutoscaler", SERVICE),
             ("PodDisruptionBudget", SERVICE),
             ("Service", SERVICE),
             ("NetworkPolicy", SERVICE),
@@ -162,7 +163,20 @@ def test_namespace_is_the_one_install_applies(base: dict[Any, dict[str, Any]]) -
 def test_deployment_is_highly_available(base: dict[Any, dict[str, Any]]) -> None:
     deployment = base[("Deployment", SERVICE)]
     labels = pod_template(base)["metadata"]["labels"]
-    assert deployment["spec"]["replicas"] >= 2
+    # The autoscaler owns the replica count; one in the Deployment would be reset by each apply.
+    assert "replicas" not in deployment["spec"]
+    hpa = base[("HorizontalPodAutoscaler", SERVICE)]["spec"]
+    assert hpa["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": deployment["metadata"]["name"],
+    }
+    assert 2 <= hpa["minReplicas"] < hpa["maxReplicas"]
+    (metric,) = hpa["metrics"]
+    assert metric["resource"]["name"] == "cpu"
+    assert metric["resource"]["target"]["type"] == "Utilization"
+    # Utilization is measured against the request, which must be set.
+    assert pod_template(base)["spec"]["containers"][0]["resources"]["requests"]["cpu"]
     assert selects(deployment["spec"]["selector"]["matchLabels"], labels)
     assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
     anti = pod_template(base)["spec"]["affinity"]["podAntiAffinity"]
@@ -172,7 +186,7 @@ def test_deployment_is_highly_available(base: dict[Any, dict[str, Any]]) -> None
     pdb = base[("PodDisruptionBudget", SERVICE)]
     assert selects(pdb["spec"]["selector"]["matchLabels"], labels)
     # Drains must be able to evict one replica at a time.
-    assert 1 <= pdb["spec"]["minAvailable"] < deployment["spec"]["replicas"]
+    assert 1 <= pdb["spec"]["minAvailable"] < hpa["minReplicas"]
 
 
 def test_pod_meets_the_restricted_pod_security_standard(base: dict[Any, dict[str, Any]]) -> None:
