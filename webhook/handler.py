@@ -1,9 +1,10 @@
-"""The HTTP side of an admission request: a bounded body, the `?timeout=` budget, judging in
-worker processes (see `judging`) bounded by that budget, metrics and a log line.
+"""The HTTP side of an admission request: a bounded body, the `?timeout=` budget, judging
+bounded by that budget (see `judging`), metrics and a log line.
 
-The event loop only reads bodies (at most `max_reading` at once, each within its time) and
-answers, so that `/healthz` and other requests are answered while the largest objects are
-judged.
+Bodies up to `inline_bytes` are judged in the event loop's own thread, which takes about a
+millisecond at most; larger ones in worker processes. The event loop otherwise only reads bodies
+(at most `max_reading` at once, each within its time) and answers, so that `/healthz` and other
+requests are answered while the largest objects are judged.
 
 Whatever happens, the answer is an AdmissionReview (HTTP 200) whenever the request's `uid` can be
 read, an object mllint cannot judge (too large, nested too deep, a bug) included; only a request
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -63,6 +65,13 @@ class AdmissionHandler:
         self.metrics = metrics
         self.settings = admission.settings
         self.reading = asyncio.Semaphore(self.settings.max_reading)
+        # The timer that bounds a judgement can only be set in the main thread, where `mllint
+        # serve` runs its loop; a server run in another thread sends every body to the workers.
+        self.inline = (
+            judging.Inline(admission)
+            if self.settings.inline_bytes and threading.current_thread() is threading.main_thread()
+            else None
+        )
         self.draining = False
         """Set on shutdown: responses then close their connection, so clients move elsewhere."""
 
@@ -137,6 +146,8 @@ class AdmissionHandler:
                 self.admission, bytes(body), "too-large", detail, _too_large(limit)
             )
         data = bytes(body)
+        if self.inline is not None and len(data) <= self.settings.inline_bytes:
+            return self.inline.judge(str(endpoint), data, remaining)
         loop = asyncio.get_running_loop()
         try:
             future = loop.run_in_executor(

@@ -7,9 +7,14 @@ The workers are forked once at start-up, after the engine is built and frozen ou
 collector, so they share its memory and never pickle it; a body goes to a worker as bytes and
 comes back as the encoded answer with the few fields metrics and logs need.
 
-Each worker bounds its judgement with a SIGALRM timer in its main thread: a judgement that
-outlives its budget is interrupted at its next bytecode and answered by the failure mode, and
-the worker is free for the next one.
+Small bodies, the usual case, are judged in the server's own process (`Inline`): there a
+judgement takes less time than the round trip to a worker, and holds the event loop for about a
+millisecond at most.
+
+Every judgement is bounded by a SIGALRM timer in its process's main thread: a judgement that
+outlives its budget is interrupted at its next bytecode and answered by the failure mode. The
+timer raises only while a judgement is under way, so a late signal cannot interrupt anything
+else.
 """
 
 from __future__ import annotations
@@ -72,6 +77,8 @@ class Overtime(BaseException):
 
 
 _admission: Admission | None = None
+_armed = False
+"""Whether a judgement is under way in this process, and so may be interrupted."""
 
 
 def start_worker(admission: Admission) -> None:
@@ -85,6 +92,17 @@ def start_worker(admission: Admission) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGALRM, _expire)
     _let_go_of_sockets()
+
+
+class Inline:
+    """Judging in the server's own process, in its main thread (where the timer can be set)."""
+
+    def __init__(self, admission: Admission) -> None:
+        self.admission = admission
+        signal.signal(signal.SIGALRM, _expire)
+
+    def judge(self, endpoint: str, body: bytes, seconds: float) -> Answer:
+        return _bounded(self.admission, endpoint, body, seconds)
 
 
 def _let_go_of_sockets() -> None:
@@ -109,13 +127,23 @@ def _let_go_of_sockets() -> None:
 
 
 def _expire(signum: int, frame: FrameType | None) -> None:
-    raise Overtime
+    global _armed  # noqa: PLW0603 - the timer's state, one per process
+    if _armed:
+        _armed = False
+        raise Overtime
 
 
 def judge(endpoint: str, body: bytes, seconds: float) -> Answer:
-    """Answer one request in at most `seconds`; BadRequest when it is no AdmissionReview."""
+    """Answer one request in a worker in at most `seconds`; BadRequest when it is no
+    AdmissionReview."""
     admission = _admission
     assert admission is not None, "start_worker() first"
+    return _bounded(admission, endpoint, body, seconds)
+
+
+def _bounded(admission: Admission, endpoint: str, body: bytes, seconds: float) -> Answer:
+    global _armed  # noqa: PLW0603 - the timer's state, one per process
+    _armed = True
     signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001))
     try:
         return _judge(admission, endpoint, body)
@@ -125,6 +153,7 @@ def judge(endpoint: str, body: bytes, seconds: float) -> Answer:
         )
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
+        _armed = False
 
 
 def _judge(admission: Admission, endpoint: str, body: bytes) -> Answer:

@@ -100,8 +100,12 @@ class WebhookSettings(BaseSettings):
     max_body_bytes: Annotated[int, Field(gt=0)] = 3 * 1024 * 1024
     """The largest AdmissionReview judged; larger ones are answered by the failure mode."""
     workers: Annotated[int, Field(ge=1)] = 2
-    """Threads that judge objects, off the event loop: at most this many are judged at once,
-    the others wait (within their time budget)."""
+    """Worker processes that judge the bodies larger than `inline_bytes`, off the event loop:
+    at most this many are judged at once, the others wait (within their time budget)."""
+    inline_bytes: Annotated[int, Field(ge=0)] = 64 * 1024
+    """Bodies up to this size are judged in the server's own process, where a judgement takes
+    about a millisecond at most and a hop to a worker would cost more than the judgement; 0
+    sends every body to the workers."""
     max_connections: Annotated[int, Field(ge=1)] = 256
     """Open connections (idle keep-alive ones included) and requests in flight; beyond, new
     requests get a 503."""

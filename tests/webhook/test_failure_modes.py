@@ -114,10 +114,14 @@ build_server(settings, Admission(settings, engine), certificates).run()
 """
 
 
+@pytest.mark.parametrize("padding", [0, 100_000], ids=["inline", "worker"])
 @pytest.mark.parametrize("mode", ["open", "closed"])
-def test_a_rule_that_never_ends_in_the_main_thread(tmp_path: Path, pki: PKI, mode: str) -> None:
-    """Each judging worker evaluates under a timer: the timer ends the rule, and the worker
-    is free for the next request."""
+def test_a_rule_that_never_ends_in_the_main_thread(
+    tmp_path: Path, pki: PKI, mode: str, padding: int
+) -> None:
+    """Small bodies are judged in the server's own process, larger ones (past `inline_bytes`)
+    in worker processes; either way a timer ends the rule, and the server is free for the next
+    request."""
     port = free_port()
     log = tmp_path / "server.log"
     with log.open("wb") as err:
@@ -129,7 +133,9 @@ def test_a_rule_that_never_ends_in_the_main_thread(tmp_path: Path, pki: PKI, mod
     try:
         wait_ready(running)
         for _ in range(2):  # and the server is still there for the next request
-            response = running.validate(review(deployment()), timeout="1s")["response"]
+            obj = deployment()
+            obj["metadata"]["annotations"] = {"example.com/padding": "x" * padding}
+            response = running.validate(review(obj), timeout="1s")["response"]
             assert response["allowed"] is (mode == "open")
             text = str(response.get("warnings") or response.get("status"))
             assert "no answer within the request's time budget" in text
