@@ -35,7 +35,9 @@ from mllint.rules.workload import (
     OTHER_KINDS,
     KindIndex,
     Lifecycle,
+    Pod,
     PodTemplate,
+    Scope,
     Subject,
     WorkloadKind,
 )
@@ -234,6 +236,10 @@ class Engine:
         if self.excluded(subject):
             return []
         findings: list[Finding] = []
+        # Rules share a few views of the object (by roles, purposes, partial templates): each
+        # is built once per object.
+        scopes: dict[tuple[frozenset[Role], frozenset[Purpose], bool], Scope] = {}
+        wholes: dict[bool, list[Pod]] = {}
         for active in self.active:
             r = active.rule
             if r.meta or r.whole_set or (fragment and not r.fragments):
@@ -242,10 +248,15 @@ class Engine:
                 continue
             if r.workloads_only and subject.workload is None:
                 continue
-            scope = subject.scope(r.roles, active.purposes, partial=r.fragments)
+            key = (r.roles, active.purposes, r.fragments)
+            scope = scopes.get(key)
+            if scope is None:
+                scope = scopes[key] = subject.scope(r.roles, active.purposes, partial=r.fragments)
             if r.roles and not scope.pods:
                 continue
-            whole = subject.whole_pods(r.fragments)
+            whole = wholes.get(r.fragments)
+            if whole is None:
+                whole = wholes[r.fragments] = subject.whole_pods(r.fragments)
             if active.purposes and not scope.pods and (whole or not subject.ml_kind):
                 continue  # no pod of a purpose it judges; one without pods, unless ML by kind
             for v in r.check(scope, active.options):

@@ -20,6 +20,7 @@ booleans, NaN and infinities are not.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from fractions import Fraction
@@ -53,6 +54,13 @@ def parse(value: Any) -> Fraction | None:
         return _bounded(Fraction(value)) if math.isfinite(value) else None
     if not isinstance(value, str) or not value or len(value) > _MAX_TEXT:
         return None
+    return _text(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _text(value: str) -> Fraction | None:
+    """A quantity written as text. Manifests repeat a few values (`1`, `500m`, `16Gi`) over and
+    over, and exact arithmetic costs tens of microseconds a value: each is parsed once."""
     match = _NUMBER.fullmatch(value)
     if match is None:
         return None

@@ -58,6 +58,7 @@ generic rules judge every workload (docs/configuration.md).
 from __future__ import annotations
 
 import enum
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -120,6 +121,13 @@ def accelerator(resource: Any) -> Accelerator | None:
     """The registry entry of an accelerator resource name, None for anything else."""
     if not isinstance(resource, str):
         return None
+    return _accelerator(resource)
+
+
+@functools.lru_cache(maxsize=1024)
+def _accelerator(resource: str) -> Accelerator | None:
+    # Every resource name of every container is looked up on every admission; there are few
+    # distinct names (cpu, memory, nvidia.com/gpu...), so each is matched once.
     found = next((a for a in ACCELERATORS if a.matches(resource)), None)
     if found is None and _VENDOR_GPU.match(resource):
         return _OTHER_GPU

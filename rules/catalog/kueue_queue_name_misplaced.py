@@ -84,21 +84,30 @@ _TOP_LEVEL = frozenset(
     }
 )
 _CRON = "/spec/jobTemplate/metadata"
+_NO_METADATA = frozenset(
+    {"containers", "initContainers", "ephemeralContainers", "env", "args", "command", "status"}
+)
+"""Fields that hold no object metadata below them: the walk does not enter them."""
 KINDS = _TOP_LEVEL | {"CronJob", "Pod", "Deployment", "StatefulSet"}
 
 
-def _metadata(node: Any, at: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    """(pointer, metadata) of every object metadata in the object, its own first."""
+def _metadata(
+    node: Any, path: tuple[str | int, ...] = ()
+) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """(pointer, metadata) of every object metadata in the object that names a queue, its own
+    first. Only collections are visited and a pointer is built only for what is yielded: this
+    walks the whole object on every admission."""
     if isinstance(node, dict):
         for key, value in node.items():
-            child = jp.join(at, key)
             if key == "metadata" and isinstance(value, dict):
-                yield child, value
-            else:
-                yield from _metadata(value, child)
+                if _queue(value, "labels") is not None or _queue(value, "annotations") is not None:
+                    yield jp.join("", *path, key), value
+            elif isinstance(value, dict | list) and key not in _NO_METADATA:
+                yield from _metadata(value, (*path, key))
     elif isinstance(node, list):
         for index, value in enumerate(node):
-            yield from _metadata(value, f"{at}/{index}")
+            if isinstance(value, dict | list):
+                yield from _metadata(value, (*path, index))
 
 
 def _queue(metadata: Mapping[str, Any], field: str) -> Any:
@@ -120,7 +129,7 @@ def _home(scope: Scope) -> str | None:
 def check(scope: Scope, options: Any) -> Iterator[Violation]:
     kind = scope.subject.kind
     home = _home(scope)
-    found = dict(_metadata(scope.obj, ""))
+    found = dict(_metadata(scope.obj))
     if home is not None:
         labelled = _queue(found.get(home, {}), "labels") is not None
     else:

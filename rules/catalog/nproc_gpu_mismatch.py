@@ -68,6 +68,7 @@ No fix: whether the process count or the GPU request is wrong is for the author 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -217,11 +218,16 @@ _PARALLEL: dict[str, tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]] = {
 }
 
 
+@functools.cache
+def _flag_pattern(flag: str) -> re.Pattern[str]:
+    return re.compile(rf"(?:^|\s){re.escape(flag)}(?:=|\s+)(\S+)")
+
+
 def _option(parts: list[tuple[str, str]], flags: tuple[str, ...]) -> tuple[str, str] | None:
     """(pointer, raw value) of the first of `flags` given in the command line parts."""
     for index, (at, text) in enumerate(parts):
         for flag in flags:
-            match = re.search(rf"(?:^|\s){re.escape(flag)}(?:=|\s+)(\S+)", text)
+            match = _flag_pattern(flag).search(text) if flag in text else None
             if match:
                 return at, match.group(1).strip("\"'")
             if text == flag and index + 1 < len(parts):
