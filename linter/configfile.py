@@ -37,12 +37,21 @@ class LoadedConfig:
 
 def find(start: Path) -> Path | None:
     for folder in (start, *start.parents):
-        for name in CONFIG_NAMES:
-            if (folder / name).is_file():
-                return folder / name
-        pyproject = folder / "pyproject.toml"
-        if pyproject.is_file() and "mllint" in _read_toml(pyproject).get("tool", {}):
-            return pyproject
+        found = _in_folder(str(folder))
+        if found is not None:
+            return Path(found)
+    return None
+
+
+def _in_folder(folder: str) -> str | None:
+    """The config file in `folder` itself, if any."""
+    for name in CONFIG_NAMES:
+        candidate = os.path.join(folder, name)
+        if os.path.isfile(candidate):
+            return candidate
+    pyproject = os.path.join(folder, "pyproject.toml")
+    if os.path.isfile(pyproject) and "mllint" in _read_toml(Path(pyproject)).get("tool", {}):
+        return pyproject
     return None
 
 
@@ -118,6 +127,7 @@ class Configs:
         self._adjust = adjust
         self._by_folder: dict[str, LoadedConfig] = {}
         self._by_source: dict[str | None, LoadedConfig] = {}
+        self._nearest: dict[str, str | None] = {}
         self.explicit = resolve(explicit) if explicit else None
 
     def of_folder(self, folder: str) -> LoadedConfig:
@@ -126,7 +136,7 @@ class Configs:
         key = os.path.abspath(folder)
         found = self._by_folder.get(key)
         if found is None:
-            path = find(Path(key))
+            path = self._find(key)
             if path is None:
                 found = LoadedConfig(default_config(), None, str(Path.cwd().resolve()))
             else:
@@ -137,6 +147,24 @@ class Configs:
             found = self._adjusted(found)
             self._by_folder[key] = found
         return found
+
+    def _find(self, folder: str) -> Path | None:
+        """`find`, remembering the answer of every folder on the way up: the files of a run
+        share their ancestors, which are then looked at once."""
+        passed: list[str] = []
+        current = folder
+        while current not in self._nearest:
+            passed.append(current)
+            found = _in_folder(current)
+            parent = os.path.dirname(current)
+            if found is not None or parent == current:
+                self._nearest[current] = found
+                break
+            current = parent
+        nearest = self._nearest[current]
+        for below in passed:
+            self._nearest[below] = nearest
+        return None if nearest is None else Path(nearest)
 
     def of_file(self, path: str) -> LoadedConfig:
         return self.of_folder(os.path.dirname(os.path.abspath(path)))

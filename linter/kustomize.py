@@ -75,7 +75,8 @@ def _containers(node: Any) -> Iterator[dict[str, Any]]:
             yield from _containers(value)
 
 
-def _nearby(directory: str) -> list[str]:
+@functools.lru_cache(maxsize=4096)
+def _nearby(directory: str) -> tuple[str, ...]:
     found: list[str] = []
     for _ in range(_LEVELS):
         found += _kustomizations(directory)
@@ -85,7 +86,7 @@ def _nearby(directory: str) -> list[str]:
         if parent == directory:
             break
         directory = parent
-    return found
+    return tuple(found)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -24,6 +24,7 @@ and a check over a `SetIndex` that yields `SetViolation`s.
 
 from __future__ import annotations
 
+import bisect
 import inspect
 import sys
 from collections import defaultdict
@@ -358,18 +359,36 @@ class Collector(Generic[T]):
 
         Each set is judged with the sets related to it (`related`): an object's findings come
         from its own set's turn, so none is reported twice."""
-        views = {name: self._view(name) for name in sorted(self.sets)}
+        names = sorted(self.sets)
+        order = {name: i for i, name in enumerate(self.sets)}
+        views = {name: self._view(name, names, order) for name in names}
         for active in self._rules:
             for name, view in views.items():
                 for ref, finding, entry in self._findings(active, view):
                     if entry.set_name == name:
                         yield ref, finding
 
-    def _view(self, name: str) -> SetIndex[T]:
+    def _view(self, name: str, names: list[str], order: dict[str, int]) -> SetIndex[T]:
+        """The objects of `name`'s set and of the sets related to it, merged in the order the
+        sets were added. Related sets are found by the set's path, not by testing every other
+        set: the sets containing it are among its path's prefixes, and the sets it contains
+        follow it in sorted order."""
+        found = {
+            prefix
+            for i, char in enumerate(name)
+            if char == "/"
+            for prefix in (name[:i], name[: i + 1])
+            if prefix in self.sets and related(name, prefix)
+        }
+        found.add(name)
+        below = name.rstrip("/") + "/"
+        at = bisect.bisect_left(names, below)
+        while at < len(names) and names[at].startswith(below):
+            found.add(names[at])
+            at += 1
         view: SetIndex[T] = SetIndex()
-        for other, index in self.sets.items():
-            if related(name, other):
-                view.merge(index)
+        for other in sorted(found, key=order.__getitem__):
+            view.merge(self.sets[other])
         return view
 
     def _findings(

@@ -405,8 +405,12 @@ def _image_name(image: Any) -> str:
 
 def server_of(spec: Mapping[str, Any]) -> str | None:
     """The model server a container runs (its name in `MODEL_SERVERS`), None if none is known."""
-    image = _image_name(spec.get("image"))
-    command = _command(spec)
+    return _server_run(_image_name(spec.get("image")), _command(spec))
+
+
+@functools.lru_cache(maxsize=4096)
+def _server_run(image: str, command: str) -> str | None:
+    # Dozens of patterns per container; a run or a cluster repeats few images and commands.
     for s in MODEL_SERVERS:
         if s.command and s.command.search(command):
             return s.name
@@ -421,7 +425,11 @@ def server_of(spec: Mapping[str, Any]) -> str | None:
 def is_service_image(image: Any) -> bool:
     """Whether an image is software that is not ML (a database, a proxy, a controller, a test
     image), whatever its command."""
-    name = _image_name(image)
+    return _service_name(_image_name(image))
+
+
+@functools.lru_cache(maxsize=4096)
+def _service_name(name: str) -> bool:
     return bool(name) and bool(_SERVICE_IMAGES.search(name + ":"))
 
 
@@ -445,8 +453,12 @@ def serves_forever(spec: Mapping[str, Any]) -> bool:
 def is_helper_image(image: Any) -> bool:
     """Whether an image is not ML software: a service (`is_service_image`) or a shell or tool
     (`busybox`, `curl`, `google/cloud-sdk`)."""
-    name = _image_name(image)
-    return bool(name) and (is_service_image(name) or bool(_TOOL_IMAGES.search(name + ":")))
+    return _helper_name(_image_name(image))
+
+
+@functools.lru_cache(maxsize=4096)
+def _helper_name(name: str) -> bool:
+    return bool(name) and (_service_name(name) or bool(_TOOL_IMAGES.search(name + ":")))
 
 
 def _trivial(command: str) -> bool:
