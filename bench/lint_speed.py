@@ -80,7 +80,9 @@ print(n)
 MEMORY = """
 import os, resource, sys
 from mllint.linter.cli import main
-main([sys.argv[1], "--format", "json", "-o", os.devnull, "-j", sys.argv[2]])
+code = main([sys.argv[1], "--format", "json", "-o", os.devnull, "-j", sys.argv[2]])
+if code not in (0, 1):
+    sys.exit(f"mllint exited {code}")
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
       resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 """
@@ -345,7 +347,8 @@ def growth(engine: Engine, work: Path, repeat: int) -> None:
         folder.mkdir()
         for i in range(count):
             (folder / f"m{i:05}.yaml").write_text(manifest(i), encoding="utf-8")
-    for jobs in ("1", "0"):
+    cores = str(len(os.sched_getaffinity(0)))
+    for jobs in ("1", cores):
         rss = {}
         for count in (200, 2000):
             out = subprocess.run(
@@ -359,7 +362,7 @@ def growth(engine: Engine, work: Path, repeat: int) -> None:
         where = "one process" if jobs == "1" else "workers"
         line = f"  peak RSS, {where}: 200 files {self_s / 1024:.1f} MiB, 2000 files "
         line += f"{self_l / 1024:.1f} MiB: x{self_l / self_s:.2f}"
-        if jobs == "0" and kids_s and kids_l:
+        if jobs != "1" and kids_s and kids_l:
             line += f"; largest worker {kids_s / 1024:.1f} -> {kids_l / 1024:.1f} MiB"
         print(line)
 
@@ -407,7 +410,7 @@ def scale(corpus: Path, work: Path, repeat: int) -> None:
         files = copies(corpus, folder, factor)
         wall, _ = best_timed([mllint, str(folder), "--format", "json", "-o", os.devnull], rounds)
         out = subprocess.run(
-            [sys.executable, "-c", MEMORY, str(folder), "0"],
+            [sys.executable, "-c", MEMORY, str(folder), str(len(os.sched_getaffinity(0)))],
             capture_output=True,
             text=True,
             check=True,
