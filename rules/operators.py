@@ -200,14 +200,14 @@ _MODE = "/metadata/annotations/serving.kserve.io~1deploymentMode"
 _MODELMESH = ((_MODE, "ModelMesh"),)
 # In the default Serverless mode each component is a Knative Service: Knative gives the serving
 # container a default TCP readiness probe on its port, and queue-proxy holds requests until it
-# passes (Knative docs, "Configuring probing"). The raw modes make a plain Deployment.
+# passes (Knative docs, "Configuring probing"). The raw modes (RawDeployment, Standard) make a
+# plain Deployment, to whose kserve-container KServe adds a TCP readiness probe on its first port
+# when it has none (setDefaultPodSpec, pkg/controller/v1beta1/inferenceservice/reconcilers/
+# deployment/deployment_reconciler.go): a readiness check in every mode.
 # KServe's defaulting webhook fills missing CPU and memory requests and limits of every
 # component's container from its configuration (setResourceRequirementDefaults,
 # pkg/apis/serving/v1beta1/inference_service_defaults.go).
 _KSERVE_PROVIDES = frozenset({"readinessProbe", "resources"})
-_RAW_MODES: tuple[tuple[str, tuple[Any, ...], frozenset[str]], ...] = (
-    (_MODE, ("RawDeployment", "Standard"), frozenset({"readinessProbe"})),
-)
 _ISVC_TEMPLATES = (
     PodTemplate(
         "/spec/predictor",
@@ -216,7 +216,6 @@ _ISVC_TEMPLATES = (
         purpose=_SERVER,
         unless=_MODELMESH,
         provides=_KSERVE_PROVIDES,
-        withheld_when=_RAW_MODES,
         operator="KServe",
     ),
     PodTemplate(
@@ -232,7 +231,6 @@ _ISVC_TEMPLATES = (
         inline=True,
         purpose=Purpose.ML,
         provides=_KSERVE_PROVIDES,
-        withheld_when=_RAW_MODES,
         operator="KServe",
     ),
     PodTemplate(
@@ -241,7 +239,6 @@ _ISVC_TEMPLATES = (
         containers=_EXPLAINERS,
         purpose=_SERVER,
         provides=_KSERVE_PROVIDES,
-        withheld_when=_RAW_MODES,
         operator="KServe",
     ),
     # v1alpha2 (KFServing): `default` and `canary` endpoints; a custom component's container
@@ -396,8 +393,10 @@ SERVING_KINDS: tuple[WorkloadKind, ...] = (
 # of the raylet's and GCS's health, so 30 s + 120 x 5 s before liveness can fail. It also mounts a
 # memory-backed /dev/shm in the Ray container when it mounts none (controllers/ray/common/pod.go,
 # `addEmptyDir` with `SharedMemoryVolumeMountPath`). RayJob's TTL
-# only acts with `shutdownAfterJobFinishes: true` (rayjob_types.go); its `backoffLimit`
-# defaults to 0, so no retry budget is asked.
+# only acts with `shutdownAfterJobFinishes: true` (rayjob_types.go), and so does its deadline:
+# past `activeDeadlineSeconds` KubeRay marks the RayJob failed and deletes its cluster only under
+# that switch (rayjob_controller.go); its `backoffLimit` defaults to 0, so no retry budget is
+# asked.
 _RAY_HEALTH = {
     "exec": {
         "command": [
@@ -466,6 +465,7 @@ def _ray_job(base: str) -> tuple[tuple[PodTemplate, ...], Lifecycle]:
             ttl=base + "/ttlSecondsAfterFinished",
             satisfied_by=(("ttl", base + "/deletionStrategy"),),
             enabled_by=(("ttl", base + "/shutdownAfterJobFinishes", True),),
+            releases=(base + "/shutdownAfterJobFinishes", True),
         ),
     )
 

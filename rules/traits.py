@@ -441,13 +441,30 @@ _SERVERS_FOREVER = re.compile(
 )
 
 
+SLEEP_COMMANDS = ("sleep", "/bin/sleep", "/usr/bin/sleep")
+FOREVER = ("infinity", "inf")
+
+
 def serves_forever(spec: Mapping[str, Any]) -> bool:
-    """Whether a container runs a server image with its own entrypoint (no command or
-    arguments of its own): it does not finish until it is stopped."""
+    """Whether a container does not finish until it is stopped: a server image run with its own
+    entrypoint (no command or arguments of its own), or `sleep infinity` as its whole command."""
+    if sleeps_forever(spec):
+        return True
     if "command" in spec or "args" in spec:
         return False
     name = _image_name(spec.get("image"))
     return bool(name) and bool(_SERVERS_FOREVER.search(name + ":"))
+
+
+def sleeps_forever(spec: Mapping[str, Any]) -> bool:
+    """Whether a container's command and arguments are `sleep infinity` and nothing else."""
+    words: list[Any] = []
+    for key in ("command", "args"):
+        value = spec.get(key, [])
+        if not isinstance(value, list):
+            return False
+        words += value
+    return len(words) == 2 and words[0] in SLEEP_COMMANDS and words[1] in FOREVER
 
 
 def is_helper_image(image: Any) -> bool:

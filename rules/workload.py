@@ -61,9 +61,6 @@ class PodTemplate:
     """Container fields the platform sets itself, or makes unneeded, on every container it
     creates from this template (Seldon's probes, Knative's readiness check), so a rule asking
     for them finds them set (`Container.has`)."""
-    withheld_when: tuple[tuple[str, tuple[Any, ...], frozenset[str]], ...] = ()
-    """(pointer, values, fields): those of `provides` are not provided when the object has one
-    of the values there (a KServe predictor in a raw deployment mode has no Knative probe)."""
     injects: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """Probes the operator adds, with their timing, to containers that set none (KubeRay's
     liveness and readiness probes): `Container.probe` returns them."""
@@ -132,6 +129,10 @@ class Lifecycle:
     enabled_by: tuple[tuple[str, str, Any], ...] = ()
     """(setting, pointer, value): a switch without which the setting has no effect (a RayJob's
     TTL needs `shutdownAfterJobFinishes: true`); the switch is what is asked for and set."""
+    releases: tuple[str, Any] | None = None
+    """(pointer, value): the switch without which the operator leaves the pods running when the
+    run ends or its deadline passes (a RayJob's `shutdownAfterJobFinishes: true`), so that a
+    deadline alone frees nothing."""
 
     def unmet(self, obj: Any, setting: str, default: Any) -> Iterator[Unmet]:
         """Where `setting` (`backoff_limit`, `active_deadline`, `ttl`) is not in effect in
@@ -366,17 +367,10 @@ class Pod:
     def main_containers(self) -> Iterator[Container]:
         return (c for c in self.containers if not c.init)
 
-    @cached_property
+    @property
     def provided(self) -> frozenset[str]:
-        """Container fields its platform provides (`PodTemplate.provides`), where it applies."""
-        provided = self.template.provides
-        for at, values, withheld in self.template.withheld_when:
-            try:
-                if jp.resolve(self.subject.obj, at) in values:
-                    provided -= withheld
-            except (KeyError, IndexError, ValueError, TypeError):
-                continue
-        return provided
+        """Container fields its platform provides (`PodTemplate.provides`)."""
+        return self.template.provides
 
     @cached_property
     def traits(self) -> Traits:

@@ -5,6 +5,11 @@ in its namespace among the objects linted together. A whole-set rule: the linter
 across all the files of a run; the admission webhook, which sees one object, does not. It
 stays silent when the run holds no scalable workload at all (an HPA linted alone).
 
+Off by default: a linted set is often part of what deploys together (a script or a template
+makes the target, as in an example whose `run.sh` renders the Deployment), and the rule cannot
+tell that from a rename; every such finding in the answer key was of that kind. Turn it on where
+one folder holds everything that deploys together.
+
 ## Why is this bad?
 An HPA whose target does not exist scales nothing and says so only in its status
 (`FailedGetScale`): the usual cause is a Deployment renamed in one file and not in the other,
@@ -65,4 +70,5 @@ RULE = set_rule(
     name="hpa-target-missing",
     severity=Severity.WARNING,
     summary="HPA whose scaleTargetRef names no object in the set",
+    enabled_by_default=False,
 )

@@ -4,11 +4,17 @@ Flags a run-to-completion workload (a Job, the job template of a CronJob, a trai
 job) that declares no `activeDeadlineSeconds`.
 
 ## What it judges and leaves alone
-It judges workloads whose pods use accelerators (GPUs, TPUs, Gaudi, Neuron, DRA claims), the
-resource a hung run holds; a CPU Job is left alone. A pod-level `activeDeadlineSeconds` in every
-pod template (or an Argo `timeout` on every step) bounds the run as the Job's does
+It judges ML workloads whose pods use accelerators (GPUs, TPUs, Gaudi, Neuron, DRA claims), the
+resource a hung run holds; a CPU Job is left alone, and so is one whose pods only run helpers or
+tests (`traits.Purpose`: an `echo` step that claims a device holds it for a moment). A
+pod-level `activeDeadlineSeconds` in every pod template (or an Argo `timeout` on every step)
+bounds the run as the Job's does
 ([Pod: activeDeadlineSeconds](https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/pod-v1/#lifecycle)),
-so it is not flagged either. A TrainJob's accelerators are read from its `trainer`.
+so it is not flagged either. A TrainJob's accelerators are read from its `trainer`. A RayJob is
+asked for `shutdownAfterJobFinishes: true` too when it lacks it: past its deadline KubeRay marks
+the RayJob failed but deletes its cluster only under that switch
+([rayjob_controller.go](https://github.com/ray-project/kuberay/blob/master/ray-operator/controllers/ray/rayjob_controller.go)),
+so a deadline alone frees nothing.
 
 ## Why is this bad?
 Nothing else bounds how long a Job runs. A training script that hangs (a deadlocked
@@ -51,8 +57,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from mllint.rules import patch
 from mllint.rules import pointer as jp
 from mllint.rules.model import Fix, RuleOptions, Safety, Severity, Violation, literal, option, rule
+from mllint.rules.traits import ML_PURPOSES
 from mllint.rules.workload import Scope
 
 
@@ -72,16 +80,39 @@ def check(scope: Scope, options: Options) -> Iterator[Violation]:
         return  # every pod has its own deadline (or every Argo step a timeout)
     device = scope.subject.device
     field = jp.split(lifecycle.active_deadline)[-1]
+    release = _release(scope.obj, lifecycle.releases)
     for u in lifecycle.unmet(scope.obj, "active_deadline", options.default):
         value = literal(u.value)
         # A switch the setting needs (a RayJob's shutdownAfterJobFinishes) is named with its value.
         what = u.name if u.name == field else f"{u.name}: {value}"
+        ask = f"set {u.name}: {value}, or the longest the run may take"
+        ops = u.ops
+        if release is not None:
+            at, on = release
+            name = jp.split(at)[-1]
+            what += f" nor {name}: {literal(on)}"
+            ask += f", and {name}: {literal(on)}, without which the deadline frees nothing"
+            ops = (*ops, patch.set_value(at, on))
         yield Violation(
             u.owner,
             f"{scope.subject.kind} has no {what}, so a hung run holds its {device}s until "
-            f"someone deletes it: set {u.name}: {value}, or the longest the run may take",
-            Fix.unsafe(*u.ops),
+            f"someone deletes it: {ask}",
+            Fix.unsafe(*ops),
         )
+
+
+def _release(obj: Mapping[str, Any], releases: tuple[str, Any] | None) -> tuple[str, Any] | None:
+    """(pointer, value) of the switch that makes the operator free the pods, when it is not
+    on; None when it is on or the kind has none."""
+    if releases is None:
+        return None
+    at, on = releases
+    try:
+        if jp.resolve(obj, at) == on:
+            return None
+    except (KeyError, IndexError, ValueError, TypeError):
+        pass
+    return at, on
 
 
 def _bounded(spec: Mapping[str, Any]) -> bool:
@@ -97,6 +128,7 @@ RULE = rule(
     severity=Severity.WARNING,
     summary="Job on accelerators without activeDeadlineSeconds can hold them forever",
     workloads_only=True,
+    purposes=ML_PURPOSES,
     options=Options,
     fix=Safety.UNSAFE,
 )

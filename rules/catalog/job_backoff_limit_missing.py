@@ -10,10 +10,12 @@ The message states what the kind does without a budget:
 - a Kubeflow training job has no default: replicas whose `restartPolicy` is `OnFailure`,
   `Always` or `ExitCode` are restarted without bound (training-operator's `PastBackoffLimit`
   only counts when `runPolicy.backoffLimit` is set). PyTorchJob and PaddleJob replicas default
-  to `OnFailure`, TFJob, XGBoostJob, JAXJob and v1 MPIJob replicas to `Never`, and mpi-operator's
-  v2beta1 Launcher to `OnFailure`
+  to `OnFailure`, TFJob, XGBoostJob, JAXJob and v1 MPIJob replicas to `Never`
   ([pytorch_types.go](https://github.com/kubeflow/training-operator/blob/master/pkg/apis/kubeflow.org/v1/pytorch_types.go),
   [tensorflow_types.go](https://github.com/kubeflow/training-operator/blob/master/pkg/apis/kubeflow.org/v1/tensorflow_types.go)).
+  mpi-operator's v2beta1 MPIJob runs its Launcher as a Job and passes `runPolicy.backoffLimit`
+  to it, so without one a failed launcher is retried 6 times, as a Job's pods are
+  ([mpi-operator releases, v0.3.0](https://github.com/kubeflow/mpi-operator/blob/master/RELEASES.md));
   A job whose replicas are all `Never` retries nothing (a failed pod fails the job) and is not
   flagged; SageMaker HyperPod's `sagemaker.amazonaws.com/job-max-retry-count` annotation is a
   retry budget;
@@ -84,7 +86,11 @@ def check(scope: Scope, options: Options) -> Iterator[Violation]:
         return  # the kind's own default already bounds retries as tightly (Volcano's 3)
     kind = scope.subject.kind
     consequence = f"a failing run is retried up to {retries} times (the default)"
-    if retries is None and scope.workload is not None and scope.workload.group == "kubeflow.org":
+    if kind == "MPIJob" and scope.subject.api_version.endswith("/v2beta1"):
+        # mpi-operator runs the v2beta1 Launcher as a batch/v1 Job and hands it
+        # runPolicy.backoffLimit: unset, the Job's own default applies.
+        consequence = "its Launcher runs as a Job that retries a failed launcher up to 6 times"
+    elif retries is None and scope.workload is not None and scope.workload.group == "kubeflow.org":
         restarting = [
             p
             for p in scope.subject.pods

@@ -6,8 +6,8 @@ limits already delete them.
 
 ## What it judges and leaves alone
 It judges every run-to-completion workload, ML or not: a finished object and its pods are kept
-either way. A workload whose pods only run server images with their own entrypoint (`nginx`, a
-database), which never finish, is left alone.
+either way. A workload whose pods never finish is left alone: they only run server images with
+their own entrypoint (`nginx`, a database) or `sleep infinity`.
 
 ## Why is this bad?
 A finished Job and its pods stay in the API server until someone deletes them. Each

@@ -13,10 +13,12 @@ operators and test pods are left alone unless the configuration sets `scope: all
 Provided by the platform, so not flagged: KubeRay's readiness probe on Ray containers
 ([constant.go](https://github.com/ray-project/kuberay/blob/master/ray-operator/controllers/ray/utils/constant.go)),
 the Seldon Core operator's TCP probes, the probes of KServe's `LLMInferenceServiceConfig`
-presets, and Knative's default readiness check on a KServe component in Serverless mode
-([Knative: configuring probing](https://knative.dev/docs/serving/services/configure-probing/))
-(not in the `RawDeployment` and `Standard` modes). A ModelMesh-mode InferenceService makes no
-predictor pod of its own.
+presets, Knative's default readiness check on a KServe component in Serverless mode
+([Knative: configuring probing](https://knative.dev/docs/serving/services/configure-probing/)),
+and the TCP readiness probe KServe adds to `kserve-container` in the `RawDeployment` and
+`Standard` modes (`setDefaultPodSpec`,
+[deployment_reconciler.go](https://github.com/kserve/kserve/blob/master/pkg/controller/v1beta1/inferenceservice/reconcilers/deployment/deployment_reconciler.go)).
+A ModelMesh-mode InferenceService makes no predictor pod of its own.
 
 ## Why is this bad?
 A Service sends traffic to a pod once its containers are ready, and without a readiness probe
