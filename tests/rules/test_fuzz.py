@@ -150,7 +150,8 @@ def mutate(obj: dict[str, Any], data: st.DataObject) -> dict[str, Any]:
         target = data.draw(st.sampled_from(where))
         tokens = jp.split(target)
         parent = jp.resolve(out, jp.parent(target))
-        value = data.draw(json_values)
+        # A copy: the NASTY values are shared objects, and a later step may write into one.
+        value = copy.deepcopy(data.draw(json_values))
         if isinstance(parent, dict):
             key = tokens[-1] if data.draw(st.booleans()) else data.draw(st.text(max_size=6))
             parent[key] = value
