@@ -1,0 +1,547 @@
+"""Rules in CEL (the Common Expression Language of Kubernetes admission policies).
+
+Each rule this module translates becomes two CEL expressions over `object`, evaluated by the API
+server itself in a ValidatingAdmissionPolicy or a MutatingAdmissionPolicy:
+
+- `findings`: a string holding one line per finding, each the engine's own message, empty when the
+  object breaks nothing; the policy denies (or warns, or audits) when it is not empty;
+- `patch`: the rule's safe fix as a list of JSON Patch operations, empty when nothing needs fixing
+  (so the API server may reinvoke it on a fixed object and change nothing).
+
+The translations read the engine's tables, not copies of them: the kinds a rule judges, where each
+kind keeps its pods and containers (`workload.PodTemplate`, user-declared kinds included), the
+accelerator registry (`traits.ACCELERATORS`), the rules' options and the configuration's
+suppression switch. A new workload kind or accelerator reaches the exported policies without an
+edit here.
+
+Objects are read as the API server binds them for CEL: JSON values, maps without a schema, so
+`has(x.f)` tests a key and a missing key never raises. Each step checks the type the engine
+checks (`isinstance(..., dict)`), so a malformed object is judged as the engine judges it rather
+than failing evaluation. A wildcard over a list or a map is a comprehension; their nesting is
+that of the kind's pod paths (at most three levels for the built-in and operator kinds).
+
+Not every rule is expressible: see `NOT_EXPORTED` for the rules this module leaves out and why.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from mllint.rules import pointer as jp
+from mllint.rules.traits import _VENDOR_GPU, ACCELERATORS
+
+if TYPE_CHECKING:
+    from mllint.rules.engine import ActiveRule, Engine
+    from mllint.rules.workload import PodTemplate, WorkloadKind
+
+IGNORE_PREFIX = "ignore-check.mllint.io/"
+IGNORE_ALL = "mllint.io/ignore-all"
+
+SEPARATOR = "\n"
+"""Between two findings in a `findings` string (a policy's message replaces it with `; `)."""
+
+# Words CEL reserves; a map key spelled like one is read with `m["key"]`.
+_RESERVED = frozenset(
+    {
+        "as", "break", "const", "continue", "else", "false", "for", "function", "if", "import",
+        "in", "let", "loop", "package", "namespace", "null", "return", "true", "var", "void",
+        "while",
+    }
+)  # fmt: skip
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class NotExpressible(Exception):
+    """A rule (or a kind it judges) that CEL cannot express faithfully; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Translation:
+    findings: str
+    """A CEL string: the engine's messages, one per line; empty when the object passes."""
+    patch: str | None = None
+    """A CEL list of `JSONPatch` values applying the rule's safe fix; None when not exported."""
+    variables: tuple[tuple[str, str], ...] = ()
+    """(name, expression) of the variables `findings` reads (`variables.<name>`), in order."""
+
+
+def literal(value: Any) -> str:
+    """A JSON value as a CEL literal (strings JSON-escaped, which CEL reads alike)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(literal(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{literal(k)}: {literal(v)}" for k, v in value.items()) + "}"
+    raise NotExpressible(f"no CEL literal for {type(value).__name__} values")
+
+
+def member(node: str, key: str) -> str:
+    """`node.key`, or `node["key"]` for a key that is not a CEL identifier."""
+    if _IDENTIFIER.fullmatch(key) and key not in _RESERVED:
+        return f"{node}.{key}"
+    return f"{node}[{literal(key)}]"
+
+
+def has(node: str, key: str) -> str:
+    """Whether the map `node` holds `key` (false, not an error, when `node` is not a map)."""
+    if _IDENTIFIER.fullmatch(key) and key not in _RESERVED:
+        return f"(type({node}) == map && has({node}.{key}))"
+    return f"(type({node}) == map && {literal(key)} in {node})"
+
+
+def is_map(node: str) -> str:
+    return f"type({node}) == map"
+
+
+def lines(items: str) -> str:
+    """The non-empty strings of a CEL list, one per line."""
+    return f"{items}.filter(s, s != {literal('')}).join({literal(SEPARATOR)})"
+
+
+def either(*parts: str) -> str:
+    """The findings of several parts, one per line."""
+    if len(parts) == 1:
+        return parts[0]
+    return lines("[" + ", ".join(parts) + "]")
+
+
+class Names:
+    """Fresh comprehension variable names, so nested comprehensions never shadow each other."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, stem: str) -> str:
+        self.count += 1
+        return f"{stem}{self.count}"
+
+
+def equals(node: str, pointer: str, value: Any) -> str:
+    """A CEL bool: whether the value at `pointer` from `node` exists and equals `value`."""
+    tokens = jp.split(pointer)
+    checks = []
+    for token in tokens:
+        if token == jp.WILDCARD or token.isdigit():
+            raise NotExpressible(f"the pointer {pointer!r} is not a plain path")
+        checks.append(has(node, token))
+        node = member(node, token)
+    return "(" + " && ".join([*checks, f"{node} == {literal(value)}"]) + ")"
+
+
+# Suppression: the annotations the engine honours (`engine._suppressions`).
+
+
+def suppression_keys(code: str, name: str) -> list[str]:
+    """Annotation keys that suppress a rule: its name, its code in any letter case (the
+    registry looks a code up upper-cased), and the one that suppresses every rule."""
+    letters = [i for i, ch in enumerate(code) if ch.isalpha()]
+    variants = []
+    for mask in range(2 ** len(letters)):
+        chars = list(code.upper())
+        for bit, index in enumerate(letters):
+            if mask >> bit & 1:
+                chars[index] = chars[index].lower()
+        variants.append("".join(chars))
+    return [IGNORE_ALL, IGNORE_PREFIX + name, *(IGNORE_PREFIX + v for v in variants)]
+
+
+def suppressed(metadata: str, keys: Iterable[str]) -> str:
+    """A CEL bool: whether `metadata` holds one of the annotation keys with a reason (a string
+    that is not blank), which is what makes an annotation suppress."""
+    annotations = member(metadata, "annotations")
+    value = f"{annotations}[k]"
+    return (
+        f"({has(metadata, 'annotations')} && {is_map(annotations)} && "
+        f"{literal(list(keys))}.exists(k, k in {annotations} && "
+        f"type({value}) == string && {value}.trim() != {literal('')}))"
+    )
+
+
+# Pods and containers, as `workload.Subject.pods` finds them.
+
+
+def values(node: str, pattern: str, names: Names) -> str:
+    """A CEL list: every value the JSON Pointer pattern reaches from `node` (`jp.expand`), for a
+    pattern with at most one `*` (any list item or map value). Lists keep the engine's order;
+    a map's values come in the API server's order, which the engine's may not be."""
+    tokens = jp.split(pattern)
+    if tokens.count(jp.WILDCARD) > 1:
+        raise NotExpressible(f"the pattern {pattern!r} has more than one wildcard")
+    if any(t.isdigit() for t in tokens):
+        raise NotExpressible(f"the pattern {pattern!r} indexes a list")
+    if jp.WILDCARD not in tokens:
+        return f"({_path_exists(node, tokens)} ? [{_path(node, tokens)}] : [])"
+    star = tokens.index(jp.WILDCARD)
+    head, rest = tokens[:star], tokens[star + 1 :]
+    parent = _path(node, head)
+    item, key = names("i"), names("k")
+    items = (
+        f"(type({parent}) == list ? {parent} : type({parent}) == map ? "
+        f"{parent}.map({key}, {parent}[{key}]) : [])"
+    )
+    if rest:
+        items = (
+            f"{items}.filter({item}, {_path_exists(item, rest)}).map({item}, {_path(item, rest)})"
+        )
+    return f"({_path_exists(node, head)} ? {items} : [])"
+
+
+def _path(node: str, tokens: list[str]) -> str:
+    for token in tokens:
+        node = member(node, token)
+    return node
+
+
+def _path_exists(node: str, tokens: list[str]) -> str:
+    checks = []
+    for token in tokens:
+        checks.append(has(node, token))
+        node = member(node, token)
+    return "(" + " && ".join(checks) + ")" if checks else "true"
+
+
+def reaches(node: str, pattern: str, names: Names) -> str:
+    """A CEL bool: whether the pattern (at most one `*`) reaches any value from `node`."""
+    return f"size({values(node, pattern, names)}) > 0"
+
+
+def pods(kinds: Iterable[WorkloadKind], names: Names, *, suppression: list[str] | None) -> str:
+    """A CEL list of groups of pods (one group per template, or per item of a template path's
+    first wildcard when it has two), each pod (`Subject.pods`) the list of its containers
+    (init, main, then the template's other places), each as `{"name": ..., "spec": ...}`:
+    `name` is the name the engine's messages show (quoted as Python's `repr`), `spec` the
+    container. The kind is chosen on `object.apiVersion` and `object.kind`. `suppression`
+    holds the annotation keys that silence the rule in a pod template (None: never)."""
+    parts = []
+    for kind in kinds:
+        templates = " + ".join(_template(t, names, suppression) for t in kind.templates) or "[]"
+        parts.append(
+            f"object.kind == {literal(kind.kind)} && {_group_test(kind.group)} ? {templates}"
+        )
+    return "(" + " : ".join([*parts, "[]"]) + ")"
+
+
+def _group_test(group: str) -> str:
+    """A CEL bool: `object.apiVersion` is of `group` (`workload.group_of`: all before the last
+    `/`; the core group when there is none)."""
+    if not group:
+        return "!object.apiVersion.contains('/')"
+    return group_is(group)
+
+
+def _template(template: PodTemplate, names: Names, suppression: list[str] | None) -> str:
+    node = names("t")
+    spec = node if template.inline else member(node, "spec")
+    kept = [is_map(node)]
+    if template.when:
+        kept.append("(" + " || ".join(reaches(spec, w, names) for w in template.when) + ")")
+    if suppression is not None and not template.inline and template.path:
+        meta = member(node, "metadata")
+        kept.append(f"!({has(node, 'metadata')} && {suppressed(meta, suppression)})")
+    found = []
+    for pattern in (*template.init_containers, *template.main_containers, *template.containers):
+        last = jp.split(pattern)[-1]
+        c = names("c")
+        name = member(c, "name")
+        fallback = literal(repr(last)) if last != jp.WILDCARD else literal("'?'")
+        shown = (
+            f"({has(c, 'name')} && {name} != null ? "
+            f"{literal(chr(39))} + {text(name)} + {literal(chr(39))} : {fallback})"
+        )
+        found.append(
+            f"{values(spec, pattern, names)}.filter({c}, {is_map(c)})"
+            f".map({c}, {{'name': {shown}, 'spec': {c}}})"
+        )
+    containers = " + ".join(found) or "[]"
+    if not template.inline:
+        # A template whose spec is not a map is a pod with no containers.
+        containers = f"({has(node, 'spec')} && {is_map(spec)} ? {containers} : [])"
+    tokens = jp.split(template.path)
+    if tokens.count(jp.WILDCARD) == 2:
+        # A group per item of the first wildcard (a Seldon predictor's component specs).
+        second = tokens.index(jp.WILDCARD, tokens.index(jp.WILDCARD) + 1)
+        outer, inner = names("g"), "/" + "/".join(jp.escape(t) for t in tokens[second:])
+        head = "/" + "/".join(jp.escape(t) for t in tokens[:second])
+        made = f"{values(outer, inner, names)}.filter({node}, {' && '.join(kept)})"
+        result = f"{values('object', head, names)}.map({outer}, {made}.map({node}, {containers}))"
+    else:
+        made = f"{values('object', template.path, names)}.filter({node}, {' && '.join(kept)})"
+        result = f"[{made}.map({node}, {containers})]"
+    if template.unless:
+        skip = " || ".join(equals("object", at, value) for at, value in template.unless)
+        result = f"(({skip}) ? [] : {result})"
+    return result
+
+
+# The accelerator registry as one regular expression (RE2, as CEL's `matches`).
+
+
+def accelerator_pattern() -> str:
+    """Matches exactly the resource names `traits.is_accelerator` accepts."""
+    alternatives = []
+    for a in ACCELERATORS:
+        if a.name.endswith("*"):
+            alternatives.append(re.escape(a.name[:-1]) + ".+")
+        else:
+            alternatives.append(re.escape(a.name))
+    vendor = _VENDOR_GPU.pattern
+    if not (vendor.startswith("^") and vendor.endswith("$")):
+        raise NotExpressible("the vendor GPU pattern is not anchored")
+    return f"^(?:{'|'.join(alternatives)})$|{vendor}"
+
+
+def text(value: str) -> str:
+    """A CEL string: a JSON value as Python's `str()` writes it in a message (`None`, `True`)."""
+    return (
+        f"(type({value}) == string ? {value} : type({value}) == null_type ? {literal('None')} : "
+        f"type({value}) == bool ? ({value} ? {literal('True')} : {literal('False')}) : "
+        f"string({value}))"
+    )
+
+
+def group_is(group: str) -> str:
+    """A CEL bool: `object.apiVersion` is of `group` (`workload.group_of`: all before the last
+    `/`, the core group when there is none)."""
+    return f"object.apiVersion.matches({literal('^' + re.escape(group) + '/[^/]*$')})"
+
+
+def jsonpatch(op: str, path: str, value: str) -> str:
+    """A CEL `JSONPatch` value (the type MutatingAdmissionPolicy's jsonPatch expressions make)."""
+    return f"JSONPatch{{op: {literal(op)}, path: {literal(path)}, value: {value}}}"
+
+
+def set_value(pointer: str, value: Any) -> str:
+    """A CEL list of JSONPatch operations setting the plain path `pointer` to `value`, creating
+    the missing parents in one `add` of the nearest missing one, as `patch.normalize` does."""
+    tokens = jp.split(pointer)
+    if any(t == jp.WILDCARD or t.isdigit() for t in tokens):
+        raise NotExpressible(f"the pointer {pointer!r} is not a plain path")
+
+    def build(node: str, index: int) -> str:
+        # `node` exists and is a map; set tokens[index:] below it.
+        rest = tokens[index + 1 :]
+        wrapped: Any = value
+        for token in reversed(rest):
+            wrapped = {token: wrapped}
+        add = f"[{jsonpatch('add', jp.join('', *tokens[: index + 1]), literal(wrapped))}]"
+        if not rest:
+            return add
+        child = member(node, tokens[index])
+        return (
+            f"({has(node, tokens[index])} && {is_map(child)} ? {build(child, index + 1)} : {add})"
+        )
+
+    return build("object", 0)
+
+
+# The translations, one per rule code.
+
+
+def _gpu_not_in_limits(engine: Engine, active: ActiveRule) -> Translation:
+    names = Names()
+    accelerator = literal(accelerator_pattern())
+    pod, entry, r = names("p"), names("e"), names("r")
+    resources = member(f"{entry}.spec", "resources")
+    requests, limits = member(resources, "requests"), member(resources, "limits")
+    amount = f"{requests}[{r}]"
+    limited = f"({has(resources, 'limits')} && {is_map(limits)} && {r} in {limits})"
+    same = f"({limited} && {limits}[{r}] == {amount})"
+    problem = f"({limited} ? {literal('with a different limit')} : {literal('with no limit')})"
+    message = (
+        f"{literal('container ')} + {entry}.name + {literal(' requests ')} + {text(amount)} + "
+        f"{literal(' ')} + {r} + {literal(' ')} + {problem} + "
+        f"{literal('; GPUs are scheduled from limits: set limits.')} + {r} + "
+        f"{literal(' to ')} + {text(amount)}"
+    )
+    per_resource = (
+        f"{requests}.map({r}, {r}.matches({accelerator}) && !{same} ? {message} : {literal('')})"
+    )
+    per_container = (
+        f"({has(entry + '.spec', 'resources')} && {has(resources, 'requests')} && "
+        f"{is_map(requests)} ? {lines(per_resource)} : {literal('')})"
+    )
+    group = names("g")
+    per_pod = lines(f"{pod}.map({entry}, {per_container})")
+    findings = lines(f"variables.pods.map({group}, {lines(f'{group}.map({pod}, {per_pod})')})")
+    keys = _template_suppression(engine, active)
+    return Translation(findings, variables=(("pods", pods(engine.kinds, names, suppression=keys)),))
+
+
+def _clean_pod_policy_none(engine: Engine, active: ActiveRule) -> Translation:
+    from mllint.rules.catalog.clean_pod_policy_none import DEFAULTS, POLICY
+
+    spec, run_policy = "object.spec", "object.spec.runPolicy"
+    if POLICY != "/spec/runPolicy/cleanPodPolicy":
+        raise NotExpressible(f"the policy moved to {POLICY}")
+    default = f"(object.kind in {literal(DEFAULTS)} ? {literal(DEFAULTS)}[object.kind] : 'None')"
+
+    def message(how: str) -> str:
+        said = (
+            f" cleanPodPolicy {how}, so pods still running when the job finishes (workers "
+            "waiting on a dead peer) keep their GPUs until the job is deleted: set "
+            "cleanPodPolicy: Running"
+        )
+        return f"object.kind + {literal(said)}"
+
+    present = f"{run_policy}.cleanPodPolicy"
+    findings = (
+        f"({has('object', 'spec')} && {is_map(spec)} && !{has(spec, 'cleanPodPolicy')} ? ("
+        f"!{has(spec, 'runPolicy')} ? ({default} == 'None' ? {message('defaults to None')} : '') : "
+        f"{is_map(run_policy)} ? ({has(run_policy, 'cleanPodPolicy')} ? "
+        f"({present} == 'None' ? {message('is None')} : '') : "
+        f"({default} == 'None' ? {message('defaults to None')} : '')) : '') : '')"
+    )
+    patch = f"variables.findings != '' ? {set_value(POLICY, 'Running')} : []"
+    return Translation(findings, patch)
+
+
+def _hpa_min_replicas_low(engine: Engine, active: ActiveRule) -> Translation:
+    from mllint.rules.catalog.hpa_min_replicas_low import AT, GROUP
+
+    minimum: int = active.options.minimum  # type: ignore[attr-defined]
+    spec = "object.spec"
+    current, maximum = f"{spec}.minReplicas", f"{spec}.maxReplicas"
+    unset = f"(!{has(spec, 'minReplicas')} || {current} == null)"
+    low = f"(type({current}) == int && {current} < {minimum})"
+    tail = (
+        ", so one disruption takes the model server down while a new pod loads its model: "
+        f"set minReplicas to at least {minimum}"
+    )
+    stated = (
+        f"({unset} ? {literal('minReplicas defaults to 1')} : "
+        f"{literal('minReplicas is ')} + {text(current)})"
+    )
+    findings = (
+        f"({group_is(GROUP)} && {has('object', 'spec')} && {is_map(spec)} && ({unset} || {low}) "
+        f"? {literal('autoscaler ')} + {stated} + {literal(tail)} : '')"
+    )
+    fixable = f"({has(spec, 'maxReplicas')} && type({maximum}) == int && {maximum} >= {minimum})"
+    patch = (
+        f"variables.findings != '' && {fixable} ? [{jsonpatch('add', AT, literal(minimum))}] : []"
+    )
+    return Translation(findings, patch)
+
+
+def _hpa_metrics_missing(engine: Engine, active: ActiveRule) -> Translation:
+    from mllint.rules.catalog.hpa_metrics_missing import GROUP, cpu_target
+
+    percent: int = active.options.cpu_utilization  # type: ignore[attr-defined]
+    findings, patches = [], []
+    for version in ("v1", "v2beta1", "v2beta2", "v2"):
+        wanted = cpu_target(version, percent)
+        if wanted is None:
+            continue
+        name, value = wanted
+        spec = "object.spec"
+        value_at = member(spec, name)
+        unset = (
+            f"(!{has('object', 'spec')} || ({is_map(spec)} && (!{has(spec, name)} || "
+            f"{value_at} == null || {value_at} == [])))"
+        )
+        message = literal(
+            f"autoscaler states no {name}, so it scales on an implicit 80% CPU target: "
+            f"state the metric to scale on (e.g. CPU at {percent}%)"
+        )
+        test = f"object.apiVersion == {literal(GROUP + '/' + version)}"
+        findings.append(f"{test} && {unset} ? {message}")
+        patches.append(f"{test} ? {set_value('/spec/' + name, value)}")
+    found = "(" + " : ".join(findings) + " : '')"
+    patch = "variables.findings == '' ? [] : " + " : ".join(patches) + " : []"
+    return Translation(found, patch)
+
+
+def _template_suppression(engine: Engine, active: ActiveRule) -> list[str] | None:
+    if not engine.config.allow_suppression:
+        return None
+    return suppression_keys(active.rule.code, active.rule.name)
+
+
+Translator = Callable[["Engine", "ActiveRule"], Translation]
+
+TRANSLATORS: dict[str, Translator] = {
+    "ML101": _gpu_not_in_limits,
+    "ML501": _hpa_metrics_missing,
+    "ML502": _hpa_min_replicas_low,
+    "ML706": _clean_pod_policy_none,
+}
+"""The rules exported to admission policies."""
+
+NOT_EXPORTED: dict[str, str] = {
+    "ML001": "about the YAML text, which never reaches the API server",
+    "ML002": "about the YAML text, which never reaches the API server",
+    "ML003": "reported by the engine about its own annotations; the policies honour valid "
+    "suppressions as the webhook does",
+    "ML801": "whole-set rule: reads other objects (the autoscaler's target)",
+    "ML802": "whole-set rule: reads other objects (an autoscaler of the workload)",
+    "ML803": "whole-set rule: reads other objects (the claimed PersistentVolumeClaim)",
+    "ML804": "whole-set rule: reads other objects (a PodDisruptionBudget)",
+}
+"""Why a rule is not exported; a rule in neither table is one not translated yet."""
+
+FIX_REASONS: dict[str, str] = {
+    "ML101": "its JSON Patch path needs the container's index, which a CEL comprehension over "
+    "the containers does not give",
+}
+"""Why a rule exported as a validating policy has no mutating one."""
+
+PURPOSE_REASON = (
+    "judges pods by their purpose (rules/traits.py: model-server images and commands, ML "
+    "image words, helper images, accelerators); not translated to CEL and proven equal yet"
+)
+NOT_TRANSLATED = "not translated to CEL and proven equal yet"
+
+
+def translate(engine: Engine, active: ActiveRule) -> Translation:
+    """The rule in CEL under the engine's configuration; NotExpressible says why not."""
+    rule = active.rule
+    found = TRANSLATORS.get(rule.code)
+    if found is not None:
+        return found(engine, active)
+    if rule.code in NOT_EXPORTED:
+        raise NotExpressible(NOT_EXPORTED[rule.code])
+    if rule.whole_set:
+        raise NotExpressible("whole-set rule: reads other objects")
+    if active.purposes:
+        raise NotExpressible(PURPOSE_REASON)
+    raise NotExpressible(NOT_TRANSLATED)
+
+
+def glob(patterns: Iterable[str]) -> str:
+    """One RE2 pattern matching what any of the `fnmatch` globs matches (`fnmatchcase`)."""
+    return "^(?:" + "|".join(_glob(p) for p in patterns) + ")$"
+
+
+def _glob(pattern: str) -> str:
+    out, i = [], 0
+    while i < len(pattern):
+        ch = pattern[i]
+        i += 1
+        if ch == "*":
+            out.append("(?s:.*)")
+        elif ch == "?":
+            out.append("(?s:.)")
+        elif ch == "[":
+            end = pattern.find("]", i + 1 if pattern[i : i + 1] in ("!", "]") else i)
+            if end < 0:
+                out.append(re.escape(ch))
+                continue
+            body = pattern[i:end]
+            i = end + 1
+            negate = body.startswith("!")
+            body = body[1:] if negate else body
+            escaped = "".join("\\" + c if c in "\\[]^" else c for c in body)
+            out.append(f"[{'^' if negate else ''}{escaped}]")
+        else:
+            out.append(re.escape(ch))
+    return "".join(out)
