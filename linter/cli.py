@@ -24,7 +24,7 @@ from mllint.rules import REGISTRY, Config, ConfigError, Engine, Severity
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 SUBCOMMANDS = ("rules", "rule")
-PLUGIN_COMMANDS = ("serve", "certs", "webhook-config", "install", "audit")
+PLUGIN_COMMANDS = ("serve", "certs", "webhook-config", "install", "audit", "export")
 """Subcommands other mllint packages declare as `mllint.commands` entry points. Named here so a
 lint run never scans packaging metadata, and so a folder called `certs` does not hide them
 (lint it as `./certs`)."""

@@ -1,4 +1,5 @@
-"""`mllint certs`, `mllint webhook-config` and `mllint install`: what puts the webhook in a cluster.
+"""`mllint certs`, `mllint webhook-config`, `mllint install` and `mllint export`: what puts the
+webhook, or the admission policies that stand in for it, in a cluster.
 
 Each takes the arguments after its subcommand name and returns the exit status:
 0 done, 1 the action failed (a file could not be written, the cluster refused), 2 bad input
@@ -8,12 +9,14 @@ Each takes the arguments after its subcommand name and returns the exit status:
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shlex
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -31,7 +34,10 @@ from mllint.webhook.config_objects import (
     tls_secret,
     webhook_configurations,
 )
-from mllint.webhook.settings import load_rules_config
+from mllint.webhook.settings import FailureMode, WebhookSettings, load_rules_config
+
+if TYPE_CHECKING:
+    from mllint.webhook.policies import Which
 
 # A Service or namespace name is an RFC 1123 label.
 _LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
@@ -258,9 +264,20 @@ def install(argv: list[str]) -> int:
     parser.add_argument(
         "--cert-dir",
         type=Path,
-        required=True,
         metavar="DIR",
-        help="directory written by `mllint certs --out DIR`",
+        help="directory written by `mllint certs --out DIR` (required unless --policies)",
+    )
+    parser.add_argument(
+        "--policies",
+        action="store_true",
+        help="apply the rules as ValidatingAdmissionPolicies (Kubernetes 1.30+) instead of the "
+        "webhook: no server, namespace or certificate (see docs/policies.md)",
+    )
+    parser.add_argument(
+        "--mutating-policies",
+        action="store_true",
+        help="with --policies, also apply the safe fixes as MutatingAdmissionPolicies "
+        "(Kubernetes 1.36+)",
     )
     parser.add_argument(
         "--secret-name",
@@ -281,12 +298,23 @@ def install(argv: list[str]) -> int:
         help="print the objects instead of applying them (the Secret includes the private key)",
     )
     args = parser.parse_args(argv)
-    try:
-        kinds = _kinds(args)
-        served = tls.read(args.cert_dir, args.service, args.namespace)
-    except (ConfigError, tls.CertError) as exc:
-        return _fail(prog, str(exc), 2)
-    objects = installer.plan(_options(args, ca_bundle=served.ca), served, args.secret_name, kinds)
+    if args.mutating_policies and not args.policies:
+        parser.error("--mutating-policies needs --policies")
+    if args.policies:
+        try:
+            objects = _policy_objects(args, ("vap", "map") if args.mutating_policies else ("vap",))
+        except (ConfigError, ValueError) as exc:
+            return _fail(prog, str(exc), 2)
+    else:
+        if args.cert_dir is None:
+            parser.error("--cert-dir is required (or --policies)")
+        try:
+            kinds = _kinds(args)
+            served = tls.read(args.cert_dir, args.service, args.namespace)
+        except (ConfigError, tls.CertError) as exc:
+            return _fail(prog, str(exc), 2)
+        options = _options(args, ca_bundle=served.ca)
+        objects = installer.plan(options, served, args.secret_name, kinds)
     if args.dry_run:
         sys.stdout.write(_dump(objects))
         return 0
@@ -297,3 +325,132 @@ def install(argv: list[str]) -> int:
     except installer.InstallError as exc:
         return _fail(prog, str(exc), exc.code)
     return 0
+
+
+def _settings(args: argparse.Namespace) -> WebhookSettings:
+    """The webhook's settings (`MLLINT_*`, as `mllint serve` reads them) under the flags given;
+    raises ValueError, worded for the user, on a bad setting."""
+    from pydantic import ValidationError
+
+    try:
+        settings = WebhookSettings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"MLLINT_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        raise ValueError(f"bad webhook setting: {problems}") from None
+    update: dict[str, Any] = {"failure_mode": _FAILURE_MODES[args.failure_policy]}
+    if args.config is not None:
+        update["config"] = args.config
+    extra = tuple(getattr(args, "exempt_namespace", ()))
+    if extra:
+        update["exempt_namespaces"] = (*settings.exempt_namespaces, *extra)
+    if settings.namespace is None:
+        update["namespace"] = args.namespace
+    return settings.model_copy(update=update)
+
+
+_FAILURE_MODES = {"Ignore": FailureMode.OPEN, "Fail": FailureMode.CLOSED}
+
+
+def _policy_objects(args: argparse.Namespace, which: Sequence[Which]) -> list[dict[str, Any]]:
+    from mllint.rules import Engine
+    from mllint.webhook.policies import export as export_policies
+
+    settings = _settings(args)
+    engine = Engine(load_rules_config(settings.config))
+    return [o for w in which for o in export_policies(engine, settings, w).objects]
+
+
+def export(argv: list[str]) -> int:
+    prog = "mllint export"
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Print mllint's rules as admission policies the API server evaluates itself: "
+        "ValidatingAdmissionPolicies (vap, Kubernetes 1.30+) or, for the safe fixes, "
+        "MutatingAdmissionPolicies (map, Kubernetes 1.36+), each with its binding. Enforcement "
+        "actions, exemptions and the rules that mutate are the webhook's settings (MLLINT_*). "
+        "The rules that cannot be exported are listed, with the reason, at the top of the output.",
+    )
+    parser.add_argument("what", choices=("vap", "map"), help="vap: validating; map: mutating")
+    parser.add_argument(
+        "--config", type=Path, metavar="FILE", help="the rules configuration (YAML)"
+    )
+    parser.add_argument(
+        "-o", "--output", type=Path, metavar="FILE", help="write to FILE instead of stdout"
+    )
+    parser.add_argument(
+        "--failure-policy",
+        choices=("Ignore", "Fail"),
+        help="what the API server does when a policy cannot be evaluated (an error, the cost "
+        "budget exceeded): Ignore admits, Fail rejects (default: from MLLINT_FAILURE_MODE, "
+        "open: Ignore)",
+    )
+    parser.add_argument(
+        "--exempt-namespace",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="namespace the policies leave alone, besides the webhook's exempt ones (repeatable)",
+    )
+    args = parser.parse_args(argv)
+    args.namespace = NAMESPACE
+    if args.failure_policy is None:
+        failure_mode = WebhookSettings.model_fields["failure_mode"].default
+        args.failure_policy = "Ignore" if failure_mode is FailureMode.OPEN else "Fail"
+    from mllint.rules import Engine
+    from mllint.webhook.policies import export as export_policies
+
+    try:
+        settings = _settings(args)
+        engine = Engine(load_rules_config(settings.config))
+    except (ConfigError, ValueError) as exc:
+        return _fail(prog, str(exc), 2)
+    done = export_policies(engine, settings, args.what)
+    kind = "ValidatingAdmissionPolicies" if args.what == "vap" else "MutatingAdmissionPolicies"
+    header = [
+        f"# Generated by `mllint export {shlex.join(argv)}`; regenerate it rather than edit it.",
+        f"# {kind} for: {', '.join(done.covered) or 'no rule'}.",
+    ]
+    if done.skipped:
+        header.append("# Not exported:")
+        header += [f"#   {s.code} {s.name}: {s.reason}" for s in done.skipped]
+    text = (
+        _dump(done.objects, "\n".join(header) + "\n") if done.objects else "\n".join(header) + "\n"
+    )
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        try:
+            _write_atomically(args.output, text)
+        except OSError as exc:
+            return _fail(prog, f"{args.output}: cannot write: {exc.strerror}", 1)
+    print(
+        f"{prog}: {len(done.covered)} rule(s) exported as {len(done.objects)} objects; "
+        f"{len(done.skipped)} not exported (see the header of the output)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write beside the target, then rename over it: never a half-written file."""
+    fd, temporary = tempfile.mkstemp(dir=path.parent or Path("."), prefix=f".{path.name}.")
+    try:
+        os.chmod(temporary, _mode(path))
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _mode(path: Path) -> int:
+    """The file's mode if it exists, else what the umask leaves of rw-rw-rw-."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask

@@ -1,4 +1,5 @@
-"""`mllint install`: server-side apply of the webhook's namespace, TLS Secret and configurations.
+"""`mllint install`: server-side apply of the webhook's namespace, TLS Secret and configurations,
+or (`--policies`) of the admission policies that stand in for the webhook.
 
 Server-side apply (a PATCH with `application/apply-patch+yaml`) creates an object that is missing
 and updates one that exists in a single request, and records mllint as the manager of the fields
@@ -146,6 +147,16 @@ def _patch_call(api_client: Any, obj: dict[str, Any]) -> tuple[Callable[..., Any
             return admission.patch_validating_webhook_configuration_with_http_info, {"name": name}
         case "MutatingWebhookConfiguration":
             return admission.patch_mutating_webhook_configuration_with_http_info, {"name": name}
+        case "ValidatingAdmissionPolicy":
+            return admission.patch_validating_admission_policy_with_http_info, {"name": name}
+        case "ValidatingAdmissionPolicyBinding":
+            vapb = admission.patch_validating_admission_policy_binding_with_http_info
+            return vapb, {"name": name}
+        case "MutatingAdmissionPolicy":
+            return admission.patch_mutating_admission_policy_with_http_info, {"name": name}
+        case "MutatingAdmissionPolicyBinding":
+            mapb = admission.patch_mutating_admission_policy_binding_with_http_info
+            return mapb, {"name": name}
     raise ValueError(f"install does not apply {obj['kind']} objects")
 
 
