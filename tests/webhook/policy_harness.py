@@ -1,0 +1,202 @@
+"""Admission policies evaluated as the API server evaluates them, with an independent CEL
+implementation: `common-expression-language` (the Rust `cel` crate's Python binding).
+
+Why that one: it follows the current CEL specification where the API server's cel-go does and
+cel-python 0.5 does not (heterogeneous numeric equality `1 == 1.0`, `string(1.0) == "1"`,
+equality across types is false rather than an error), and it evaluates a compiled program in
+microseconds, which keeps a parity test over the whole corpus fast. Neither parses the optional
+syntax (`.?f`), so the policies do not use it.
+
+What the API server adds to CEL and the policies use is defined here, as the Kubernetes CEL
+documentation defines it (https://kubernetes.io/docs/reference/using-api/cel/):
+- the strings extension's `join`, `replace` and `trim` (cel-go ext.Strings);
+- `JSONPatch{op: ..., path: ..., value: ...}` values of a MutatingAdmissionPolicy's
+  jsonPatch expression, read here as maps with the same three fields.
+
+Bound as the API server binds them (k8s.io/apiserver admission/plugin/cel): `object` and
+`oldObject` as JSON (maps without a schema; `oldObject` null on CREATE), `request` as the
+AdmissionRequest's JSON (empty fields left out), `params` null (no paramKind),
+`namespaceObject` the namespace or null for a cluster-scoped object, and `variables`
+evaluated lazily, each at most once per request, when an expression first reads it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import cel
+from webhook_helpers import apply_patch
+
+_VARIABLE = re.compile(r"\bvariables\.([A-Za-z_][A-Za-z0-9_]*)")
+_STRING = r'"(?:[^"\\]|\\.)*"'
+_JSONPATCH = re.compile(rf"JSONPatch\{{op: ({_STRING}), path: ({_STRING}), value: ")
+
+
+def _join(items: list[str], separator: str = "") -> str:
+    return separator.join(items)
+
+
+def _replace(text: str, old: str, new: str, count: int = -1) -> str:
+    return text.replace(old, new, count)
+
+
+def _trim(text: str) -> str:
+    return text.strip()
+
+
+FUNCTIONS = {"join": _join, "replace": _replace, "trim": _trim}
+
+
+def as_json(value: Any) -> Any:
+    """A manifest as the API server holds it: JSON values only (YAML dates become strings)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+class Program:
+    """One compiled expression and the variables it reads."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.program = cel.compile(_JSONPATCH.sub(r'{"op": \1, "path": \2, "value": ', source))
+        self.reads = sorted(set(_VARIABLE.findall(source)))
+
+
+@dataclass
+class Request:
+    """What the API server knows of one admission request."""
+
+    obj: dict[str, Any]
+    resource: tuple[str, str, str]
+    """(group, version, resource plural)."""
+    operation: str = "CREATE"
+    username: str = "alice"
+    groups: tuple[str, ...] = ("system:authenticated",)
+    namespace_labels: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def namespace(self) -> str:
+        meta = self.obj.get("metadata") or {}
+        return str(meta.get("namespace") or "")
+
+    def bindings(self) -> dict[str, Any]:
+        group, version, plural = self.resource
+        request: dict[str, Any] = {
+            "uid": "0",
+            "kind": {"group": group, "version": version, "kind": self.obj.get("kind")},
+            "resource": {"group": group, "version": version, "resource": plural},
+            "operation": self.operation,
+            "userInfo": {"username": self.username, "groups": list(self.groups)},
+            "object": self.obj,
+        }
+        name = (self.obj.get("metadata") or {}).get("name")
+        if name:
+            request["name"] = name
+        namespace_object = None
+        if self.namespace:
+            request["namespace"] = self.namespace
+            labels = {"kubernetes.io/metadata.name": self.namespace, **self.namespace_labels}
+            namespace_object = {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": self.namespace, "labels": labels},
+            }
+        return {
+            "object": self.obj,
+            "oldObject": None,
+            "request": request,
+            "params": None,
+            "namespaceObject": namespace_object,
+        }
+
+
+class Evaluation:
+    """One request against one policy: variables computed lazily, at most once."""
+
+    def __init__(self, policy: Policy, request: Request) -> None:
+        self.policy = policy
+        self.values: dict[str, Any] = {}
+        # One context per request: converting the object to CEL values is the costly part.
+        self.context = cel.Context({**request.bindings(), "variables": {}})
+        for name, function in FUNCTIONS.items():
+            self.context.add_function(name, function)
+
+    def run(self, program: Program) -> Any:
+        missing = [name for name in program.reads if name not in self.values]
+        for name in missing:
+            if name not in self.values:
+                self.values[name] = self.run(self.policy.variables[name])
+        if missing:
+            self.context.add_variable("variables", dict(self.values))
+        return program.program.execute(self.context)
+
+
+@dataclass
+class Verdict:
+    messages: list[str]
+    """What the API server answers: one message per failed validation."""
+    findings: list[str]
+
+
+class Policy:
+    """A ValidatingAdmissionPolicy or MutatingAdmissionPolicy with its expressions compiled."""
+
+    def __init__(self, obj: dict[str, Any]) -> None:
+        self.obj = obj
+        spec = obj["spec"]
+        self.name = obj["metadata"]["name"]
+        self.rules = spec["matchConstraints"]["resourceRules"]
+        self.conditions = [(c["name"], Program(c["expression"])) for c in spec["matchConditions"]]
+        self.variables = {v["name"]: Program(v["expression"]) for v in spec.get("variables", [])}
+        self.validations = [
+            (Program(v["expression"]), Program(v["messageExpression"]))
+            for v in spec.get("validations", [])
+        ]
+        self.mutations = [Program(m["jsonPatch"]["expression"]) for m in spec.get("mutations", [])]
+
+    def matches(self, request: Request) -> bool:
+        """matchConstraints (rules: group, resource, operation; versions by matchPolicy
+        Equivalent, which sends any served version of a matched resource)."""
+        group, _version, plural = request.resource
+        return any(
+            group in r["apiGroups"]
+            and plural in r["resources"]
+            and request.operation in r["operations"]
+            for r in self.rules
+        )
+
+    def applies(self, request: Request) -> Evaluation | None:
+        """The evaluation of a request the policy matches and all matchConditions admit."""
+        if not self.matches(request):
+            return None
+        evaluation = Evaluation(self, request)
+        for _name, condition in self.conditions:
+            if evaluation.run(condition) is not True:
+                return None
+        return evaluation
+
+    def validate(self, request: Request) -> Verdict | None:
+        """The messages of the validations that fail and the findings behind them
+        (`variables.findings`, the engine's messages); None when the policy does not apply."""
+        evaluation = self.applies(request)
+        if evaluation is None:
+            return None
+        failed = []
+        for expression, message in self.validations:
+            if evaluation.run(expression) is not True:
+                failed.append(evaluation.run(message))
+        text = evaluation.values.get("findings", "")
+        return Verdict(failed, text.split("\n") if failed and text else [])
+
+    def mutate(self, obj: dict[str, Any], request: Request) -> dict[str, Any]:
+        """The object after the policy's JSON Patch mutations, as the API server applies them."""
+        evaluation = self.applies(request)
+        if evaluation is None:
+            return obj
+        for mutation in self.mutations:
+            ops = evaluation.run(mutation)
+            obj = apply_patch(obj, [dict(op) for op in ops])
+        return obj

@@ -1,0 +1,426 @@
+"""The exported admission policies decide as the engine does, proven by evaluating their CEL
+(`policy_harness`) on every covered rule's fixtures and on every object of ../shared/corpus,
+and comparing with what the webhook decides for the same request: the same findings (the
+engine's messages, so the same containers and resources), the same enforcement action, the same
+objects left alone; and the mutations give what `mllint --fix` gives, and nothing more when the
+API server runs them again."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import functools
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+from policy_harness import Policy, Request, as_json
+from webhook_helpers import apply_patch
+
+from mllint.linter.discover import EXTENSIONS, SKIPPED_DIRS
+from mllint.linter.loader import LoadError, load
+from mllint.rules import Engine, parse_config
+from mllint.rules.workload import OTHER_KINDS, group_of
+from mllint.webhook.admission import Review
+from mllint.webhook.policies import ACTIONS, export
+from mllint.webhook.review import Admission
+from mllint.webhook.settings import Action, WebhookSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "rules" / "fixtures"
+CORPUS = ROOT.parent / "shared" / "corpus"
+VAP_SCHEMA_VERSION = "1.30.0"
+"""ValidatingAdmissionPolicy is GA (admissionregistration.k8s.io/v1) since 1.30."""
+MAP_SCHEMA_VERSION = kubernetes_validate.utils.latest_version()
+MLLINT = [sys.executable, "-c", "import sys; from mllint.linter.cli import main; sys.exit(main())"]
+
+SETTINGS = WebhookSettings(exempt_namespaces=("kube-*",), namespace="mllint-system")
+
+
+def policies(engine: Engine, settings: WebhookSettings, which: str) -> list[Policy]:
+    objects = export(engine, settings, which).objects  # type: ignore[arg-type]
+    return [Policy(o) for o in objects if not o["kind"].endswith("Binding")]
+
+
+def code_of(policy: Policy) -> str:
+    return str(policy.obj["metadata"]["annotations"]["mllint.io/rule"])
+
+
+def resource_of(engine: Engine, obj: dict[str, Any]) -> tuple[str, str, str] | None:
+    """(group, version, plural) the API server would name for the object, from the engine's
+    kinds; None for a kind it does not know (no policy can match it)."""
+    api_version = str(obj.get("apiVersion", ""))
+    group, kind = group_of(api_version), obj.get("kind")
+    for k in [*engine.kinds, *OTHER_KINDS]:
+        if (k.group, k.kind) == (group, kind):
+            return group, api_version.rpartition("/")[2], k.plural
+    return None
+
+
+def documents(path: Path) -> Iterator[dict[str, Any]]:
+    try:
+        for doc in load(path.read_bytes()):
+            if isinstance(doc.obj, dict) and doc.obj:
+                yield as_json(doc.obj)
+    except (LoadError, UnicodeDecodeError):
+        return
+
+
+@functools.cache
+def corpus_objects() -> list[tuple[str, dict[str, Any]]]:
+    if not CORPUS.is_dir():
+        return []
+    return [
+        (str(p.relative_to(CORPUS)), obj)
+        for p in sorted(CORPUS.rglob("*"))
+        if p.name.endswith(EXTENSIONS) and not SKIPPED_DIRS.intersection(p.parts) and p.is_file()
+        for obj in documents(p)
+    ]
+
+
+def fixture_objects(codes: set[str]) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (f"{code}/{p.name}", obj)
+        for code in sorted(codes)
+        for p in sorted((FIXTURES / code).glob("*.yaml"))
+        for obj in documents(p)
+    ]
+
+
+def webhook_decision(
+    admission: Admission, request: Request
+) -> tuple[dict[str, list[str]], dict[str, Action]]:
+    """What the webhook finds for the request, per rule code: messages and action."""
+    review = Review("admission.k8s.io/v1", "0", request.bindings()["request"])
+    outcome = admission.validate(review)
+    messages: dict[str, list[str]] = {}
+    actions: dict[str, Action] = {}
+    for judged in outcome.judged:
+        messages.setdefault(judged.finding.code, []).append(judged.finding.message)
+        actions[judged.finding.code] = judged.action
+    return messages, actions
+
+
+@dataclass
+class Tally:
+    objects: int = 0
+    matched: int = 0
+    """(object, rule) pairs the policy matched and evaluated."""
+    findings: int = 0
+
+
+class Judge:
+    """The webhook and the exported validating policies under one configuration, built once."""
+
+    def __init__(self, engine: Engine, settings: WebhookSettings) -> None:
+        self.engine = engine
+        self.admission = Admission(settings, engine)
+        objects = export(engine, settings, "vap").objects
+        self.vaps = [Policy(o) for o in objects if o["kind"] == "ValidatingAdmissionPolicy"]
+        self.bindings = {
+            o["spec"]["policyName"]: o["spec"]["validationActions"]
+            for o in objects
+            if o["kind"] == "ValidatingAdmissionPolicyBinding"
+        }
+
+    def compare(
+        self, objects: list[tuple[str, dict[str, Any]]], request: Request | None = None
+    ) -> Tally:
+        tally = Tally()
+        mismatches = []
+        for where, obj in objects:
+            resource = resource_of(self.engine, obj)
+            if resource is None:
+                continue
+            tally.objects += 1
+            req = (
+                replace(request, obj=obj, resource=resource) if request else Request(obj, resource)
+            )
+            messages, actions = webhook_decision(self.admission, req)
+            for policy in self.vaps:
+                code = code_of(policy)
+                want = sorted(messages.get(code, []))
+                verdict = policy.validate(req)
+                got = sorted(verdict.findings) if verdict else []
+                if verdict is not None:
+                    tally.matched += 1
+                tally.findings += len(want)
+                if want != got:
+                    mismatches.append((where, code, want, got))
+                    continue
+                if want:
+                    assert verdict is not None
+                    (message,) = verdict.messages
+                    assert "\n" not in message and all(m in message for m in want)
+                    assert self.bindings[policy.name] == [ACTIONS[actions[code]]]
+        assert mismatches == []
+        return tally
+
+
+COVERED = {code_of(p) for p in policies(Engine(), SETTINGS, "vap")}
+MUTATING = {code_of(p) for p in policies(Engine(), SETTINGS, "map")}
+
+
+def test_policies_cover_the_rules_they_can() -> None:
+    assert {"ML101", "ML501", "ML502", "ML706"} <= COVERED
+    assert {"ML501", "ML502", "ML706"} <= MUTATING
+    done = export(Engine(), SETTINGS, "vap")
+    active = {a.rule.code for a in Engine().active}
+    skipped = {s.code: s.reason for s in done.skipped}
+    assert set(done.covered) | set(skipped) == active
+    assert not set(done.covered) & set(skipped)
+    for code in ("ML801", "ML802", "ML803", "ML804"):
+        assert "other objects" in skipped[code]
+
+
+def test_validating_policies_decide_as_the_engine_on_the_fixtures() -> None:
+    tally = Judge(Engine(), SETTINGS).compare(fixture_objects(COVERED))
+    assert tally.findings >= 8
+    print(f"fixtures: {tally.objects} objects, {len(COVERED)} rules, {tally.findings} findings")
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"the shared corpus is absent ({CORPUS})")
+def test_validating_policies_decide_as_the_engine_on_the_corpus() -> None:
+    objects = corpus_objects()
+    tally = Judge(Engine(), SETTINGS).compare(objects)
+    assert tally.objects > 1000
+    assert tally.findings > 20
+    print(
+        f"corpus: {len(objects)} objects, {tally.objects} of known kinds, {len(COVERED)} rules, "
+        f"{tally.matched} policy evaluations, {tally.findings} findings"
+    )
+
+
+def compare_mutating(
+    engine: Engine, settings: WebhookSettings, objects: list[tuple[str, dict[str, Any]]]
+) -> int:
+    """For each MutatingAdmissionPolicy alone: its result equals the webhook's /mutate with
+    only that rule (which equals `mllint --fix`, tests/webhook/test_parity.py), and running
+    it again on its result changes nothing. Returns the number of objects it changed."""
+    changed = 0
+    for policy in policies(engine, settings, "map"):
+        code = code_of(policy)
+        admission = Admission(settings.model_copy(update={"mutate": (code,)}), engine)
+        for where, obj in objects:
+            resource = resource_of(engine, obj)
+            if resource is None:
+                continue
+            request = Request(obj, resource)
+            review = Review("admission.k8s.io/v1", "0", request.bindings()["request"])
+            response = admission.mutate(review).response
+            ops = []
+            if "patch" in response:
+                ops = json.loads(base64.b64decode(response["patch"]))
+            want = apply_patch(obj, ops)
+            got = policy.mutate(copy.deepcopy(obj), request)
+            assert got == want, (where, code)
+            again = policy.mutate(copy.deepcopy(got), Request(got, resource))
+            assert again == got, (where, code, "not idempotent")
+            changed += got != obj
+    return changed
+
+
+def test_mutating_policies_give_the_fixed_fixtures() -> None:
+    engine = Engine()
+    for policy in policies(engine, SETTINGS, "map"):
+        code = code_of(policy)
+        bad = list(documents(FIXTURES / code / "bad.yaml"))
+        fixed = list(documents(FIXTURES / code / "fixed.yaml"))
+        assert len(bad) == len(fixed)
+        for obj, want in zip(bad, fixed, strict=True):
+            resource = resource_of(engine, obj)
+            assert resource is not None
+            assert policy.mutate(copy.deepcopy(obj), Request(obj, resource)) == want, code
+    assert compare_mutating(engine, SETTINGS, fixture_objects(MUTATING)) >= len(MUTATING)
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"the shared corpus is absent ({CORPUS})")
+def test_mutating_policies_fix_as_the_engine_on_the_corpus() -> None:
+    changed = compare_mutating(Engine(), SETTINGS, corpus_objects())
+    assert changed > 10
+    print(f"corpus: {changed} objects changed by {len(MUTATING)} mutating policies")
+
+
+# What the webhook leaves alone, the policies leave alone.
+
+BAD_GPU: dict[str, Any] = {
+    "apiVersion": "apps/v1",
+    "kind": "Deployment",
+    "metadata": {"name": "llm", "namespace": "ml"},
+    "spec": {
+        "template": {
+            "metadata": {"labels": {"app": "llm"}},
+            "spec": {
+                "containers": [
+                    {
+                        "name": "vllm",
+                        "image": "vllm/vllm-openai:v0.6.0",
+                        "resources": {"requests": {"nvidia.com/gpu": 1}},
+                    }
+                ]
+            },
+        }
+    },
+}
+
+
+def variant(**changes: Any) -> dict[str, Any]:
+    obj = copy.deepcopy(BAD_GPU)
+    for pointer, value in changes.items():
+        *path, last = pointer.split("__")
+        node = obj
+        for token in path:
+            node = node.setdefault(token, {})
+        node[last] = value
+    return obj
+
+
+REASON = {"ignore-check.mllint.io/ML101": "the device plugin reads requests here"}
+CASES = {
+    "plain": (variant(), {}),
+    "exempt namespace": (variant(metadata__namespace="kube-system"), {}),
+    "annotation by code": (variant(metadata__annotations=REASON), {}),
+    "annotation by name": (
+        variant(metadata__annotations={"ignore-check.mllint.io/gpu-not-in-limits": "why"}),
+        {},
+    ),
+    "annotation lower-case code": (
+        variant(metadata__annotations={"ignore-check.mllint.io/ml101": "why"}),
+        {},
+    ),
+    "annotation without reason": (
+        variant(metadata__annotations={"ignore-check.mllint.io/ML101": "  "}),
+        {},
+    ),
+    "ignore-all": (variant(metadata__annotations={"mllint.io/ignore-all": "sandbox"}), {}),
+    "template annotation": (variant(spec__template__metadata__annotations=REASON), {}),
+    "controlled": (
+        variant(
+            metadata__ownerReferences=[
+                {"apiVersion": "v1", "kind": "X", "name": "x", "uid": "1", "controller": True}
+            ]
+        ),
+        {},
+    ),
+    "being deleted": (variant(metadata__deletionTimestamp="2026-01-01T00:00:00Z"), {}),
+    "exempt user": (variant(), {"username": "system:serviceaccount:ci:deployer"}),
+    "exempt group": (variant(), {"groups": ("system:authenticated", "platform-admins")}),
+}
+
+
+@pytest.mark.parametrize("allow", [True, False], ids=["suppression", "no-suppression"])
+@pytest.mark.parametrize("judge_controlled", [False, True], ids=["owners", "controlled"])
+def test_what_the_webhook_leaves_alone_the_policies_leave_alone(
+    allow: bool, judge_controlled: bool
+) -> None:
+    config = parse_config(
+        {"allow-suppression": allow, "exclude": {"names": ["skip-*"], "namespaces": ["tmp-?"]}},
+        "test",
+    )
+    engine = Engine(config)
+    settings = SETTINGS.model_copy(
+        update={
+            "exempt_users": ("system:serviceaccount:ci:*",),
+            "exempt_groups": ("platform-*",),
+            "judge_controlled": judge_controlled,
+        }
+    )
+    cases = {
+        **CASES,
+        "excluded name": (variant(metadata__name="skip-me"), {}),
+        "excluded namespace": (variant(metadata__namespace="tmp-1"), {}),
+        "namespace not excluded": (variant(metadata__namespace="tmp-12"), {}),
+    }
+    judge = Judge(engine, settings)
+    for name, (obj, who) in cases.items():
+        request = Request(obj, ("apps", "v1", "deployments"), **who)
+        assert judge.compare([(name, as_json(obj))], request).objects == 1
+
+
+def test_enforcement_actions_are_the_webhooks() -> None:
+    settings = SETTINGS.model_copy(update={"enforcement": {"ML101": Action.AUDIT, "ML502": "deny"}})
+    objects = export(Engine(), settings, "vap").objects
+    actions = {
+        o["metadata"]["annotations"]["mllint.io/rule"]: o["spec"]["validationActions"]
+        for o in objects
+        if o["kind"] == "ValidatingAdmissionPolicyBinding"
+    }
+    assert actions == {"ML101": ["Audit"], "ML501": ["Warn"], "ML502": ["Deny"], "ML706": ["Warn"]}
+    audit = export(Engine(), SETTINGS.model_copy(update={"audit_mode": True}), "vap").objects
+    assert {tuple(o["spec"].get("validationActions", ["Audit"])) for o in audit} == {("Audit",)}
+    assert export(Engine(), SETTINGS.model_copy(update={"audit_mode": True}), "map").objects == []
+
+
+def test_every_exported_object_is_valid_against_the_openapi_schema() -> None:
+    engine = Engine()
+    for which, version in (("vap", VAP_SCHEMA_VERSION), ("map", MAP_SCHEMA_VERSION)):
+        objects = export(engine, SETTINGS, which).objects  # type: ignore[arg-type]
+        assert objects
+        names = [(o["kind"], o["metadata"]["name"]) for o in objects]
+        assert len(names) == len(set(names))
+        for obj in objects:
+            kubernetes_validate.validate(obj, version, strict=True)
+            spec = obj["spec"]
+            # The API server's own limits (admissionregistration validation.go).
+            assert len(spec.get("matchConditions", [])) <= 64
+            assert len(obj["metadata"]["name"]) <= 253
+            if obj["kind"] == "MutatingAdmissionPolicy":
+                assert spec["reinvocationPolicy"] == "IfNeeded"
+
+
+def test_a_custom_kind_from_the_configuration_reaches_the_policies() -> None:
+    config = parse_config(
+        {
+            "kinds": [
+                {
+                    "api-version": "ml.example.com/v1",
+                    "kind": "Trainer",
+                    "role": "batch",
+                    "templates": [{"path": "/spec/workers/*/template"}],
+                }
+            ]
+        },
+        "test",
+    )
+    engine = Engine(config)
+    trainer = {
+        "apiVersion": "ml.example.com/v1",
+        "kind": "Trainer",
+        "metadata": {"name": "t", "namespace": "ml"},
+        "spec": {"workers": {"a": {"template": BAD_GPU["spec"]["template"]}}},
+    }
+    (gpu,) = [p for p in policies(engine, SETTINGS, "vap") if code_of(p) == "ML101"]
+    verdict = gpu.validate(Request(trainer, ("ml.example.com", "v1", "trainers")))
+    assert verdict is not None
+    assert verdict.findings == [f.message for f in engine.evaluate(trainer) if f.code == "ML101"]
+    assert len(verdict.findings) == 1
+
+
+def test_export_command_writes_the_policies_and_lists_what_it_leaves_out(tmp_path: Path) -> None:
+    out = tmp_path / "policies.yaml"
+    done = subprocess.run(
+        [*MLLINT, "export", "vap", "-o", str(out)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    text = out.read_text()
+    assert "#   ML804 pdb-missing: whole-set rule" in text
+    objects = [o for o in yaml.safe_load_all(text) if o]
+    assert objects == export(Engine(), WebhookSettings(namespace="mllint-system"), "vap").objects
+    assert "rule(s) exported" in done.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("select: [NOPE]\n")
+    failed = subprocess.run(
+        [*MLLINT, "export", "map", "--config", str(bad)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert failed.returncode == 2
+    assert "NOPE" in failed.stderr and "Traceback" not in failed.stderr
