@@ -33,6 +33,8 @@ from mllint.rules import Engine
 from mllint.webhook import certs
 from mllint.webhook.cli import install, webhook_config
 from mllint.webhook.config_objects import webhook_rules
+from mllint.webhook.policies import export
+from mllint.webhook.settings import WebhookSettings
 
 MLLINT = [sys.executable, "-c", "import sys; from mllint.linter.cli import main; sys.exit(main())"]
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -567,3 +569,58 @@ def test_rules_group_kinds_without_widening_the_match() -> None:
     rules = webhook_rules(kinds)
     assert matched({"rules": rules}) == {(g, v, p) for g, vs, p, _ in kinds for v in vs}
     assert len(rules) == 5
+
+
+# --- install --policies
+
+
+def test_install_policies_applies_the_admission_policies_instead_of_the_webhook(
+    api: FakeAPIServer, tmp_path: Path
+) -> None:
+    config = str(kubeconfig(tmp_path / "kubeconfig", api.url))
+    code, out, err = call(install, "--policies", "--mutating-policies", "--kubeconfig", config)
+    assert code == 0, err
+    settings = WebhookSettings(namespace="mllint-system")
+    expected = [
+        *export(Engine(), settings, "vap").objects,
+        *export(Engine(), settings, "map").objects,
+    ]
+    kinds = {o["kind"] for o in expected}
+    assert kinds == {
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+        "MutatingAdmissionPolicy",
+        "MutatingAdmissionPolicyBinding",
+    }
+    assert [r.body for r in api.requests] == expected
+    assert [r.path for r in api.requests] == [
+        f"{ADMISSION}/{o['kind'].lower()}s/{o['metadata']['name']}".replace("policys", "policies")
+        for o in expected
+    ]
+    assert out.splitlines() == [
+        f"{o['kind'].lower()}/{o['metadata']['name']} created" for o in expected
+    ]
+    for request in api.requests:
+        assert request.method == "PATCH"
+        assert request.headers["content-type"] == "application/apply-patch+yaml"
+        assert request.query["fieldManager"] == ["mllint"]
+        validate(request.body)
+
+
+def test_install_policies_needs_no_certificates_and_only_validating_by_default(
+    api: FakeAPIServer, tmp_path: Path
+) -> None:
+    config = str(kubeconfig(tmp_path / "kubeconfig", api.url))
+    code, _, err = call(install, "--policies", "--kubeconfig", config, "--failure-policy", "Fail")
+    assert code == 0, err
+    assert {r.body["kind"] for r in api.requests} == {
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+    }
+    assert {r.body["spec"].get("failurePolicy", "Fail") for r in api.requests} == {"Fail"}
+    code, _, err = call(install, "--mutating-policies", "--kubeconfig", config)
+    assert code == 2
+    assert "--mutating-policies needs --policies" in err
+    code, _, err = call(install, "--kubeconfig", config)
+    assert code == 2
+    assert "--cert-dir is required" in err
