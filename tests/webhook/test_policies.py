@@ -424,3 +424,12 @@ def test_export_command_writes_the_policies_and_lists_what_it_leaves_out(tmp_pat
     )
     assert failed.returncode == 2
     assert "NOPE" in failed.stderr and "Traceback" not in failed.stderr
+
+
+def test_the_policies_page_lists_what_is_exported() -> None:
+    page = (ROOT / "docs" / "policies.md").read_text()
+    rows = [line.split("|")[1:4] for line in page.splitlines() if line.startswith("| ML")]
+    validating = {r[0].split()[0] for r in rows if r[1].strip() == "yes"}
+    mutating = {r[0].split()[0] for r in rows if r[2].strip() == "yes"}
+    assert validating == COVERED
+    assert mutating == MUTATING
