@@ -32,7 +32,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mllint.rules import pointer as jp
-from mllint.rules.traits import _VENDOR_GPU, ACCELERATORS
+from mllint.rules.model import Role
+from mllint.rules.traits import _NOT_ML_IMAGES, _VENDOR_GPU, ACCELERATORS, Purpose
 
 if TYPE_CHECKING:
     from mllint.rules.engine import ActiveRule, Engine
@@ -67,6 +68,12 @@ class Translation:
     """A CEL list of `JSONPatch` values applying the rule's safe fix; None when not exported."""
     variables: tuple[tuple[str, str], ...] = ()
     """(name, expression) of the variables `findings` reads (`variables.<name>`), in order."""
+    kinds: frozenset[tuple[str, str]] | None = None
+    """(group, kind) the translation covers; None: every kind the rule judges."""
+    patch_kinds: frozenset[tuple[str, str]] | None = None
+    """(group, kind) the patch covers; None: the same as `kinds`."""
+    left_out: tuple[str, ...] = ()
+    """Kinds the rule judges that the translation does not cover, each with the reason."""
 
 
 def literal(value: Any) -> str:
@@ -216,16 +223,29 @@ def reaches(node: str, pattern: str, names: Names) -> str:
     return f"size({values(node, pattern, names)}) > 0"
 
 
-def pods(kinds: Iterable[WorkloadKind], names: Names, *, suppression: list[str] | None) -> str:
+def pods(
+    kinds: Iterable[WorkloadKind],
+    names: Names,
+    *,
+    suppression: list[str] | None,
+    purposes: bool = False,
+) -> str:
     """A CEL list of groups of pods (one group per template, or per item of a template path's
-    first wildcard when it has two), each pod (`Subject.pods`) the list of its containers
-    (init, main, then the template's other places), each as `{"name": ..., "spec": ...}`:
-    `name` is the name the engine's messages show (quoted as Python's `repr`), `spec` the
-    container. The kind is chosen on `object.apiVersion` and `object.kind`. `suppression`
-    holds the annotation keys that silence the rule in a pod template (None: never)."""
+    first wildcard when it has two). Each pod (`Subject.pods`) is a map:
+
+    - `containers`: its containers (init, main, then the template's other places), each as
+      `{"name": ..., "spec": ...}`, `name` the name the engine's messages show (quoted as
+      Python's `repr`), `spec` the container;
+    - `suppressed`: whether its template's annotations silence the rule (`suppression` holds
+      the keys that do; None: never);
+    - `purpose`: its `traits.Purpose` value when `purposes` is asked (NotExpressible for a kind
+      whose pods need more than CEL here derives), else empty.
+
+    The kind is chosen on `object.apiVersion` and `object.kind`."""
     parts = []
     for kind in kinds:
-        templates = " + ".join(_template(t, names, suppression) for t in kind.templates) or "[]"
+        made = [_template(kind, t, names, suppression, purposes) for t in kind.templates]
+        templates = " + ".join(made) or "[]"
         parts.append(
             f"object.kind == {literal(kind.kind)} && {_group_test(kind.group)} ? {templates}"
         )
@@ -240,17 +260,22 @@ def _group_test(group: str) -> str:
     return group_is(group)
 
 
-def _template(template: PodTemplate, names: Names, suppression: list[str] | None) -> str:
+def _template(
+    kind: WorkloadKind,
+    template: PodTemplate,
+    names: Names,
+    suppression: list[str] | None,
+    purposes: bool,
+) -> str:
     node = names("t")
     spec = node if template.inline else member(node, "spec")
     kept = [is_map(node)]
     if template.when:
         kept.append("(" + " || ".join(reaches(spec, w, names) for w in template.when) + ")")
-    if suppression is not None and not template.inline and template.path:
-        meta = member(node, "metadata")
-        kept.append(f"!({has(node, 'metadata')} && {suppressed(meta, suppression)})")
-    found = []
-    for pattern in (*template.init_containers, *template.main_containers, *template.containers):
+    found, mains, every = [], [], []
+    for index, pattern in enumerate(
+        (*template.init_containers, *template.main_containers, *template.containers)
+    ):
         last = jp.split(pattern)[-1]
         c = names("c")
         name = member(c, "name")
@@ -259,14 +284,24 @@ def _template(template: PodTemplate, names: Names, suppression: list[str] | None
             f"({has(c, 'name')} && {name} != null ? "
             f"{literal(chr(39))} + {text(name)} + {literal(chr(39))} : {fallback})"
         )
-        found.append(
-            f"{values(spec, pattern, names)}.filter({c}, {is_map(c)})"
-            f".map({c}, {{'name': {shown}, 'spec': {c}}})"
-        )
+        specs = f"{values(spec, pattern, names)}.filter({c}, {is_map(c)})"
+        found.append(f"{specs}.map({c}, {{'name': {shown}, 'spec': {c}}})")
+        every.append(specs)
+        if index >= len(template.init_containers):
+            mains.append(specs)
     containers = " + ".join(found) or "[]"
+    silenced = "false"
+    if suppression is not None and not template.inline and template.path:
+        meta = member(node, "metadata")
+        silenced = f"({has(node, 'metadata')} && {suppressed(meta, suppression)})"
+    purpose = literal("")
+    if purposes:
+        purpose = _purpose(kind, template, spec, (mains, every), names)
     if not template.inline:
         # A template whose spec is not a map is a pod with no containers.
         containers = f"({has(node, 'spec')} && {is_map(spec)} ? {containers} : [])"
+        purpose = f"({has(node, 'spec')} && {is_map(spec)} ? {purpose} : {literal('batch')})"
+    pod = f"{{'containers': {containers}, 'suppressed': {silenced}, 'purpose': {purpose}}}"
     tokens = jp.split(template.path)
     if tokens.count(jp.WILDCARD) == 2:
         # A group per item of the first wildcard (a Seldon predictor's component specs).
@@ -274,14 +309,111 @@ def _template(template: PodTemplate, names: Names, suppression: list[str] | None
         outer, inner = names("g"), "/" + "/".join(jp.escape(t) for t in tokens[second:])
         head = "/" + "/".join(jp.escape(t) for t in tokens[:second])
         made = f"{values(outer, inner, names)}.filter({node}, {' && '.join(kept)})"
-        result = f"{values('object', head, names)}.map({outer}, {made}.map({node}, {containers}))"
+        result = f"{values('object', head, names)}.map({outer}, {made}.map({node}, {pod}))"
     else:
         made = f"{values('object', template.path, names)}.filter({node}, {' && '.join(kept)})"
-        result = f"[{made}.map({node}, {containers})]"
+        result = f"[{made}.map({node}, {pod})]"
     if template.unless:
         skip = " || ".join(equals("object", at, value) for at, value in template.unless)
         result = f"(({skip}) ? [] : {result})"
     return result
+
+
+def _purpose(
+    kind: WorkloadKind,
+    template: PodTemplate,
+    spec: str,
+    containers: tuple[list[str], list[str]],
+    names: Names,
+) -> str:
+    """A CEL string: the pod's purpose, as `traits.derive` decides it, for the pods whose
+    purpose CEL here can derive: those the template decides, and those that run to completion
+    (a batch run unless they only run helper images and use no accelerator)."""
+    mains, every = containers
+    if template.purpose is not None:
+        return literal(template.purpose.value)
+    role = template.role or kind.role
+    if role is not Role.BATCH or (kind.kind == "Pod" and not kind.group):
+        raise NotExpressible(
+            f"{kind.key}: its pods are long-running, and their purpose needs the model-server "
+            "detection (images, commands, ports) that is not translated"
+        )
+    c = names("c")
+    main = "(" + (" + ".join(mains) or "[]") + ")"
+    image = f"{c}.image"
+    helper = f"type({image}) == string && {image}.matches({literal(helper_pattern())})"
+    helpers = f"{main}.all({c}, {has(c, 'image')} && {helper})"
+    uses = f"({main}.exists({c}, {_asks_accelerators(c)}) || {_claims(spec, every, names)})"
+    return (
+        f"(size({main}) > 0 && {helpers} && !{uses} ? {literal(Purpose.NOT_ML.value)} : "
+        f"{literal(Purpose.BATCH.value)})"
+    )
+
+
+def _asks_accelerators(c: str) -> str:
+    """A CEL bool: the container asks for an accelerator (`traits.accelerators_of`: its limits,
+    or its requests where it sets no limit, a count of at least one)."""
+    resources = member(c, "resources")
+    requests, limits = member(resources, "requests"), member(resources, "limits")
+    has_requests = f"({has(c, 'resources')} && {has(resources, 'requests')} && {is_map(requests)})"
+    has_limits = f"({has(c, 'resources')} && {has(resources, 'limits')} && {is_map(limits)})"
+    accelerator = literal(accelerator_pattern())
+    return (
+        f"(({has_limits} && {limits}.exists(r, r.matches({accelerator}) && "
+        f"{_positive(f'{limits}[r]')})) || ({has_requests} && {requests}.exists(r, "
+        f"r.matches({accelerator}) && !({has_limits} && r in {limits}) && "
+        f"{_positive(f'{requests}[r]')})))"
+    )
+
+
+_COUNT = r"^\s*[0-9]*[1-9][0-9]*\s*$"
+"""A whole count above zero written as a string (`traits._count`: digits once stripped)."""
+
+
+def _positive(amount: str) -> str:
+    """A CEL bool: `traits._count(amount) > 0`."""
+    return (
+        f"(type({amount}) == int ? {amount} > 0 : type({amount}) == double ? {amount} >= 1.0 : "
+        f"type({amount}) == string && {amount}.matches({literal(_COUNT)}))"
+    )
+
+
+def _truthy(value: str) -> str:
+    return (
+        f"(type({value}) == string ? {value} != '' : type({value}) == bool ? {value} : "
+        f"type({value}) == int ? {value} != 0 : type({value}) == double ? {value} != 0.0 : "
+        f"(type({value}) == list || type({value}) == map) ? size({value}) > 0 : false)"
+    )
+
+
+def _claims(spec: str, every: list[str], names: Names) -> str:
+    """A CEL bool: the pod uses a DRA claim (`traits._pod_claims` is not empty)."""
+    x, c = names("x"), names("c")
+    claims = member(spec, "resourceClaims")
+    named = f"(type({x}) == map && {has(x, 'name')} && {_truthy(member(x, 'name'))})"
+    declared = (
+        f"({has(spec, 'resourceClaims')} && type({claims}) == list && "
+        f"{claims}.exists({x}, {named}))"
+    )
+    resources = member(c, "resources")
+    used = member(resources, "claims")
+    container = (
+        f"({has(c, 'resources')} && {has(resources, 'claims')} && type({used}) == list && "
+        f"{used}.exists({x}, {named}))"
+    )
+    everything = "(" + (" + ".join(every) or "[]") + ")"
+    return f"({declared} || {everything}.exists({c}, {container}))"
+
+
+def helper_pattern() -> str:
+    """Matches an image reference (as written) whose name (`traits._image_name`: no tag or
+    digest, lower-cased, stripped) `traits.is_helper_image` accepts."""
+    source = _NOT_ML_IMAGES.pattern
+    head, tail = "(?:^|/)(?:", ")(?:$|[:@/])"
+    if not (source.startswith(head) and source.endswith(tail)):
+        raise NotExpressible("the helper image pattern changed shape")
+    words = source[len(head) : -len(tail)]
+    return rf"(?i)^(?:\s*|[^@]*/)(?:{words})(?:\s*$|[:@/])"
 
 
 # The accelerator registry as one regular expression (RE2, as CEL's `matches`).
@@ -372,7 +504,9 @@ def _gpu_not_in_limits(engine: Engine, active: ActiveRule) -> Translation:
         f"{is_map(requests)} ? {lines(per_resource)} : {literal('')})"
     )
     group = names("g")
-    per_pod = lines(f"{pod}.map({entry}, {per_container})")
+    per_pod = (
+        f"({pod}.suppressed ? '' : {lines(f'{pod}.containers.map({entry}, {per_container})')})"
+    )
     findings = lines(f"variables.pods.map({group}, {lines(f'{group}.map({pod}, {per_pod})')})")
     keys = _template_suppression(engine, active)
     return Translation(findings, variables=(("pods", pods(engine.kinds, names, suppression=keys)),))
@@ -461,6 +595,187 @@ def _hpa_metrics_missing(engine: Engine, active: ActiveRule) -> Translation:
     return Translation(found, patch)
 
 
+def plain_field(pointer: str, missing: str, present: Callable[[str], str]) -> str:
+    """A CEL string for the field a plain pointer names, as `resources.fields` finds it:
+    `missing` when it (or a parent) is absent below maps, `present(value)` when it is set, empty
+    when the path runs through something that is not a map."""
+    *head, leaf = jp.split(pointer)
+    if any(t == jp.WILDCARD or t.isdigit() for t in (*head, leaf)):
+        raise NotExpressible(f"the pointer {pointer!r} is not a plain path")
+
+    def walk(node: str, index: int) -> str:
+        if index == len(head):
+            inner = f"({has(node, leaf)} ? {present(member(node, leaf))} : {missing})"
+        else:
+            token = head[index]
+            inner = f"({has(node, token)} ? {walk(member(node, token), index + 1)} : {missing})"
+        return f"({is_map(node)} ? {inner} : {literal('')})"
+
+    return walk("object", 0)
+
+
+@dataclass(frozen=True, slots=True)
+class PerKind:
+    """A rule translated kind by kind: findings and maybe a patch per kind it covers."""
+
+    findings: dict[WorkloadKind, str]
+    patches: dict[WorkloadKind, str]
+    left_out: tuple[str, ...]
+
+
+def _per_kind(
+    engine: Engine,
+    active: ActiveRule,
+    kinds: Iterable[WorkloadKind],
+    judge: Callable[[WorkloadKind], tuple[str, str | None]],
+) -> Translation:
+    """A translation from one (findings, patch) per kind, each judged only when the object has
+    a pod of a purpose the rule judges (or no pod), as `Engine.evaluate` decides."""
+    findings: dict[WorkloadKind, str] = {}
+    patches: dict[WorkloadKind, str] = {}
+    left_out: list[str] = []
+    names = Names()
+    pod_lists: dict[WorkloadKind, str] = {}
+    for kind in kinds:
+        try:
+            if active.purposes:
+                pod_lists[kind] = pods([kind], names, suppression=None, purposes=True)
+            found, patch = judge(kind)
+        except NotExpressible as exc:
+            pod_lists.pop(kind, None)
+            left_out.append(str(exc) if str(exc).startswith(kind.key) else f"{kind.key}: {exc}")
+            continue
+        findings[kind] = found
+        if patch is not None:
+            patches[kind] = patch
+    if not findings:
+        raise NotExpressible("; ".join(left_out) or "no kind it judges")
+    variables: tuple[tuple[str, str], ...] = ()
+    if active.purposes:
+        wanted = literal(sorted(p.value for p in active.purposes))
+        every = (
+            "("
+            + " : ".join([*(f"{_kind_test(k)} ? {v}" for k, v in pod_lists.items()), "[]"])
+            + ")"
+        )
+        variables = (("pods", every),)
+        g, p = names("g"), names("p")
+        gate = (
+            f"(!variables.pods.exists({g}, size({g}) > 0) || "
+            f"variables.pods.exists({g}, {g}.exists({p}, {p}.purpose in {wanted})))"
+        )
+    else:
+        gate = "true"
+    chosen = " : ".join(f"{_kind_test(k)} ? {f}" for k, f in findings.items())
+    found = f"({gate} ? ({chosen} : {literal('')}) : {literal('')})"
+    patch = None
+    if patches:
+        fixes = " : ".join(f"{_kind_test(k)} ? {f}" for k, f in patches.items())
+        patch = f"variables.findings == '' ? [] : ({fixes} : [])"
+    return Translation(
+        found,
+        patch,
+        variables,
+        kinds=frozenset((k.group, k.kind) for k in findings),
+        patch_kinds=frozenset((k.group, k.kind) for k in patches),
+        left_out=tuple(left_out),
+    )
+
+
+def _kind_test(kind: WorkloadKind) -> str:
+    return f"object.kind == {literal(kind.kind)} && {_group_test(kind.group)}"
+
+
+def _lifecycle(
+    engine: Engine, active: ActiveRule, setting: str, message: Callable[[str, str], str]
+) -> Translation:
+    """A rule asking for a lifecycle setting (`workload.Lifecycle.unmet`) where it is missing;
+    `message(kind, field)` is its message, the fix sets the rule's `default` option."""
+    from mllint.rules.model import literal as written
+
+    default = active.options.default  # type: ignore[attr-defined]
+    names = Names()
+
+    def judge(kind: WorkloadKind) -> tuple[str, str | None]:
+        lifecycle = kind.lifecycle
+        pattern: str = getattr(lifecycle, setting)
+        if any(name == setting for name, _, _ in lifecycle.enabled_by):
+            raise NotExpressible("the setting needs a switch (not translated)")
+        *head, leaf = jp.split(pattern)
+        said = literal(message(kind.kind, f"{leaf}: {written(default)}").replace("{field}", leaf))
+        if jp.WILDCARD in head:
+            parent, x = jp.parent(pattern), names("x")
+            items = values("object", parent, names)
+            found = lines(f"{items}.map({x}, {is_map(x)} && !{has(x, leaf)} ? {said} : '')")
+            patch = None
+        else:
+            found = plain_field(pattern, said, lambda value: literal(""))
+            patch = set_value(pattern, default)
+        for other, alternative in lifecycle.satisfied_by:
+            if other == setting:
+                found = f"({reaches('object', alternative, names)} ? '' : {found})"
+        return found, patch
+
+    kinds = [k for k in engine.kinds if getattr(k.lifecycle, setting) is not None]
+    return _per_kind(engine, active, kinds, judge)
+
+
+def _job_backoff_limit_missing(engine: Engine, active: ActiveRule) -> Translation:
+    return _lifecycle(
+        engine,
+        active,
+        "backoff_limit",
+        lambda kind, setting: (
+            f"{kind} has no {{field}}, so a failing run is retried up to the "
+            f"default limit (6 for a Job), each time on GPUs: set {setting}"
+        ),
+    )
+
+
+def _job_ttl_missing(engine: Engine, active: ActiveRule) -> Translation:
+    return _lifecycle(
+        engine,
+        active,
+        "ttl",
+        lambda kind, setting: (
+            f"{kind} has no {{field}}, so it and its pods are kept after they finish: set {setting}"
+        ),
+    )
+
+
+def _cronjob_concurrency_not_forbid(engine: Engine, active: ActiveRule) -> Translation:
+    from mllint.rules.catalog.cronjob_concurrency_not_forbid import FORBID, _effect
+
+    def judge(kind: WorkloadKind) -> tuple[str, str | None]:
+        lifecycle = kind.lifecycle
+        pattern = lifecycle.concurrency
+        assert pattern is not None
+        if FORBID not in lifecycle.concurrency_values:
+            raise NotExpressible("its policy values cannot forbid overlap; nothing to judge")
+        name = jp.split(pattern)[-1]
+        missing = literal(
+            f"{kind.kind} has no {name}, so a run that is due while the last one still runs "
+            f"starts next to it, competing for GPUs: set {name}: {FORBID}"
+        )
+        overlapping = sorted(set(lifecycle.concurrency_values) - {FORBID})
+
+        def present(value: str) -> str:
+            cases = " : ".join(
+                f"{value} == {literal(v)} ? "
+                + literal(
+                    f"{kind.kind} has {name}: {v}, so a run that is due while the last one "
+                    f"still runs {_effect(v)}: set {name}: {FORBID}"
+                )
+                for v in overlapping
+            )
+            return f"({cases} : {literal('')})"
+
+        return plain_field(pattern, missing, present), set_value(pattern, FORBID)
+
+    kinds = [k for k in engine.kinds if k.lifecycle.concurrency is not None]
+    return _per_kind(engine, active, kinds, judge)
+
+
 def _template_suppression(engine: Engine, active: ActiveRule) -> list[str] | None:
     if not engine.config.allow_suppression:
         return None
@@ -471,6 +786,9 @@ Translator = Callable[["Engine", "ActiveRule"], Translation]
 
 TRANSLATORS: dict[str, Translator] = {
     "ML101": _gpu_not_in_limits,
+    "ML202": _job_backoff_limit_missing,
+    "ML204": _job_ttl_missing,
+    "ML205": _cronjob_concurrency_not_forbid,
     "ML501": _hpa_metrics_missing,
     "ML502": _hpa_min_replicas_low,
     "ML706": _clean_pod_policy_none,

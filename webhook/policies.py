@@ -29,6 +29,8 @@ API_VERSION = "admissionregistration.k8s.io/v1"
 ACTIONS = {Action.DENY: "Deny", Action.WARN: "Warn", Action.AUDIT: "Audit"}
 LABELS = {"app.kubernetes.io/name": "mllint", "app.kubernetes.io/component": "admission-policy"}
 RULE_ANNOTATION = "mllint.io/rule"
+NOT_COVERED_ANNOTATION = "mllint.io/not-covered"
+"""On a policy covering some of the kinds its rule judges: the others, and why."""
 
 Which = Literal["vap", "map"]
 
@@ -49,6 +51,8 @@ class Export:
     skipped: list[Skipped]
     covered: list[str]
     """Codes of the rules exported."""
+    partial: list[Skipped]
+    """Rules exported for some of the kinds they judge: the others, and why."""
 
 
 def failure_policy(settings: WebhookSettings) -> str:
@@ -61,7 +65,8 @@ def export(engine: Engine, settings: WebhookSettings, which: Which) -> Export:
     the webhook's settings, and the rules that cannot be exported."""
     objects: list[dict[str, Any]] = []
     skipped: list[Skipped] = []
-    covered: list[str] = []
+    partial: list[Skipped] = []
+    exported: list[str] = []
     mutating = _mutating(engine, settings)
     for active in engine.active:
         rule = active.rule
@@ -73,9 +78,15 @@ def export(engine: Engine, settings: WebhookSettings, which: Which) -> Export:
                 continue
         try:
             translation = cel.translate(engine, active)
-            kinds = _kinds(engine, active)
-            if which == "map" and translation.patch is None:
-                raise cel.NotExpressible(cel.FIX_REASONS.get(rule.code, cel.NOT_TRANSLATED))
+            covered = translation.kinds
+            if which == "map":
+                if translation.patch is None:
+                    raise cel.NotExpressible(cel.FIX_REASONS.get(rule.code, cel.NOT_TRANSLATED))
+                if translation.patch_kinds is not None:
+                    covered = translation.patch_kinds
+            kinds = [
+                k for k in _kinds(engine, active) if covered is None or (k[0], k[3]) in covered
+            ]
         except cel.NotExpressible as exc:
             skipped.append(Skipped(rule.code, rule.name, str(exc)))
             continue
@@ -84,12 +95,27 @@ def export(engine: Engine, settings: WebhookSettings, which: Which) -> Export:
             continue
         spec = _spec(engine, active, settings, kinds, translation)
         name = f"mllint-{rule.code.lower()}-{rule.name}"
+        left_out = _left_out(translation, which)
+        if left_out:
+            partial.append(Skipped(rule.code, rule.name, "; ".join(left_out)))
+        meta = _metadata(name, active, left_out)
         if which == "vap":
-            objects += _validating(name, active, action(engine, active, settings), spec)
+            objects += _validating(meta, active, action(engine, active, settings), spec)
         else:
-            objects += _mutating_policy(name, active, spec, translation)
-        covered.append(rule.code)
-    return Export(objects, skipped, covered)
+            objects += _mutating_policy(meta, spec, translation)
+        exported.append(rule.code)
+    return Export(objects, skipped, exported, partial)
+
+
+def _left_out(translation: cel.Translation, which: Which) -> list[str]:
+    """The kinds the rule judges that the policy leaves out, with the reasons: those the
+    translation does not cover, and for a mutating policy those its patch does not."""
+    reasons = list(translation.left_out)
+    if which == "map" and translation.kinds is not None and translation.patch_kinds is not None:
+        for group, kind in sorted(translation.kinds - translation.patch_kinds):
+            key = f"{group}/{kind}" if group else kind
+            reasons.append(f"{key}: the fix's JSON Patch path needs a list index")
+    return reasons
 
 
 def _mutating(engine: Engine, settings: WebhookSettings) -> frozenset[str]:
@@ -232,12 +258,11 @@ def _spec(
     }
 
 
-def _metadata(name: str, active: ActiveRule) -> dict[str, Any]:
-    return {
-        "name": name,
-        "labels": dict(LABELS),
-        "annotations": {RULE_ANNOTATION: active.rule.code, "mllint.io/docs": active.rule.url},
-    }
+def _metadata(name: str, active: ActiveRule, left_out: Sequence[str]) -> dict[str, Any]:
+    annotations = {RULE_ANNOTATION: active.rule.code, "mllint.io/docs": active.rule.url}
+    if left_out:
+        annotations[NOT_COVERED_ANNOTATION] = "; ".join(left_out)
+    return {"name": name, "labels": dict(LABELS), "annotations": annotations}
 
 
 def action(engine: Engine, active: ActiveRule, settings: WebhookSettings) -> Action:
@@ -248,9 +273,10 @@ def action(engine: Engine, active: ActiveRule, settings: WebhookSettings) -> Act
 
 
 def _validating(
-    name: str, active: ActiveRule, validation_action: Action, spec: dict[str, Any]
+    meta: dict[str, Any], active: ActiveRule, validation_action: Action, spec: dict[str, Any]
 ) -> list[dict[str, Any]]:
     rule = active.rule
+    name = meta["name"]
     head = cel.literal(f"mllint {rule.code} {rule.name}: ")
     tail = cel.literal(f" (see {rule.url})")
     newline, joiner = cel.literal(cel.SEPARATOR), cel.literal("; ")
@@ -263,28 +289,29 @@ def _validating(
         {
             "apiVersion": API_VERSION,
             "kind": "ValidatingAdmissionPolicy",
-            "metadata": _metadata(name, active),
+            "metadata": meta,
             "spec": {**spec, "validations": [validation]},
         },
         {
             "apiVersion": API_VERSION,
             "kind": "ValidatingAdmissionPolicyBinding",
-            "metadata": _metadata(name, active),
+            "metadata": meta,
             "spec": {"policyName": name, "validationActions": [ACTIONS[validation_action]]},
         },
     ]
 
 
 def _mutating_policy(
-    name: str, active: ActiveRule, spec: dict[str, Any], translation: cel.Translation
+    meta: dict[str, Any], spec: dict[str, Any], translation: cel.Translation
 ) -> list[dict[str, Any]]:
     assert translation.patch is not None
+    name = meta["name"]
     mutation = {"patchType": "JSONPatch", "jsonPatch": {"expression": translation.patch}}
     return [
         {
             "apiVersion": API_VERSION,
             "kind": "MutatingAdmissionPolicy",
-            "metadata": _metadata(name, active),
+            "metadata": meta,
             # Another mutation may add what the rule judges after this one ran; run it again
             # then. A fixed object yields no operations, so reinvocation changes nothing.
             "spec": {**spec, "mutations": [mutation], "reinvocationPolicy": "IfNeeded"},
@@ -292,7 +319,7 @@ def _mutating_policy(
         {
             "apiVersion": API_VERSION,
             "kind": "MutatingAdmissionPolicyBinding",
-            "metadata": _metadata(name, active),
+            "metadata": meta,
             "spec": {"policyName": name},
         },
     ]

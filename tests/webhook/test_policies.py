@@ -29,7 +29,7 @@ from mllint.linter.loader import LoadError, load
 from mllint.rules import Engine, parse_config
 from mllint.rules.workload import OTHER_KINDS, group_of
 from mllint.webhook.admission import Review
-from mllint.webhook.policies import ACTIONS, export
+from mllint.webhook.policies import ACTIONS, NOT_COVERED_ANNOTATION, export
 from mllint.webhook.review import Admission
 from mllint.webhook.settings import Action, WebhookSettings
 
@@ -62,6 +62,14 @@ def resource_of(engine: Engine, obj: dict[str, Any]) -> tuple[str, str, str] | N
         if (k.group, k.kind) == (group, kind):
             return group, api_version.rpartition("/")[2], k.plural
     return None
+
+
+def left_out(policy: Policy, obj: dict[str, Any]) -> bool:
+    """Whether the policy names the object's kind among those it leaves out."""
+    group = group_of(str(obj.get("apiVersion", "")))
+    key = f"{group}/{obj.get('kind')}" if group else str(obj.get("kind"))
+    said = policy.obj["metadata"]["annotations"].get(NOT_COVERED_ANNOTATION, "")
+    return any(part.split(":", 1)[0] == key for part in said.split("; "))
 
 
 def documents(path: Path) -> Iterator[dict[str, Any]]:
@@ -114,6 +122,8 @@ class Tally:
     matched: int = 0
     """(object, rule) pairs the policy matched and evaluated."""
     findings: int = 0
+    left_out: int = 0
+    """(object, rule) pairs of a kind the policy says it does not cover."""
 
 
 class Judge:
@@ -147,6 +157,9 @@ class Judge:
             for policy in self.vaps:
                 code = code_of(policy)
                 want = sorted(messages.get(code, []))
+                if not policy.matches(req) and left_out(policy, obj):
+                    tally.left_out += 1
+                    continue
                 verdict = policy.validate(req)
                 got = sorted(verdict.findings) if verdict else []
                 if verdict is not None:
@@ -169,8 +182,8 @@ MUTATING = {code_of(p) for p in policies(Engine(), SETTINGS, "map")}
 
 
 def test_policies_cover_the_rules_they_can() -> None:
-    assert {"ML101", "ML501", "ML502", "ML706"} <= COVERED
-    assert {"ML501", "ML502", "ML706"} <= MUTATING
+    assert {"ML101", "ML202", "ML204", "ML205", "ML501", "ML502", "ML706"} <= COVERED
+    assert {"ML202", "ML204", "ML205", "ML501", "ML502", "ML706"} <= MUTATING
     done = export(Engine(), SETTINGS, "vap")
     active = {a.rule.code for a in Engine().active}
     skipped = {s.code: s.reason for s in done.skipped}
@@ -213,6 +226,8 @@ def compare_mutating(
             if resource is None:
                 continue
             request = Request(obj, resource)
+            if not policy.matches(request) and left_out(policy, obj):
+                continue
             review = Review("admission.k8s.io/v1", "0", request.bindings()["request"])
             response = admission.mutate(review).response
             ops = []
@@ -352,7 +367,10 @@ def test_enforcement_actions_are_the_webhooks() -> None:
         for o in objects
         if o["kind"] == "ValidatingAdmissionPolicyBinding"
     }
-    assert actions == {"ML101": ["Audit"], "ML501": ["Warn"], "ML502": ["Deny"], "ML706": ["Warn"]}
+    assert actions["ML101"] == ["Audit"]  # error, set to audit
+    assert actions["ML502"] == ["Deny"]  # warning, set to deny
+    assert actions["ML501"] == ["Warn"]  # warning
+    assert actions["ML204"] == ["Audit"]  # info
     audit = export(Engine(), SETTINGS.model_copy(update={"audit_mode": True}), "vap").objects
     assert {tuple(o["spec"].get("validationActions", ["Audit"])) for o in audit} == {("Audit",)}
     assert export(Engine(), SETTINGS.model_copy(update={"audit_mode": True}), "map").objects == []
