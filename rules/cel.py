@@ -32,8 +32,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mllint.rules import pointer as jp
-from mllint.rules.model import Role
-from mllint.rules.traits import _NOT_ML_IMAGES, _VENDOR_GPU, ACCELERATORS, Purpose
+from mllint.rules.traits import _PLACEHOLDER, _VENDOR_GPU, ACCELERATORS
 
 if TYPE_CHECKING:
     from mllint.rules.engine import ActiveRule, Engine
@@ -228,7 +227,7 @@ def pods(
     names: Names,
     *,
     suppression: list[str] | None,
-    purposes: bool = False,
+    accelerators: bool = False,
 ) -> str:
     """A CEL list of groups of pods (one group per template, or per item of a template path's
     first wildcard when it has two). Each pod (`Subject.pods`) is a map:
@@ -238,13 +237,12 @@ def pods(
       Python's `repr`), `spec` the container;
     - `suppressed`: whether its template's annotations silence the rule (`suppression` holds
       the keys that do; None: never);
-    - `purpose`: its `traits.Purpose` value when `purposes` is asked (NotExpressible for a kind
-      whose pods need more than CEL here derives), else empty.
+    - with `accelerators`, `uses` and `device`: `Traits.uses_accelerators` and `Traits.device`.
 
     The kind is chosen on `object.apiVersion` and `object.kind`."""
     parts = []
     for kind in kinds:
-        made = [_template(kind, t, names, suppression, purposes) for t in kind.templates]
+        made = [_template(t, names, suppression, accelerators) for t in kind.templates]
         templates = " + ".join(made) or "[]"
         parts.append(
             f"object.kind == {literal(kind.kind)} && {_group_test(kind.group)} ? {templates}"
@@ -261,11 +259,7 @@ def _group_test(group: str) -> str:
 
 
 def _template(
-    kind: WorkloadKind,
-    template: PodTemplate,
-    names: Names,
-    suppression: list[str] | None,
-    purposes: bool,
+    template: PodTemplate, names: Names, suppression: list[str] | None, accelerators: bool
 ) -> str:
     node = names("t")
     spec = node if template.inline else member(node, "spec")
@@ -289,19 +283,31 @@ def _template(
         every.append(specs)
         if index >= len(template.init_containers):
             mains.append(specs)
-    containers = " + ".join(found) or "[]"
+    fields = {"containers": "(" + (" + ".join(found) or "[]") + ")"}
     silenced = "false"
     if suppression is not None and not template.inline and template.path:
         meta = member(node, "metadata")
         silenced = f"({has(node, 'metadata')} && {suppressed(meta, suppression)})"
-    purpose = literal("")
-    if purposes:
-        purpose = _purpose(kind, template, spec, (mains, every), names)
+    if accelerators:
+        main = "(" + (" + ".join(mains) or "[]") + ")"
+        everything = "(" + (" + ".join(every) or "[]") + ")"
+        claims = _claims(spec, everything, names)
+        c, r, d = names("c"), names("r"), names("d")
+        devices = literal(device_patterns())
+        asking = f"{main}.exists({c}, {_asked(c, names)}.exists({r}, {r}.matches({devices}[{d}])))"
+        fields["uses"] = f"({main}.exists({c}, size({_asked(c, names)}) > 0) || {claims})"
+        fields["device"] = (
+            f"({devices}.filter({d}, {asking}).map({d}, {d}) + ({claims} ? ['', ''] : []))"
+        )
     if not template.inline:
         # A template whose spec is not a map is a pod with no containers.
-        containers = f"({has(node, 'spec')} && {is_map(spec)} ? {containers} : [])"
-        purpose = f"({has(node, 'spec')} && {is_map(spec)} ? {purpose} : {literal('batch')})"
-    pod = f"{{'containers': {containers}, 'suppressed': {silenced}, 'purpose': {purpose}}}"
+        empty = {"containers": "[]", "uses": "false", "device": "[]"}
+        fields = {
+            k: f"({has(node, 'spec')} && {is_map(spec)} ? {v} : {empty[k]})"
+            for k, v in fields.items()
+        }
+    entries = ", ".join(f"{literal(k)}: {v}" for k, v in fields.items())
+    pod = f"{{{entries}, 'suppressed': {silenced}}}"
     tokens = jp.split(template.path)
     if tokens.count(jp.WILDCARD) == 2:
         # A group per item of the first wildcard (a Seldon predictor's component specs).
@@ -319,62 +325,39 @@ def _template(
     return result
 
 
-def _purpose(
-    kind: WorkloadKind,
-    template: PodTemplate,
-    spec: str,
-    containers: tuple[list[str], list[str]],
-    names: Names,
-) -> str:
-    """A CEL string: the pod's purpose, as `traits.derive` decides it, for the pods whose
-    purpose CEL here can derive: those the template decides, and those that run to completion
-    (a batch run unless they only run helper images and use no accelerator)."""
-    mains, every = containers
-    if template.purpose is not None:
-        return literal(template.purpose.value)
-    role = template.role or kind.role
-    if role is not Role.BATCH or (kind.kind == "Pod" and not kind.group):
-        raise NotExpressible(
-            f"{kind.key}: its pods are long-running, and their purpose needs the model-server "
-            "detection (images, commands, ports) that is not translated"
-        )
-    c = names("c")
-    main = "(" + (" + ".join(mains) or "[]") + ")"
-    image = f"{c}.image"
-    helper = f"type({image}) == string && {image}.matches({literal(helper_pattern())})"
-    helpers = f"{main}.all({c}, {has(c, 'image')} && {helper})"
-    uses = f"({main}.exists({c}, {_asks_accelerators(c)}) || {_claims(spec, every, names)})"
-    return (
-        f"(size({main}) > 0 && {helpers} && !{uses} ? {literal(Purpose.NOT_ML.value)} : "
-        f"{literal(Purpose.BATCH.value)})"
-    )
+def device(pod: str) -> str:
+    """A CEL string: a pod's `Traits.device` from its `device` list (the devices it asks for,
+    and two blanks when it uses DRA claims)."""
+    return f"(size({pod}.device) == 1 ? {pod}.device[0] : {literal('accelerator')})"
 
 
-def _asks_accelerators(c: str) -> str:
-    """A CEL bool: the container asks for an accelerator (`traits.accelerators_of`: its limits,
-    or its requests where it sets no limit, a count of at least one)."""
+def _asked(c: str, names: Names) -> str:
+    """A CEL list: the accelerators a container asks for (`traits.accelerators_of`: its limits,
+    or its requests where it sets no limit; a count of at least one, or a placeholder)."""
     resources = member(c, "resources")
     requests, limits = member(resources, "requests"), member(resources, "limits")
     has_requests = f"({has(c, 'resources')} && {has(resources, 'requests')} && {is_map(requests)})"
     has_limits = f"({has(c, 'resources')} && {has(resources, 'limits')} && {is_map(limits)})"
     accelerator = literal(accelerator_pattern())
-    return (
-        f"(({has_limits} && {limits}.exists(r, r.matches({accelerator}) && "
-        f"{_positive(f'{limits}[r]')})) || ({has_requests} && {requests}.exists(r, "
-        f"r.matches({accelerator}) && !({has_limits} && r in {limits}) && "
-        f"{_positive(f'{requests}[r]')})))"
+    r = names("r")
+    limited = f"{limits}.filter({r}, {r}.matches({accelerator}) && {_asks(f'{limits}[{r}]')})"
+    requested = (
+        f"{requests}.filter({r}, {r}.matches({accelerator}) && !({has_limits} && {r} in {limits})"
+        f" && {_asks(f'{requests}[{r}]')})"
     )
+    return f"(({has_limits} ? {limited} : []) + ({has_requests} ? {requested} : []))"
 
 
 _COUNT = r"^\s*[0-9]*[1-9][0-9]*\s*$"
 """A whole count above zero written as a string (`traits._count`: digits once stripped)."""
 
 
-def _positive(amount: str) -> str:
-    """A CEL bool: `traits._count(amount) > 0`."""
+def _asks(amount: str) -> str:
+    """A CEL bool: `traits._count(amount) > 0 or traits.is_placeholder(amount)`."""
     return (
         f"(type({amount}) == int ? {amount} > 0 : type({amount}) == double ? {amount} >= 1.0 : "
-        f"type({amount}) == string && {amount}.matches({literal(_COUNT)}))"
+        f"type({amount}) == string && ({amount}.matches({literal(_COUNT)}) || "
+        f"{amount}.matches({literal(_PLACEHOLDER.pattern)})))"
     )
 
 
@@ -386,7 +369,7 @@ def _truthy(value: str) -> str:
     )
 
 
-def _claims(spec: str, every: list[str], names: Names) -> str:
+def _claims(spec: str, containers: str, names: Names) -> str:
     """A CEL bool: the pod uses a DRA claim (`traits._pod_claims` is not empty)."""
     x, c = names("x"), names("c")
     claims = member(spec, "resourceClaims")
@@ -401,19 +384,19 @@ def _claims(spec: str, every: list[str], names: Names) -> str:
         f"({has(c, 'resources')} && {has(resources, 'claims')} && type({used}) == list && "
         f"{used}.exists({x}, {named}))"
     )
-    everything = "(" + (" + ".join(every) or "[]") + ")"
-    return f"({declared} || {everything}.exists({c}, {container}))"
+    return f"({declared} || {containers}.exists({c}, {container}))"
 
 
-def helper_pattern() -> str:
-    """Matches an image reference (as written) whose name (`traits._image_name`: no tag or
-    digest, lower-cased, stripped) `traits.is_helper_image` accepts."""
-    source = _NOT_ML_IMAGES.pattern
-    head, tail = "(?:^|/)(?:", ")(?:$|[:@/])"
-    if not (source.startswith(head) and source.endswith(tail)):
-        raise NotExpressible("the helper image pattern changed shape")
-    words = source[len(head) : -len(tail)]
-    return rf"(?i)^(?:\s*|[^@]*/)(?:{words})(?:\s*$|[:@/])"
+def device_patterns() -> dict[str, str]:
+    """For each device name of the accelerator registry, a pattern of the resources it names
+    (`traits.accelerator(r).device`)."""
+    found: dict[str, list[str]] = {}
+    for a in ACCELERATORS:
+        name = re.escape(a.name[:-1]) + ".+" if a.name.endswith("*") else re.escape(a.name)
+        found.setdefault(a.device, []).append(name)
+    patterns = {d: f"^(?:{'|'.join(names)})$" for d, names in found.items()}
+    patterns["GPU"] += "|" + _VENDOR_GPU.pattern
+    return patterns
 
 
 # The accelerator registry as one regular expression (RE2, as CEL's `matches`).
@@ -513,62 +496,46 @@ def _gpu_not_in_limits(engine: Engine, active: ActiveRule) -> Translation:
 
 
 def _clean_pod_policy_none(engine: Engine, active: ActiveRule) -> Translation:
-    from mllint.rules.catalog.clean_pod_policy_none import DEFAULTS, POLICY
+    from mllint.rules.catalog.clean_pod_policy_none import DEFAULTS, KINDS, POLICY
 
     spec, run_policy = "object.spec", "object.spec.runPolicy"
     if POLICY != "/spec/runPolicy/cleanPodPolicy":
         raise NotExpressible(f"the policy moved to {POLICY}")
     default = f"(object.kind in {literal(DEFAULTS)} ? {literal(DEFAULTS)}[object.kind] : 'None')"
+    names = Names()
+    g, p = names("g"), names("p")
+    # The device of the first pod that uses accelerators, in the engine's order of pods.
+    accelerated = f"variables.pods.filter({g}, {g}.exists({p}, {p}.uses))"
+    first = f"{accelerated}[0].filter({p}, {p}.uses)[0]"
 
     def message(how: str) -> str:
-        said = (
-            f" cleanPodPolicy {how}, so pods still running when the job finishes (workers "
-            "waiting on a dead peer) keep their GPUs until the job is deleted: set "
-            "cleanPodPolicy: Running"
+        before = f" cleanPodPolicy {how}, so pods still running when the job finishes (workers "
+        after = "s until the job is deleted: set cleanPodPolicy: Running"
+        return (
+            f"object.kind + {literal(before + 'waiting on a dead peer) keep their ')} + "
+            f"{device(first)} + {literal(after)}"
         )
-        return f"object.kind + {literal(said)}"
 
     present = f"{run_policy}.cleanPodPolicy"
+    judged = (
+        f"{has('object', 'spec')} && {is_map(spec)} && !{has(spec, 'cleanPodPolicy')} && "
+        f"!{has(spec, 'template')} && size({accelerated}) > 0"
+    )
     findings = (
-        f"({has('object', 'spec')} && {is_map(spec)} && !{has(spec, 'cleanPodPolicy')} ? ("
+        f"({judged} ? ("
         f"!{has(spec, 'runPolicy')} ? ({default} == 'None' ? {message('defaults to None')} : '') : "
         f"{is_map(run_policy)} ? ({has(run_policy, 'cleanPodPolicy')} ? "
         f"({present} == 'None' ? {message('is None')} : '') : "
         f"({default} == 'None' ? {message('defaults to None')} : '')) : '') : '')"
     )
     patch = f"variables.findings != '' ? {set_value(POLICY, 'Running')} : []"
-    return Translation(findings, patch)
-
-
-def _hpa_min_replicas_low(engine: Engine, active: ActiveRule) -> Translation:
-    from mllint.rules.catalog.hpa_min_replicas_low import AT, GROUP
-
-    minimum: int = active.options.minimum  # type: ignore[attr-defined]
-    spec = "object.spec"
-    current, maximum = f"{spec}.minReplicas", f"{spec}.maxReplicas"
-    unset = f"(!{has(spec, 'minReplicas')} || {current} == null)"
-    low = f"(type({current}) == int && {current} < {minimum})"
-    tail = (
-        ", so one disruption takes the model server down while a new pod loads its model: "
-        f"set minReplicas to at least {minimum}"
-    )
-    stated = (
-        f"({unset} ? {literal('minReplicas defaults to 1')} : "
-        f"{literal('minReplicas is ')} + {text(current)})"
-    )
-    findings = (
-        f"({group_is(GROUP)} && {has('object', 'spec')} && {is_map(spec)} && ({unset} || {low}) "
-        f"? {literal('autoscaler ')} + {stated} + {literal(tail)} : '')"
-    )
-    fixable = f"({has(spec, 'maxReplicas')} && type({maximum}) == int && {maximum} >= {minimum})"
-    patch = (
-        f"variables.findings != '' && {fixable} ? [{jsonpatch('add', AT, literal(minimum))}] : []"
-    )
-    return Translation(findings, patch)
+    kinds = [k for k in engine.kinds if k.kind in KINDS]
+    variables = (("pods", pods(kinds, names, suppression=None, accelerators=True)),)
+    return Translation(findings, patch, variables)
 
 
 def _hpa_metrics_missing(engine: Engine, active: ActiveRule) -> Translation:
-    from mllint.rules.catalog.hpa_metrics_missing import GROUP, cpu_target
+    from mllint.rules.catalog.hpa_metrics_missing import ALPHA_METRICS, GROUP, cpu_target
 
     percent: int = active.options.cpu_utilization  # type: ignore[attr-defined]
     findings, patches = [], []
@@ -590,7 +557,12 @@ def _hpa_metrics_missing(engine: Engine, active: ActiveRule) -> Translation:
         test = f"object.apiVersion == {literal(GROUP + '/' + version)}"
         findings.append(f"{test} && {unset} ? {message}")
         patches.append(f"{test} ? {set_value('/spec/' + name, value)}")
-    found = "(" + " : ".join(findings) + " : '')"
+    annotations = "object.metadata.annotations"
+    alpha = (
+        f"({has('object', 'metadata')} && {has('object.metadata', 'annotations')} && "
+        f"{is_map(annotations)} && {literal(ALPHA_METRICS)} in {annotations})"
+    )
+    found = f"({alpha} ? '' : " + " : ".join(findings) + " : '')"
     patch = "variables.findings == '' ? [] : " + " : ".join(patches) + " : []"
     return Translation(found, patch)
 
@@ -623,63 +595,39 @@ class PerKind:
     left_out: tuple[str, ...]
 
 
-def _per_kind(
-    engine: Engine,
-    active: ActiveRule,
-    kinds: Iterable[WorkloadKind],
-    judge: Callable[[WorkloadKind], tuple[str, str | None]],
-) -> Translation:
-    """A translation from one (findings, patch) per kind, each judged only when the object has
-    a pod of a purpose the rule judges (or no pod), as `Engine.evaluate` decides."""
-    findings: dict[WorkloadKind, str] = {}
-    patches: dict[WorkloadKind, str] = {}
+def _per_kind(kinds: Iterable[WorkloadKind], judge: Judge) -> Translation:
+    """A translation from one (findings, patch) per kind; a kind `judge` cannot translate is
+    left out, with the reason."""
+    findings: list[tuple[WorkloadKind, str]] = []
+    patches: list[tuple[WorkloadKind, str]] = []
     left_out: list[str] = []
-    names = Names()
-    pod_lists: dict[WorkloadKind, str] = {}
     for kind in kinds:
         try:
-            if active.purposes:
-                pod_lists[kind] = pods([kind], names, suppression=None, purposes=True)
             found, patch = judge(kind)
         except NotExpressible as exc:
-            pod_lists.pop(kind, None)
-            left_out.append(str(exc) if str(exc).startswith(kind.key) else f"{kind.key}: {exc}")
+            left_out.append(f"{kind.key}: {exc}")
             continue
-        findings[kind] = found
+        findings.append((kind, found))
         if patch is not None:
-            patches[kind] = patch
+            patches.append((kind, patch))
     if not findings:
         raise NotExpressible("; ".join(left_out) or "no kind it judges")
-    variables: tuple[tuple[str, str], ...] = ()
-    if active.purposes:
-        wanted = literal(sorted(p.value for p in active.purposes))
-        every = (
-            "("
-            + " : ".join([*(f"{_kind_test(k)} ? {v}" for k, v in pod_lists.items()), "[]"])
-            + ")"
-        )
-        variables = (("pods", every),)
-        g, p = names("g"), names("p")
-        gate = (
-            f"(!variables.pods.exists({g}, size({g}) > 0) || "
-            f"variables.pods.exists({g}, {g}.exists({p}, {p}.purpose in {wanted})))"
-        )
-    else:
-        gate = "true"
-    chosen = " : ".join(f"{_kind_test(k)} ? {f}" for k, f in findings.items())
-    found = f"({gate} ? ({chosen} : {literal('')}) : {literal('')})"
+    chosen = " : ".join(f"{_kind_test(k)} ? {f}" for k, f in findings)
     patch = None
     if patches:
-        fixes = " : ".join(f"{_kind_test(k)} ? {f}" for k, f in patches.items())
+        fixes = " : ".join(f"{_kind_test(k)} ? {f}" for k, f in patches)
         patch = f"variables.findings == '' ? [] : ({fixes} : [])"
     return Translation(
-        found,
+        f"({chosen} : {literal('')})",
         patch,
-        variables,
-        kinds=frozenset((k.group, k.kind) for k in findings),
-        patch_kinds=frozenset((k.group, k.kind) for k in patches),
+        kinds=frozenset((k.group, k.kind) for k, _ in findings),
+        patch_kinds=frozenset((k.group, k.kind) for k, _ in patches),
         left_out=tuple(left_out),
     )
+
+
+Judge = Callable[["WorkloadKind"], tuple[str, "str | None"]]
+"""Translates a rule for one kind: (findings, patch or None); NotExpressible leaves it out."""
 
 
 def _kind_test(kind: WorkloadKind) -> str:
@@ -717,19 +665,7 @@ def _lifecycle(
         return found, patch
 
     kinds = [k for k in engine.kinds if getattr(k.lifecycle, setting) is not None]
-    return _per_kind(engine, active, kinds, judge)
-
-
-def _job_backoff_limit_missing(engine: Engine, active: ActiveRule) -> Translation:
-    return _lifecycle(
-        engine,
-        active,
-        "backoff_limit",
-        lambda kind, setting: (
-            f"{kind} has no {{field}}, so a failing run is retried up to the "
-            f"default limit (6 for a Job), each time on GPUs: set {setting}"
-        ),
-    )
+    return _per_kind(kinds, judge)
 
 
 def _job_ttl_missing(engine: Engine, active: ActiveRule) -> Translation:
@@ -743,39 +679,6 @@ def _job_ttl_missing(engine: Engine, active: ActiveRule) -> Translation:
     )
 
 
-def _cronjob_concurrency_not_forbid(engine: Engine, active: ActiveRule) -> Translation:
-    from mllint.rules.catalog.cronjob_concurrency_not_forbid import FORBID, _effect
-
-    def judge(kind: WorkloadKind) -> tuple[str, str | None]:
-        lifecycle = kind.lifecycle
-        pattern = lifecycle.concurrency
-        assert pattern is not None
-        if FORBID not in lifecycle.concurrency_values:
-            raise NotExpressible("its policy values cannot forbid overlap; nothing to judge")
-        name = jp.split(pattern)[-1]
-        missing = literal(
-            f"{kind.kind} has no {name}, so a run that is due while the last one still runs "
-            f"starts next to it, competing for GPUs: set {name}: {FORBID}"
-        )
-        overlapping = sorted(set(lifecycle.concurrency_values) - {FORBID})
-
-        def present(value: str) -> str:
-            cases = " : ".join(
-                f"{value} == {literal(v)} ? "
-                + literal(
-                    f"{kind.kind} has {name}: {v}, so a run that is due while the last one "
-                    f"still runs {_effect(v)}: set {name}: {FORBID}"
-                )
-                for v in overlapping
-            )
-            return f"({cases} : {literal('')})"
-
-        return plain_field(pattern, missing, present), set_value(pattern, FORBID)
-
-    kinds = [k for k in engine.kinds if k.lifecycle.concurrency is not None]
-    return _per_kind(engine, active, kinds, judge)
-
-
 def _template_suppression(engine: Engine, active: ActiveRule) -> list[str] | None:
     if not engine.config.allow_suppression:
         return None
@@ -786,11 +689,8 @@ Translator = Callable[["Engine", "ActiveRule"], Translation]
 
 TRANSLATORS: dict[str, Translator] = {
     "ML101": _gpu_not_in_limits,
-    "ML202": _job_backoff_limit_missing,
     "ML204": _job_ttl_missing,
-    "ML205": _cronjob_concurrency_not_forbid,
     "ML501": _hpa_metrics_missing,
-    "ML502": _hpa_min_replicas_low,
     "ML706": _clean_pod_policy_none,
 }
 """The rules exported to admission policies."""
@@ -800,6 +700,8 @@ NOT_EXPORTED: dict[str, str] = {
     "ML002": "about the YAML text, which never reaches the API server",
     "ML003": "reported by the engine about its own annotations; the policies honour valid "
     "suppressions as the webhook does",
+    "ML502": "whole-set rule: reads other objects (the target, to judge only autoscalers of "
+    "model servers)",
     "ML801": "whole-set rule: reads other objects (the autoscaler's target)",
     "ML802": "whole-set rule: reads other objects (an autoscaler of the workload)",
     "ML803": "whole-set rule: reads other objects (the claimed PersistentVolumeClaim)",
@@ -814,8 +716,9 @@ FIX_REASONS: dict[str, str] = {
 """Why a rule exported as a validating policy has no mutating one."""
 
 PURPOSE_REASON = (
-    "judges pods by their purpose (rules/traits.py: model-server images and commands, ML "
-    "image words, helper images, accelerators); not translated to CEL and proven equal yet"
+    "judges pods by their purpose (rules/traits.py), which reads images, commands (parsed into "
+    "statements and programs) and environment, with a look-ahead RE2 lacks (Ray members); not "
+    "translated to CEL"
 )
 NOT_TRANSLATED = "not translated to CEL and proven equal yet"
 
@@ -823,16 +726,16 @@ NOT_TRANSLATED = "not translated to CEL and proven equal yet"
 def translate(engine: Engine, active: ActiveRule) -> Translation:
     """The rule in CEL under the engine's configuration; NotExpressible says why not."""
     rule = active.rule
-    found = TRANSLATORS.get(rule.code)
-    if found is not None:
-        return found(engine, active)
     if rule.code in NOT_EXPORTED:
         raise NotExpressible(NOT_EXPORTED[rule.code])
     if rule.whole_set:
         raise NotExpressible("whole-set rule: reads other objects")
     if active.purposes:
         raise NotExpressible(PURPOSE_REASON)
-    raise NotExpressible(NOT_TRANSLATED)
+    found = TRANSLATORS.get(rule.code)
+    if found is None:
+        raise NotExpressible(NOT_TRANSLATED)
+    return found(engine, active)
 
 
 def glob(patterns: Iterable[str]) -> str:
