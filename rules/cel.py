@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from mllint.rules import pointer as jp
@@ -296,12 +296,14 @@ def _template(
         devices = literal(device_patterns())
         asking = f"{main}.exists({c}, {_asked(c, names)}.exists({r}, {r}.matches({devices}[{d}])))"
         fields["uses"] = f"({main}.exists({c}, size({_asked(c, names)}) > 0) || {claims})"
+        # Bounded on its own (`job_active_deadline_missing._bounded`).
+        fields["bounded"] = f"({has(spec, 'activeDeadlineSeconds')} || {has(spec, 'timeout')})"
         fields["device"] = (
             f"({devices}.filter({d}, {asking}).map({d}, {d}) + ({claims} ? ['', ''] : []))"
         )
     if not template.inline:
         # A template whose spec is not a map is a pod with no containers.
-        empty = {"containers": "[]", "uses": "false", "device": "[]"}
+        empty = {"containers": "[]", "uses": "false", "device": "[]", "bounded": "false"}
         fields = {
             k: f"({has(node, 'spec')} && {is_map(spec)} ? {v} : {empty[k]})"
             for k, v in fields.items()
@@ -635,10 +637,19 @@ def _kind_test(kind: WorkloadKind) -> str:
 
 
 def _lifecycle(
-    engine: Engine, active: ActiveRule, setting: str, message: Callable[[str, str], str]
+    engine: Engine,
+    active: ActiveRule,
+    setting: str,
+    message: Callable[[WorkloadKind, str, str], str],
+    *,
+    gate: str = "true",
+    fix: bool = True,
+    unsupported: Callable[[WorkloadKind], str | None] = lambda kind: None,
 ) -> Translation:
-    """A rule asking for a lifecycle setting (`workload.Lifecycle.unmet`) where it is missing;
-    `message(kind, field)` is its message, the fix sets the rule's `default` option."""
+    """A rule asking for a lifecycle setting (`workload.Lifecycle.unmet`) where it is missing,
+    when `gate` (a CEL bool) holds. `message(kind, field, "field: value")` is the CEL string of
+    its message; with `fix`, the patch sets the rule's `default` option. A kind for which
+    `unsupported` gives a reason is left out."""
     from mllint.rules.model import literal as written
 
     default = active.options.default  # type: ignore[attr-defined]
@@ -647,25 +658,31 @@ def _lifecycle(
     def judge(kind: WorkloadKind) -> tuple[str, str | None]:
         lifecycle = kind.lifecycle
         pattern: str = getattr(lifecycle, setting)
+        reason = unsupported(kind)
+        if reason is not None:
+            raise NotExpressible(reason)
         if any(name == setting for name, _, _ in lifecycle.enabled_by):
             raise NotExpressible("the setting needs a switch (not translated)")
         *head, leaf = jp.split(pattern)
-        said = literal(message(kind.kind, f"{leaf}: {written(default)}").replace("{field}", leaf))
+        said = message(kind, leaf, f"{leaf}: {written(default)}")
+        patch = None
         if jp.WILDCARD in head:
             parent, x = jp.parent(pattern), names("x")
             items = values("object", parent, names)
             found = lines(f"{items}.map({x}, {is_map(x)} && !{has(x, leaf)} ? {said} : '')")
-            patch = None
         else:
             found = plain_field(pattern, said, lambda value: literal(""))
-            patch = set_value(pattern, default)
+            patch = set_value(pattern, default) if fix else None
         for other, alternative in lifecycle.satisfied_by:
             if other == setting:
                 found = f"({reaches('object', alternative, names)} ? '' : {found})"
         return found, patch
 
     kinds = [k for k in engine.kinds if getattr(k.lifecycle, setting) is not None]
-    return _per_kind(kinds, judge)
+    translated = _per_kind(kinds, judge)
+    if gate == "true":
+        return translated
+    return replace(translated, findings=f"({gate} ? {translated.findings} : '')")
 
 
 def _job_ttl_missing(engine: Engine, active: ActiveRule) -> Translation:
@@ -673,10 +690,47 @@ def _job_ttl_missing(engine: Engine, active: ActiveRule) -> Translation:
         engine,
         active,
         "ttl",
-        lambda kind, setting: (
-            f"{kind} has no {{field}}, so it and its pods are kept after they finish: set {setting}"
+        lambda kind, field, setting: literal(
+            f"{kind.kind} has no {field}, so it and its pods are kept after they finish: "
+            f"set {setting}"
         ),
     )
+
+
+def _job_active_deadline_missing(engine: Engine, active: ActiveRule) -> Translation:
+    names = Names()
+    g, p, d = names("g"), names("p"), names("d")
+    every = "variables.pods"
+    uses = f"{every}.exists({g}, {g}.exists({p}, {p}.uses))"
+    bounded = f"({every}.exists({g}, size({g}) > 0) && {every}.all({g}, {g}.all({p}, {p}.bounded)))"
+    asked = f"{every}.exists({g}, {g}.exists({p}, {d} in {p}.device))"
+    devices = f"{literal(device_patterns())}.filter({d}, {asked})"
+    claims = f"{every}.exists({g}, {g}.exists({p}, '' in {p}.device))"
+    device = f"(size({devices}) == 1 && !{claims} ? {devices}[0] : 'accelerator')"
+
+    def message(kind: WorkloadKind, field: str, setting: str) -> str:
+        before = f"{kind.kind} has no {field}, so a hung run holds its "
+        after = f"s until someone deletes it: set {setting}, or the longest the run may take"
+        return f"{literal(before)} + {device} + {literal(after)}"
+
+    def unsupported(kind: WorkloadKind) -> str | None:
+        if kind.templates:
+            return None
+        return "it has no pods: its accelerators are read anywhere in it (not translated)"
+
+    translated = _lifecycle(
+        engine,
+        active,
+        "active_deadline",
+        message,
+        gate=f"({uses} && !{bounded})",
+        fix=False,
+        unsupported=unsupported,
+    )
+    covered = translated.kinds or frozenset()
+    listed = [k for k in engine.kinds if (k.group, k.kind) in covered]
+    variables = (("pods", pods(listed, names, suppression=None, accelerators=True)),)
+    return replace(translated, variables=variables)
 
 
 def _template_suppression(engine: Engine, active: ActiveRule) -> list[str] | None:
@@ -689,6 +743,7 @@ Translator = Callable[["Engine", "ActiveRule"], Translation]
 
 TRANSLATORS: dict[str, Translator] = {
     "ML101": _gpu_not_in_limits,
+    "ML203": _job_active_deadline_missing,
     "ML204": _job_ttl_missing,
     "ML501": _hpa_metrics_missing,
     "ML706": _clean_pod_policy_none,
