@@ -497,6 +497,48 @@ def _gpu_not_in_limits(engine: Engine, active: ActiveRule) -> Translation:
     return Translation(findings, variables=(("pods", pods(engine.kinds, names, suppression=keys)),))
 
 
+def _gpu_resource_name_invalid(engine: Engine, active: ActiveRule) -> Translation:
+    names = Names()
+    accelerator = literal(accelerator_pattern())
+    gpu = literal(device_patterns()["GPU"])
+    # `traits._GPU_WORD` on the part after the last `/`.
+    gpu_word = literal(r"(?:^|/)(?:[a-z0-9]+[-_])?gpus?$")
+    pod, entry, r, group = names("p"), names("e"), names("r"), names("g")
+    resources = member(f"{entry}.spec", "resources")
+    lowered = f"{r}.lowerAscii()"
+    means_gpu = (
+        f"({lowered}.matches({gpu}) || "
+        f"(!{lowered}.matches({accelerator}) && {lowered}.matches({gpu_word})))"
+    )
+    meant = (
+        f"({lowered}.matches({accelerator}) ? {lowered} : {lowered}.contains('intel') ? '' : "
+        f"{lowered}.contains('amd') ? 'amd.com/gpu' : 'nvidia.com/gpu')"
+    )
+    quote = literal("'")
+    per_kind = []
+    for section in ("requests", "limits"):
+        amounts = member(resources, section)
+        head = (
+            f"{literal('container ')} + {entry}.name + {literal(' asks for ')} + {quote} + {r} + "
+            f"{quote} + {literal(f' in resources.{section}, which no device plugin advertises')}"
+        )
+        unknown = literal(": use the name the cluster's GPU plugin uses")
+        known = f"{literal(', so the pod cannot be scheduled: use ')} + {quote} + {meant} + {quote}"
+        message = f"{head} + ({meant} == '' ? {unknown} : {known})"
+        found = f"{amounts}.map({r}, !{r}.matches({accelerator}) && {means_gpu} ? {message} : '')"
+        per_kind.append(
+            f"({has(entry + '.spec', 'resources')} && {has(resources, section)} && "
+            f"{is_map(amounts)} ? {lines(found)} : '')"
+        )
+    per_container = either(*per_kind)
+    per_pod = (
+        f"({pod}.suppressed ? '' : {lines(f'{pod}.containers.map({entry}, {per_container})')})"
+    )
+    findings = lines(f"variables.pods.map({group}, {lines(f'{group}.map({pod}, {per_pod})')})")
+    keys = _template_suppression(engine, active)
+    return Translation(findings, variables=(("pods", pods(engine.kinds, names, suppression=keys)),))
+
+
 def _clean_pod_policy_none(engine: Engine, active: ActiveRule) -> Translation:
     from mllint.rules.catalog.clean_pod_policy_none import DEFAULTS, KINDS, POLICY
 
@@ -743,6 +785,7 @@ Translator = Callable[["Engine", "ActiveRule"], Translation]
 
 TRANSLATORS: dict[str, Translator] = {
     "ML101": _gpu_not_in_limits,
+    "ML102": _gpu_resource_name_invalid,
     "ML203": _job_active_deadline_missing,
     "ML204": _job_ttl_missing,
     "ML501": _hpa_metrics_missing,

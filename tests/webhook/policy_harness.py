@@ -9,7 +9,7 @@ syntax (`.?f`), so the policies do not use it.
 
 What the API server adds to CEL and the policies use is defined here, as the Kubernetes CEL
 documentation defines it (https://kubernetes.io/docs/reference/using-api/cel/):
-- the strings extension's `join`, `replace` and `trim` (cel-go ext.Strings);
+- the strings extension's `join`, `replace`, `trim` and `lowerAscii` (cel-go ext.Strings);
 - `JSONPatch{op: ..., path: ..., value: ...}` values of a MutatingAdmissionPolicy's
   jsonPatch expression, read here as maps with the same three fields.
 
@@ -48,7 +48,12 @@ def _trim(text: str) -> str:
     return text.strip()
 
 
-FUNCTIONS = {"join": _join, "replace": _replace, "trim": _trim}
+def _lower_ascii(text: str) -> str:
+    """Only ASCII letters are lowered (the Kubernetes strings library's `lowerAscii`)."""
+    return "".join(chr(ord(c) + 32) if "A" <= c <= "Z" else c for c in text)
+
+
+FUNCTIONS = {"join": _join, "replace": _replace, "trim": _trim, "lowerAscii": _lower_ascii}
 
 
 def as_json(value: Any) -> Any:
