@@ -228,26 +228,31 @@ def pods(
     *,
     suppression: list[str] | None,
     accelerators: bool = False,
-) -> str:
-    """A CEL list of groups of pods (one group per template, or per item of a template path's
-    first wildcard when it has two). Each pod (`Subject.pods`) is a map:
+) -> tuple[tuple[str, str], ...]:
+    """The variables that find the object's pods: one per kind (`pods_<group>_<kind>`), so
+    that each expression stays within the API server's size limit and only the object's kind
+    is evaluated, then `pods`, which picks the one of the object's kind (on `object.apiVersion`
+    and `object.kind`).
+
+    `pods` is a CEL list of groups of pods (one group per template, or per item of a template
+    path's first wildcard when it has two). Each pod (`Subject.pods`) is a map:
 
     - `containers`: its containers (init, main, then the template's other places), each as
       `{"name": ..., "spec": ...}`, `name` the name the engine's messages show (quoted as
       Python's `repr`), `spec` the container;
     - `suppressed`: whether its template's annotations silence the rule (`suppression` holds
       the keys that do; None: never);
-    - with `accelerators`, `uses` and `device`: `Traits.uses_accelerators` and `Traits.device`.
-
-    The kind is chosen on `object.apiVersion` and `object.kind`."""
+    - with `accelerators`, `uses`, `device` and `bounded`: `Traits.uses_accelerators`, the
+      devices it asks for (see `device`) and whether its spec sets its own deadline."""
+    variables: list[tuple[str, str]] = []
     parts = []
     for kind in kinds:
         made = [_template(t, names, suppression, accelerators) for t in kind.templates]
-        templates = " + ".join(made) or "[]"
-        parts.append(
-            f"object.kind == {literal(kind.kind)} && {_group_test(kind.group)} ? {templates}"
-        )
-    return "(" + " : ".join([*parts, "[]"]) + ")"
+        name = "pods_" + re.sub(r"[^A-Za-z0-9]", "_", kind.key)
+        variables.append((name, " + ".join(made) or "[]"))
+        test = f"object.kind == {literal(kind.kind)} && {_group_test(kind.group)}"
+        parts.append(f"{test} ? variables.{name}")
+    return (*variables, ("pods", "(" + " : ".join([*parts, "[]"]) + ")"))
 
 
 def _group_test(group: str) -> str:
@@ -494,7 +499,7 @@ def _gpu_not_in_limits(engine: Engine, active: ActiveRule) -> Translation:
     )
     findings = lines(f"variables.pods.map({group}, {lines(f'{group}.map({pod}, {per_pod})')})")
     keys = _template_suppression(engine, active)
-    return Translation(findings, variables=(("pods", pods(engine.kinds, names, suppression=keys)),))
+    return Translation(findings, variables=pods(engine.kinds, names, suppression=keys))
 
 
 def _gpu_resource_name_invalid(engine: Engine, active: ActiveRule) -> Translation:
@@ -536,7 +541,7 @@ def _gpu_resource_name_invalid(engine: Engine, active: ActiveRule) -> Translatio
     )
     findings = lines(f"variables.pods.map({group}, {lines(f'{group}.map({pod}, {per_pod})')})")
     keys = _template_suppression(engine, active)
-    return Translation(findings, variables=(("pods", pods(engine.kinds, names, suppression=keys)),))
+    return Translation(findings, variables=pods(engine.kinds, names, suppression=keys))
 
 
 def _clean_pod_policy_none(engine: Engine, active: ActiveRule) -> Translation:
@@ -574,7 +579,7 @@ def _clean_pod_policy_none(engine: Engine, active: ActiveRule) -> Translation:
     )
     patch = f"variables.findings != '' ? {set_value(POLICY, 'Running')} : []"
     kinds = [k for k in engine.kinds if k.kind in KINDS]
-    variables = (("pods", pods(kinds, names, suppression=None, accelerators=True)),)
+    variables = pods(kinds, names, suppression=None, accelerators=True)
     return Translation(findings, patch, variables)
 
 
@@ -753,7 +758,7 @@ def _job_active_deadline_missing(engine: Engine, active: ActiveRule) -> Translat
     def message(kind: WorkloadKind, field: str, setting: str) -> str:
         before = f"{kind.kind} has no {field}, so a hung run holds its "
         after = f"s until someone deletes it: set {setting}, or the longest the run may take"
-        return f"{literal(before)} + {device} + {literal(after)}"
+        return f"{literal(before)} + variables.device + {literal(after)}"
 
     def unsupported(kind: WorkloadKind) -> str | None:
         if kind.templates:
@@ -765,13 +770,14 @@ def _job_active_deadline_missing(engine: Engine, active: ActiveRule) -> Translat
         active,
         "active_deadline",
         message,
-        gate=f"({uses} && !{bounded})",
+        gate="variables.judged",
         fix=False,
         unsupported=unsupported,
     )
     covered = translated.kinds or frozenset()
     listed = [k for k in engine.kinds if (k.group, k.kind) in covered]
-    variables = (("pods", pods(listed, names, suppression=None, accelerators=True)),)
+    found = pods(listed, names, suppression=None, accelerators=True)
+    variables = (*found, ("judged", f"({uses} && !{bounded})"), ("device", device))
     return replace(translated, variables=variables)
 
 

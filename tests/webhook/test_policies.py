@@ -391,6 +391,17 @@ def test_every_exported_object_is_valid_against_the_openapi_schema() -> None:
             assert len(obj["metadata"]["name"]) <= 253
             if obj["kind"] == "MutatingAdmissionPolicy":
                 assert spec["reinvocationPolicy"] == "IfNeeded"
+            expressions = [
+                *(v["expression"] for v in spec.get("variables", [])),
+                *(c["expression"] for c in spec.get("matchConditions", [])),
+                *(v["expression"] for v in spec.get("validations", [])),
+                *(v["messageExpression"] for v in spec.get("validations", [])),
+                *(m["jsonPatch"]["expression"] for m in spec.get("mutations", [])),
+            ]
+            # cel-go's parser refuses an expression over 100,000 code points.
+            assert max(map(len, expressions), default=0) < 100_000
+            variables = [v["name"] for v in spec.get("variables", [])]
+            assert len(variables) == len(set(variables))
 
 
 def test_a_custom_kind_from_the_configuration_reaches_the_policies() -> None:
