@@ -155,7 +155,13 @@ class Policy:
         self.name = obj["metadata"]["name"]
         self.rules = spec["matchConstraints"]["resourceRules"]
         self.conditions = [(c["name"], Program(c["expression"])) for c in spec["matchConditions"]]
-        self.variables = {v["name"]: Program(v["expression"]) for v in spec.get("variables", [])}
+        self.variables: dict[str, Program] = {}
+        for variable in spec.get("variables", []):
+            program = Program(variable["expression"])
+            # The API server lets a variable read only the variables before it.
+            early = [name for name in program.reads if name not in self.variables]
+            assert not early, f"{self.name}: {variable['name']} reads {early} before they exist"
+            self.variables[variable["name"]] = program
         self.validations = [
             (Program(v["expression"]), Program(v["messageExpression"]))
             for v in spec.get("validations", [])
