@@ -228,6 +228,7 @@ def pods(
     *,
     suppression: list[str] | None,
     accelerators: bool = False,
+    extra: Extra | None = None,
 ) -> tuple[tuple[str, str], ...]:
     """The variables that find the object's pods: one per kind (`pods_<group>_<kind>`), so
     that each expression stays within the API server's size limit and only the object's kind
@@ -238,21 +239,27 @@ def pods(
     path's first wildcard when it has two). Each pod (`Subject.pods`) is a map:
 
     - `containers`: its containers (init, main, then the template's other places), each as
-      `{"name": ..., "spec": ...}`, `name` the name the engine's messages show (quoted as
-      Python's `repr`), `spec` the container;
+      `{"name": ..., "spec": ..., "init": ...}`, `name` the name the engine's messages show
+      (quoted as Python's `repr`), `spec` the container, `init` whether it is an init container;
+    - `spec`: the pod spec;
     - `suppressed`: whether its template's annotations silence the rule (`suppression` holds
       the keys that do; None: never);
     - with `accelerators`, `uses`, `device` and `bounded`: `Traits.uses_accelerators`, the
-      devices it asks for (see `device`) and whether its spec sets its own deadline."""
+      devices it asks for (see `device`) and whether its spec sets its own deadline;
+    - what `extra` adds for the template (a rule's own facts about the pod)."""
     variables: list[tuple[str, str]] = []
     parts = []
     for kind in kinds:
-        made = [_template(t, names, suppression, accelerators) for t in kind.templates]
+        made = [_template(t, names, suppression, accelerators, extra) for t in kind.templates]
         name = "pods_" + re.sub(r"[^A-Za-z0-9]", "_", kind.key)
         variables.append((name, " + ".join(made) or "[]"))
         test = f"object.kind == {literal(kind.kind)} && {_group_test(kind.group)}"
         parts.append(f"{test} ? variables.{name}")
     return (*variables, ("pods", "(" + " : ".join([*parts, "[]"]) + ")"))
+
+
+Extra = Callable[["PodTemplate", Names], dict[str, str]]
+"""Rule-specific fields of the pods of a template: name -> CEL expression (over `object`)."""
 
 
 def _group_test(group: str) -> str:
@@ -264,7 +271,11 @@ def _group_test(group: str) -> str:
 
 
 def _template(
-    template: PodTemplate, names: Names, suppression: list[str] | None, accelerators: bool
+    template: PodTemplate,
+    names: Names,
+    suppression: list[str] | None,
+    accelerators: bool,
+    extra: Extra | None,
 ) -> str:
     node = names("t")
     spec = node if template.inline else member(node, "spec")
@@ -284,11 +295,12 @@ def _template(
             f"{literal(chr(39))} + {text(name)} + {literal(chr(39))} : {fallback})"
         )
         specs = f"{values(spec, pattern, names)}.filter({c}, {is_map(c)})"
-        found.append(f"{specs}.map({c}, {{'name': {shown}, 'spec': {c}}})")
+        init = "true" if index < len(template.init_containers) else "false"
+        found.append(f"{specs}.map({c}, {{'name': {shown}, 'spec': {c}, 'init': {init}}})")
         every.append(specs)
         if index >= len(template.init_containers):
             mains.append(specs)
-    fields = {"containers": "(" + (" + ".join(found) or "[]") + ")"}
+    fields = {"containers": "(" + (" + ".join(found) or "[]") + ")", "spec": spec}
     silenced = "false"
     if suppression is not None and not template.inline and template.path:
         meta = member(node, "metadata")
@@ -308,13 +320,22 @@ def _template(
         )
     if not template.inline:
         # A template whose spec is not a map is a pod with no containers.
-        empty = {"containers": "[]", "uses": "false", "device": "[]", "bounded": "false"}
+        empty = {
+            "containers": "[]",
+            "spec": "{}",
+            "uses": "false",
+            "device": "[]",
+            "bounded": "false",
+        }
         fields = {
             k: f"({has(node, 'spec')} && {is_map(spec)} ? {v} : {empty[k]})"
             for k, v in fields.items()
         }
+    fields["suppressed"] = silenced
+    if extra is not None:
+        fields.update(extra(template, names))
     entries = ", ".join(f"{literal(k)}: {v}" for k, v in fields.items())
-    pod = f"{{{entries}, 'suppressed': {silenced}}}"
+    pod = f"{{{entries}}}"
     tokens = jp.split(template.path)
     if tokens.count(jp.WILDCARD) == 2:
         # A group per item of the first wildcard (a Seldon predictor's component specs).
@@ -353,6 +374,34 @@ def _asked(c: str, names: Names) -> str:
         f" && {_asks(f'{requests}[{r}]')})"
     )
     return f"(({has_limits} ? {limited} : []) + ({has_requests} ? {requested} : []))"
+
+
+def accelerator_count(c: str, names: Names) -> str:
+    """A CEL int: a container's `accelerator_count` (the counts `traits.accelerators_of` finds;
+    a placeholder counts 0)."""
+    resources = member(c, "resources")
+    requests, limits = member(resources, "requests"), member(resources, "limits")
+    has_requests = f"({has(c, 'resources')} && {has(resources, 'requests')} && {is_map(requests)})"
+    has_limits = f"({has(c, 'resources')} && {has(resources, 'limits')} && {is_map(limits)})"
+    accelerator = literal(accelerator_pattern())
+    r = names("r")
+    limited = (
+        f"{limits}.filter({r}, {r}.matches({accelerator}) && {_asks(f'{limits}[{r}]')})"
+        f".map({r}, {_count(f'{limits}[{r}]')})"
+    )
+    requested = (
+        f"{requests}.filter({r}, {r}.matches({accelerator}) && !({has_limits} && {r} in {limits})"
+        f" && {_asks(f'{requests}[{r}]')}).map({r}, {_count(f'{requests}[{r}]')})"
+    )
+    return f"(({has_limits} ? {limited} : []) + ({has_requests} ? {requested} : [])).sum()"
+
+
+def _count(amount: str) -> str:
+    """A CEL int: `traits._count(amount)` for an amount `_asks` accepted."""
+    return (
+        f"(type({amount}) == int ? {amount} : type({amount}) == double ? int({amount}) : "
+        f"{amount}.matches({literal(_COUNT)}) ? int({amount}.trim()) : 0)"
+    )
 
 
 _COUNT = r"^\s*[0-9]*[1-9][0-9]*\s*$"
@@ -542,6 +591,67 @@ def _gpu_resource_name_invalid(engine: Engine, active: ActiveRule) -> Translatio
     findings = lines(f"variables.pods.map({group}, {lines(f'{group}.map({pod}, {per_pod})')})")
     keys = _template_suppression(engine, active)
     return Translation(findings, variables=pods(engine.kinds, names, suppression=keys))
+
+
+def _gpu_scale_to_zero(engine: Engine, active: ActiveRule) -> Translation:
+    from mllint.rules.catalog.gpu_scale_to_zero import DEPLOYMENT_MODE, RAW_MODES
+
+    names = Names()
+    g, p, e, n = names("g"), names("p"), names("e"), names("n")
+    annotations = "object.metadata.annotations"
+    raw = (
+        f"({has('object', 'metadata')} && {has('object.metadata', 'annotations')} && "
+        f"{is_map(annotations)} && {literal(DEPLOYMENT_MODE)} in {annotations} && "
+        f"{annotations}[{literal(DEPLOYMENT_MODE)}] in {literal(list(RAW_MODES))})"
+    )
+    count = f"{p}.containers.map({e}, {accelerator_count(f'{e}.spec', names)}).sum()"
+    zero = f"({has(f'{p}.spec', 'minReplicas')} && {p}.spec.minReplicas == 0)"
+    said = (
+        " GPU(s) and scales to zero, so a request after an idle period waits for a GPU node, "
+        "the model download and its load: set minReplicas: 1"
+    )
+    message = f"{literal('component requests ')} + string({n}) + {literal(said)}"
+    per_pod = lines(f"({zero} ? [{count}] : []).map({n}, {n} > 0 ? {message} : '')")
+    per_group = lines(f"{g}.map({p}, {per_pod})")
+    findings = f"({raw} ? '' : {lines(f'variables.pods.map({g}, {per_group})')})"
+    kinds = [k for k in engine.kinds if k.kind in active.rule.kinds]
+    return Translation(findings, variables=pods(kinds, names, suppression=None))
+
+
+def _ray_head_gpu(engine: Engine, active: ActiveRule) -> Translation:
+    from mllint.rules.catalog.ray_head_gpu import HEAD
+
+    names = Names()
+
+    def extra(template: PodTemplate, names: Names) -> dict[str, str]:
+        pointer = template.path + "/spec"
+        if template.inline or not pointer.endswith(HEAD):
+            return {"head": "false"}
+        cluster = pointer[: -len(HEAD)]
+        if jp.WILDCARD in jp.split(cluster):
+            raise NotExpressible("a Ray head template under a wildcard")
+        workers = values("object", cluster + "/workerGroupSpecs", names)
+        return {"head": f"(size({workers}) > 0 && {_truthy(f'{workers}[0]')})"}
+
+    g, p, e, n = names("g"), names("p"), names("e"), names("n")
+    said = (
+        " GPU(s); the head runs the cluster's control plane and should not run GPU work: "
+        "give the GPUs to a worker group"
+    )
+    message = (
+        f"{literal('Ray head container ')} + {e}.name + {literal(' requests ')} + "
+        f"string({n}) + {literal(said)}"
+    )
+    count = accelerator_count(f"{e}.spec", names)
+    per_container = lines(f"[{count}].map({n}, {n} > 0 ? {message} : '')")
+    per_pod = (
+        f"({p}.head && !{p}.suppressed ? "
+        f"{lines(f'{p}.containers.filter({e}, !{e}.init).map({e}, {per_container})')} : '')"
+    )
+    findings = lines(f"variables.pods.map({g}, {lines(f'{g}.map({p}, {per_pod})')})")
+    kinds = [k for k in engine.kinds if k.kind in active.rule.kinds]
+    keys = _template_suppression(engine, active)
+    return Translation(findings, variables=pods(kinds, names, suppression=keys, extra=extra))
 
 
 def _clean_pod_policy_none(engine: Engine, active: ActiveRule) -> Translation:
@@ -795,6 +905,8 @@ TRANSLATORS: dict[str, Translator] = {
     "ML203": _job_active_deadline_missing,
     "ML204": _job_ttl_missing,
     "ML501": _hpa_metrics_missing,
+    "ML704": _ray_head_gpu,
+    "ML705": _gpu_scale_to_zero,
     "ML706": _clean_pod_policy_none,
 }
 """The rules exported to admission policies."""

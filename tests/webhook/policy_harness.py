@@ -9,7 +9,8 @@ syntax (`.?f`), so the policies do not use it.
 
 What the API server adds to CEL and the policies use is defined here, as the Kubernetes CEL
 documentation defines it (https://kubernetes.io/docs/reference/using-api/cel/):
-- the strings extension's `join`, `replace`, `trim` and `lowerAscii` (cel-go ext.Strings);
+- the strings extension's `join`, `replace`, `trim` and `lowerAscii` (cel-go ext.Strings), and
+  the Kubernetes lists library's `sum`;
 - `JSONPatch{op: ..., path: ..., value: ...}` values of a MutatingAdmissionPolicy's
   jsonPatch expression, read here as maps with the same three fields.
 
@@ -53,7 +54,18 @@ def _lower_ascii(text: str) -> str:
     return "".join(chr(ord(c) + 32) if "A" <= c <= "Z" else c for c in text)
 
 
-FUNCTIONS = {"join": _join, "replace": _replace, "trim": _trim, "lowerAscii": _lower_ascii}
+def _sum(items: list[int]) -> int:
+    """The Kubernetes lists library's `sum` (0 for an empty list)."""
+    return sum(items)
+
+
+FUNCTIONS = {
+    "join": _join,
+    "replace": _replace,
+    "trim": _trim,
+    "lowerAscii": _lower_ascii,
+    "sum": _sum,
+}
 
 
 def as_json(value: Any) -> Any:
