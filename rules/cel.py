@@ -606,16 +606,16 @@ def _gpu_scale_to_zero(engine: Engine, active: ActiveRule) -> Translation:
     )
     count = f"{p}.containers.map({e}, {accelerator_count(f'{e}.spec', names)}).sum()"
     zero = f"({has(f'{p}.spec', 'minReplicas')} && {p}.spec.minReplicas == 0)"
-    said = (
-        " GPU(s) and scales to zero, so a request after an idle period waits for a GPU node, "
-        "the model download and its load: set minReplicas: 1"
+    message = (
+        f"{literal('component requests ')} + string({n}) + ' ' + {device(p)} + "
+        f"{literal('(s) and scales to zero, so a request after an idle period waits for a ')} + "
+        f"{device(p)} + {literal(' node, the model download and its load: set minReplicas: 1')}"
     )
-    message = f"{literal('component requests ')} + string({n}) + {literal(said)}"
     per_pod = lines(f"({zero} ? [{count}] : []).map({n}, {n} > 0 ? {message} : '')")
     per_group = lines(f"{g}.map({p}, {per_pod})")
     findings = f"({raw} ? '' : {lines(f'variables.pods.map({g}, {per_group})')})"
     kinds = [k for k in engine.kinds if k.kind in active.rule.kinds]
-    return Translation(findings, variables=pods(kinds, names, suppression=None))
+    return Translation(findings, variables=pods(kinds, names, suppression=None, accelerators=True))
 
 
 def _ray_head_gpu(engine: Engine, active: ActiveRule) -> Translation:
@@ -634,13 +634,11 @@ def _ray_head_gpu(engine: Engine, active: ActiveRule) -> Translation:
         return {"head": f"(size({workers}) > 0 && {_truthy(f'{workers}[0]')})"}
 
     g, p, e, n = names("g"), names("p"), names("e"), names("n")
-    said = (
-        " GPU(s); the head runs the cluster's control plane and should not run GPU work: "
-        "give the GPUs to a worker group"
-    )
+    said = "(s); the head runs the cluster's control plane and should not run accelerator work: "
     message = (
         f"{literal('Ray head container ')} + {e}.name + {literal(' requests ')} + "
-        f"string({n}) + {literal(said)}"
+        f"string({n}) + ' ' + {device(p)} + {literal(said)} + 'give the ' + {device(p)} + "
+        f"{literal('s to a worker group')}"
     )
     count = accelerator_count(f"{e}.spec", names)
     per_container = lines(f"[{count}].map({n}, {n} > 0 ? {message} : '')")
@@ -651,7 +649,8 @@ def _ray_head_gpu(engine: Engine, active: ActiveRule) -> Translation:
     findings = lines(f"variables.pods.map({g}, {lines(f'{g}.map({p}, {per_pod})')})")
     kinds = [k for k in engine.kinds if k.kind in active.rule.kinds]
     keys = _template_suppression(engine, active)
-    return Translation(findings, variables=pods(kinds, names, suppression=keys, extra=extra))
+    variables = pods(kinds, names, suppression=keys, accelerators=True, extra=extra)
+    return Translation(findings, variables=variables)
 
 
 def _clean_pod_policy_none(engine: Engine, active: ActiveRule) -> Translation:
