@@ -17,8 +17,10 @@ edit here.
 Objects are read as the API server binds them for CEL: JSON values, maps without a schema, so
 `has(x.f)` tests a key and a missing key never raises. Each step checks the type the engine
 checks (`isinstance(..., dict)`), so a malformed object is judged as the engine judges it rather
-than failing evaluation. A wildcard over a list or a map is a comprehension; their nesting is
-that of the kind's pod paths (at most three levels for the built-in and operator kinds).
+than failing evaluation. A wildcard over a list or a map is a comprehension: one per container
+path, at most two per pod path (a Seldon predictor's component specs); a kind with a deeper path
+is left out of a policy, with the reason. The pods of each kind are found by a variable of their
+own, so only the object's kind is evaluated and each expression stays small.
 
 Not every rule is expressible: see `NOT_EXPORTED` for the rules this module leaves out and why.
 """
@@ -244,18 +246,45 @@ def pods(
     - `spec`: the pod spec;
     - `suppressed`: whether its template's annotations silence the rule (`suppression` holds
       the keys that do; None: never);
+    - `extra`: what `extra` gives for the template (a rule's own facts about the pod);
     - with `accelerators`, `uses`, `device` and `bounded`: `Traits.uses_accelerators`, the
-      devices it asks for (see `device`) and whether its spec sets its own deadline;
-    - what `extra` adds for the template (a rule's own facts about the pod)."""
+      devices it asks for (see `device`) and whether its spec sets its own deadline, computed
+      once in `pods` for every kind."""
     variables: list[tuple[str, str]] = []
     parts = []
     for kind in kinds:
-        made = [_template(t, names, suppression, accelerators, extra) for t in kind.templates]
+        made = [_template(t, names, suppression, extra) for t in kind.templates]
         name = "pods_" + re.sub(r"[^A-Za-z0-9]", "_", kind.key)
         variables.append((name, " + ".join(made) or "[]"))
         test = f"object.kind == {literal(kind.kind)} && {_group_test(kind.group)}"
         parts.append(f"{test} ? variables.{name}")
-    return (*variables, ("pods", "(" + " : ".join([*parts, "[]"]) + ")"))
+    chosen = "(" + " : ".join([*parts, "[]"]) + ")"
+    if accelerators:
+        chosen = _with_accelerators(chosen, names)
+    return (*variables, ("pods", chosen))
+
+
+def _with_accelerators(groups: str, names: Names) -> str:
+    """The pods of `groups` with `uses`, `device` and `bounded` added (see `pods`)."""
+    g, p, e, r, d = names("g"), names("p"), names("e"), names("r"), names("d")
+    main = f"{p}.containers.filter({e}, !{e}.init)"
+    claims = _claims(f"{p}.spec", f"{p}.containers.map({e}, {e}.spec)", names)
+    asked = _asked(f"{e}.spec", names)
+    devices = literal(device_patterns())
+    asking = f"{main}.exists({e}, {asked}.exists({r}, {r}.matches({devices}[{d}])))"
+    spec = f"{p}.spec"
+    fields = {
+        "containers": f"{p}.containers",
+        "spec": spec,
+        "suppressed": f"{p}.suppressed",
+        "extra": f"{p}.extra",
+        "uses": f"({main}.exists({e}, size({asked}) > 0) || {claims})",
+        "device": f"({devices}.filter({d}, {asking}).map({d}, {d}) + ({claims} ? ['', ''] : []))",
+        # Bounded on its own (`job_active_deadline_missing._bounded`).
+        "bounded": f"({has(spec, 'activeDeadlineSeconds')} || {has(spec, 'timeout')})",
+    }
+    entries = ", ".join(f"{literal(k)}: {v}" for k, v in fields.items())
+    return f"{groups}.map({g}, {g}.map({p}, {{{entries}}}))"
 
 
 Extra = Callable[["PodTemplate", Names], dict[str, str]]
@@ -271,18 +300,14 @@ def _group_test(group: str) -> str:
 
 
 def _template(
-    template: PodTemplate,
-    names: Names,
-    suppression: list[str] | None,
-    accelerators: bool,
-    extra: Extra | None,
+    template: PodTemplate, names: Names, suppression: list[str] | None, extra: Extra | None
 ) -> str:
     node = names("t")
     spec = node if template.inline else member(node, "spec")
     kept = [is_map(node)]
     if template.when:
         kept.append("(" + " || ".join(reaches(spec, w, names) for w in template.when) + ")")
-    found, mains, every = [], [], []
+    found = []
     for index, pattern in enumerate(
         (*template.init_containers, *template.main_containers, *template.containers)
     ):
@@ -297,43 +322,21 @@ def _template(
         specs = f"{values(spec, pattern, names)}.filter({c}, {is_map(c)})"
         init = "true" if index < len(template.init_containers) else "false"
         found.append(f"{specs}.map({c}, {{'name': {shown}, 'spec': {c}, 'init': {init}}})")
-        every.append(specs)
-        if index >= len(template.init_containers):
-            mains.append(specs)
     fields = {"containers": "(" + (" + ".join(found) or "[]") + ")", "spec": spec}
     silenced = "false"
     if suppression is not None and not template.inline and template.path:
         meta = member(node, "metadata")
         silenced = f"({has(node, 'metadata')} && {suppressed(meta, suppression)})"
-    if accelerators:
-        main = "(" + (" + ".join(mains) or "[]") + ")"
-        everything = "(" + (" + ".join(every) or "[]") + ")"
-        claims = _claims(spec, everything, names)
-        c, r, d = names("c"), names("r"), names("d")
-        devices = literal(device_patterns())
-        asking = f"{main}.exists({c}, {_asked(c, names)}.exists({r}, {r}.matches({devices}[{d}])))"
-        fields["uses"] = f"({main}.exists({c}, size({_asked(c, names)}) > 0) || {claims})"
-        # Bounded on its own (`job_active_deadline_missing._bounded`).
-        fields["bounded"] = f"({has(spec, 'activeDeadlineSeconds')} || {has(spec, 'timeout')})"
-        fields["device"] = (
-            f"({devices}.filter({d}, {asking}).map({d}, {d}) + ({claims} ? ['', ''] : []))"
-        )
     if not template.inline:
         # A template whose spec is not a map is a pod with no containers.
-        empty = {
-            "containers": "[]",
-            "spec": "{}",
-            "uses": "false",
-            "device": "[]",
-            "bounded": "false",
-        }
+        empty = {"containers": "[]", "spec": "{}"}
         fields = {
             k: f"({has(node, 'spec')} && {is_map(spec)} ? {v} : {empty[k]})"
             for k, v in fields.items()
         }
     fields["suppressed"] = silenced
-    if extra is not None:
-        fields.update(extra(template, names))
+    added = extra(template, names) if extra is not None else {}
+    fields["extra"] = "{" + ", ".join(f"{literal(k)}: {v}" for k, v in added.items()) + "}"
     entries = ", ".join(f"{literal(k)}: {v}" for k, v in fields.items())
     pod = f"{{{entries}}}"
     tokens = jp.split(template.path)
@@ -643,7 +646,7 @@ def _ray_head_gpu(engine: Engine, active: ActiveRule) -> Translation:
     count = accelerator_count(f"{e}.spec", names)
     per_container = lines(f"[{count}].map({n}, {n} > 0 ? {message} : '')")
     per_pod = (
-        f"({p}.head && !{p}.suppressed ? "
+        f"({p}.extra.head && !{p}.suppressed ? "
         f"{lines(f'{p}.containers.filter({e}, !{e}.init).map({e}, {per_container})')} : '')"
     )
     findings = lines(f"variables.pods.map({g}, {lines(f'{g}.map({p}, {per_pod})')})")

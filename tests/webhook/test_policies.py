@@ -403,8 +403,9 @@ def test_every_exported_object_is_valid_against_the_openapi_schema() -> None:
                 *(v["messageExpression"] for v in spec.get("validations", [])),
                 *(m["jsonPatch"]["expression"] for m in spec.get("mutations", [])),
             ]
-            # cel-go's parser refuses an expression over 100,000 code points.
-            assert max(map(len, expressions), default=0) < 100_000
+            # cel-go's parser refuses an expression over 100,000 code points; half of it leaves
+            # room for the kinds still to come.
+            assert max(map(len, expressions), default=0) < 50_000
             variables = [v["name"] for v in spec.get("variables", [])]
             assert len(variables) == len(set(variables))
 
