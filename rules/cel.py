@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from mllint.rules import pointer as jp
-from mllint.rules.traits import _PLACEHOLDER, _VENDOR_GPU, ACCELERATORS
+from mllint.rules.traits import _PLACEHOLDER, _SERVERS_FOREVER, _VENDOR_GPU, ACCELERATORS
 
 if TYPE_CHECKING:
     from mllint.rules.engine import ActiveRule, Engine
@@ -845,7 +845,15 @@ def _lifecycle(
 
 
 def _job_ttl_missing(engine: Engine, active: ActiveRule) -> Translation:
-    return _lifecycle(
+    names = Names()
+    g, p, e = names("g"), names("p"), names("e")
+    forever = f"({e}.init || {_serves_forever(f'{e}.spec')})"
+    # Every main container of every pod runs a server that never finishes (and there are pods).
+    endless = (
+        f"(variables.pods.exists({g}, size({g}) > 0) && "
+        f"variables.pods.all({g}, {g}.all({p}, {p}.containers.all({e}, {forever}))))"
+    )
+    translated = _lifecycle(
         engine,
         active,
         "ttl",
@@ -853,7 +861,33 @@ def _job_ttl_missing(engine: Engine, active: ActiveRule) -> Translation:
             f"{kind.kind} has no {field}, so it and its pods are kept after they finish: "
             f"set {setting}"
         ),
+        gate=f"!{endless}",
     )
+    covered = translated.kinds or frozenset()
+    listed = [k for k in engine.kinds if (k.group, k.kind) in covered]
+    return replace(translated, variables=pods(listed, names, suppression=None))
+
+
+def _serves_forever(spec: str) -> str:
+    """A CEL bool: `traits.serves_forever` (a server image run with its own entrypoint)."""
+    image = f"{spec}.image"
+    pattern = literal(image_name_pattern(_SERVERS_FOREVER))
+    return (
+        f"(!{has(spec, 'command')} && !{has(spec, 'args')} && {has(spec, 'image')} && "
+        f"type({image}) == string && {image}.matches({pattern}))"
+    )
+
+
+def image_name_pattern(pattern: re.Pattern[str]) -> str:
+    """A pattern of an image reference as written, equivalent to `pattern` searched in the
+    reference's name (`traits._image_name`: stripped, no digest, no tag, lower-cased) followed
+    by `:`, for patterns of the shape `(?:^|/)(?:...)(?:$|[:@/])`."""
+    head, tail = "(?:^|/)(?:", ")(?:$|[:@/])"
+    source = pattern.pattern
+    if not (source.startswith(head) and source.endswith(tail)):
+        raise NotExpressible("an image pattern changed shape")
+    words = source[len(head) : -len(tail)]
+    return rf"(?i)^(?:\s*|[^@]*/)(?:{words})(?:\s*$|[:@/])"
 
 
 def _job_active_deadline_missing(engine: Engine, active: ActiveRule) -> Translation:
