@@ -196,14 +196,30 @@ def _conditions(engine: Engine, active: ActiveRule, settings: WebhookSettings) -
     )
     if not settings.judge_controlled:
         owners = f"{meta}.ownerReferences"
-        conditions.append(
-            (
-                "not-made-by-a-controller",
-                f"!({cel.has('object', 'metadata')} && {cel.has(meta, 'ownerReferences')} && "
-                f"type({owners}) == list && {owners}.exists(o, type(o) == map && "
-                "has(o.controller) && o.controller == true))",
+        # An owner reference counts only when a controller sends the object
+        # (`review.Admission._controller`): anyone may write one.
+        sent_by = []
+        if settings.controller_users:
+            pattern = cel.literal(cel.glob(settings.controller_users))
+            sent_by.append(
+                "(has(request.userInfo) && has(request.userInfo.username) && "
+                f"request.userInfo.username.matches({pattern}))"
             )
-        )
+        if settings.controller_groups:
+            pattern = cel.literal(cel.glob(settings.controller_groups))
+            sent_by.append(
+                "(has(request.userInfo) && has(request.userInfo.groups) && "
+                f"request.userInfo.groups.exists(g, g.matches({pattern})))"
+            )
+        if sent_by:
+            conditions.append(
+                (
+                    "not-made-by-a-controller",
+                    f"!({cel.has('object', 'metadata')} && {cel.has(meta, 'ownerReferences')} && "
+                    f"type({owners}) == list && {owners}.exists(o, type(o) == map && "
+                    f"has(o.controller) && o.controller == true) && ({' || '.join(sent_by)}))",
+                )
+            )
     exclude = engine.config.exclude
     if exclude.namespaces:
         namespace = cel.member(meta, "namespace")

@@ -329,6 +329,22 @@ CASES = {
         ),
         {},
     ),
+    "controlled, sent by its controller": (
+        variant(
+            metadata__ownerReferences=[
+                {"apiVersion": "v1", "kind": "X", "name": "x", "uid": "1", "controller": True}
+            ]
+        ),
+        {"username": "system:kube-controller-manager"},
+    ),
+    "controlled, sent by an operator's group": (
+        variant(
+            metadata__ownerReferences=[
+                {"apiVersion": "v1", "kind": "X", "name": "x", "uid": "1", "controller": True}
+            ]
+        ),
+        {"username": "bot", "groups": ("system:serviceaccounts:operators",)},
+    ),
     "being deleted": (variant(metadata__deletionTimestamp="2026-01-01T00:00:00Z"), {}),
     "exempt user": (variant(), {"username": "system:serviceaccount:ci:deployer"}),
     "exempt group": (variant(), {"groups": ("system:authenticated", "platform-admins")}),
@@ -350,6 +366,7 @@ def test_what_the_webhook_leaves_alone_the_policies_leave_alone(
             "exempt_users": ("system:serviceaccount:ci:*",),
             "exempt_groups": ("platform-*",),
             "judge_controlled": judge_controlled,
+            "controller_groups": ("system:serviceaccounts:operators",),
         }
     )
     cases = {
