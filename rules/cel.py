@@ -621,6 +621,55 @@ def _gpu_scale_to_zero(engine: Engine, active: ActiveRule) -> Translation:
     return Translation(findings, variables=pods(kinds, names, suppression=None, accelerators=True))
 
 
+def _mpi_slots_gpu_mismatch(engine: Engine, active: ActiveRule) -> Translation:
+    from dataclasses import replace as copy
+
+    from mllint.rules.catalog.mpi_slots_gpu_mismatch import SLOTS, WORKER
+
+    if SLOTS != "/spec/slotsPerWorker":
+        raise NotExpressible(f"the slots moved to {SLOTS}")
+    # The pods the rule judges are those under WORKER: the templates whose wildcard takes the
+    # worker's key, as pods of their own.
+    replica = jp.split(WORKER.rstrip("/"))
+    kinds = []
+    for kind in engine.kinds:
+        if kind.kind not in active.rule.kinds:
+            continue
+        templates = []
+        for t in kind.templates:
+            tokens = jp.split(t.path)
+            if len(tokens) > len(replica) and all(
+                a in (b, jp.WILDCARD) for a, b in zip(tokens, replica, strict=False)
+            ):
+                path = jp.join("", *replica, *tokens[len(replica) :])
+                templates.append(copy(t, path=path))
+        kinds.append(copy(kind, templates=tuple(templates)))
+    names = Names()
+    g, p, e, n = names("g"), names("p"), names("e"), names("n")
+    spec = "object.spec"
+    slots = f"({has(spec, 'slotsPerWorker')} ? {spec}.slotsPerWorker : 1)"
+    written = has(spec, "slotsPerWorker")
+    dev = device(p)
+    message = (
+        f"'each worker requests ' + string({n}) + ' ' + {dev} + 's but slotsPerWorker is ' + "
+        f"string({slots}) + ({written} ? '' : ' (the default)') + "
+        f"', so mpirun starts ' + string({slots}) + ' process(es) per worker' + "
+        f"({slots} < {n} ? ' and ' + {dev} + 's sit idle' : ' that share ' + {dev} + 's') + "
+        f"': set slotsPerWorker: ' + string({n})"
+    )
+    asked = accelerator_count(f"{e}.spec", names)
+    count = f"{p}.containers.filter({e}, !{e}.init).map({e}, {asked}).sum()"
+    per_pod = lines(
+        f"[{count}].map({n}, {n} != 0 && type({slots}) == int && {slots} != {n} ? {message} : '')"
+    )
+    per_group = lines(f"{g}.map({p}, {per_pod})")
+    findings = (
+        f"({has('object', 'spec')} && {is_map(spec)} ? "
+        f"{lines(f'variables.pods.map({g}, {per_group})')} : '')"
+    )
+    return Translation(findings, variables=pods(kinds, names, suppression=None, accelerators=True))
+
+
 def _ray_head_gpu(engine: Engine, active: ActiveRule) -> Translation:
     from mllint.rules.catalog.ray_head_gpu import HEAD
 
@@ -941,6 +990,7 @@ TRANSLATORS: dict[str, Translator] = {
     "ML203": _job_active_deadline_missing,
     "ML204": _job_ttl_missing,
     "ML501": _hpa_metrics_missing,
+    "ML703": _mpi_slots_gpu_mismatch,
     "ML704": _ray_head_gpu,
     "ML705": _gpu_scale_to_zero,
     "ML706": _clean_pod_policy_none,

@@ -186,7 +186,8 @@ MUTATING = {code_of(p) for p in policies(Engine(), SETTINGS, "map")}
 
 
 def test_policies_cover_the_rules_they_can() -> None:
-    assert {"ML101", "ML102", "ML203", "ML204", "ML501", "ML704", "ML705", "ML706"} <= COVERED
+    covered = {"ML101", "ML102", "ML203", "ML204", "ML501", "ML703", "ML704", "ML705", "ML706"}
+    assert covered <= COVERED
     assert {"ML204", "ML501", "ML706"} <= MUTATING
     done = export(Engine(), SETTINGS, "vap")
     active = {a.rule.code for a in Engine().active}
