@@ -34,14 +34,12 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from mllint.rules import pointer as jp
+from mllint.rules.engine import IGNORE_ALL, IGNORE_PREFIX
 from mllint.rules.traits import _PLACEHOLDER, _SERVERS_FOREVER, _VENDOR_GPU, ACCELERATORS
 
 if TYPE_CHECKING:
     from mllint.rules.engine import ActiveRule, Engine
     from mllint.rules.workload import PodTemplate, WorkloadKind
-
-IGNORE_PREFIX = "ignore-check.mllint.io/"
-IGNORE_ALL = "mllint.io/ignore-all"
 
 SEPARATOR = "\n"
 """Between two findings in a `findings` string (a policy's message replaces it with `; `)."""
