@@ -35,7 +35,14 @@ from typing import TYPE_CHECKING, Any
 
 from mllint.rules import pointer as jp
 from mllint.rules.engine import IGNORE_ALL, IGNORE_PREFIX
-from mllint.rules.traits import _PLACEHOLDER, _SERVERS_FOREVER, _VENDOR_GPU, ACCELERATORS
+from mllint.rules.traits import (
+    _PLACEHOLDER,
+    _SERVERS_FOREVER,
+    _VENDOR_GPU,
+    ACCELERATORS,
+    FOREVER,
+    SLEEP_COMMANDS,
+)
 
 if TYPE_CHECKING:
     from mllint.rules.engine import ActiveRule, Engine
@@ -245,9 +252,8 @@ def pods(
     - `suppressed`: whether its template's annotations silence the rule (`suppression` holds
       the keys that do; None: never);
     - `extra`: what `extra` gives for the template (a rule's own facts about the pod);
-    - with `accelerators`, `uses`, `device` and `bounded`: `Traits.uses_accelerators`, the
-      devices it asks for (see `device`) and whether its spec sets its own deadline, computed
-      once in `pods` for every kind."""
+    - with `accelerators`, `uses` and `device`: `Traits.uses_accelerators` and the devices it
+      asks for (see `device`), computed once in `pods` for every kind."""
     variables: list[tuple[str, str]] = []
     parts = []
     for kind in kinds:
@@ -263,7 +269,7 @@ def pods(
 
 
 def _with_accelerators(groups: str, names: Names) -> str:
-    """The pods of `groups` with `uses`, `device` and `bounded` added (see `pods`)."""
+    """The pods of `groups` with `uses` and `device` added (see `pods`)."""
     g, p, e, r, d = names("g"), names("p"), names("e"), names("r"), names("d")
     main = f"{p}.containers.filter({e}, !{e}.init)"
     claims = _claims(f"{p}.spec", f"{p}.containers.map({e}, {e}.spec)", names)
@@ -278,8 +284,6 @@ def _with_accelerators(groups: str, names: Names) -> str:
         "extra": f"{p}.extra",
         "uses": f"({main}.exists({e}, size({asked}) > 0) || {claims})",
         "device": f"({devices}.filter({d}, {asking}).map({d}, {d}) + ({claims} ? ['', ''] : []))",
-        # Bounded on its own (`job_active_deadline_missing._bounded`).
-        "bounded": f"({has(spec, 'activeDeadlineSeconds')} || {has(spec, 'timeout')})",
     }
     entries = ", ".join(f"{literal(k)}: {v}" for k, v in fields.items())
     return f"{groups}.map({g}, {g}.map({p}, {{{entries}}}))"
@@ -395,6 +399,24 @@ def accelerator_count(c: str, names: Names) -> str:
         f" && {_asks(f'{requests}[{r}]')}).map({r}, {_count(f'{requests}[{r}]')})"
     )
     return f"(({has_limits} ? {limited} : []) + ({has_requests} ? {requested} : [])).sum()"
+
+
+def other_devices(c: str, names: Names) -> str:
+    """A CEL bool: a container asks for an accelerator that is not a whole GPU (a Neuron device,
+    a TPU, a time-sliced share): `nproc_gpu_mismatch.gpus` of its accelerators is None."""
+    resources = member(c, "resources")
+    requests, limits = member(resources, "requests"), member(resources, "limits")
+    has_requests = f"({has(c, 'resources')} && {has(resources, 'requests')} && {is_map(requests)})"
+    has_limits = f"({has(c, 'resources')} && {has(resources, 'limits')} && {is_map(limits)})"
+    accelerator, gpu = literal(accelerator_pattern()), literal(device_patterns()["GPU"])
+    r = names("r")
+    other = f"({r}.matches({accelerator}) && (!{r}.matches({gpu}) || {r}.endsWith('.shared')))"
+    limited = f"{limits}.exists({r}, {other} && {_asks(f'{limits}[{r}]')})"
+    requested = (
+        f"{requests}.exists({r}, {other} && !({has_limits} && {r} in {limits}) && "
+        f"{_asks(f'{requests}[{r}]')})"
+    )
+    return f"(({has_limits} && {limited}) || ({has_requests} && {requested}))"
 
 
 def _count(amount: str) -> str:
@@ -656,9 +678,13 @@ def _mpi_slots_gpu_mismatch(engine: Engine, active: ActiveRule) -> Translation:
         f"': set slotsPerWorker: ' + string({n})"
     )
     asked = accelerator_count(f"{e}.spec", names)
-    count = f"{p}.containers.filter({e}, !{e}.init).map({e}, {asked}).sum()"
+    main = f"{p}.containers.filter({e}, !{e}.init)"
+    count = f"{main}.map({e}, {asked}).sum()"
+    # Neuron, TPU or shared GPUs: one count does not say how many ranks (as the rule).
+    whole = f"!{main}.exists({e}, {other_devices(f'{e}.spec', names)})"
     per_pod = lines(
-        f"[{count}].map({n}, {n} != 0 && type({slots}) == int && {slots} != {n} ? {message} : '')"
+        f"[{count}].map({n}, {whole} && {n} != 0 && type({slots}) == int && {slots} != {n} ? "
+        f"{message} : '')"
     )
     per_group = lines(f"{g}.map({p}, {per_pod})")
     findings = (
@@ -916,12 +942,25 @@ def _job_ttl_missing(engine: Engine, active: ActiveRule) -> Translation:
 
 
 def _serves_forever(spec: str) -> str:
-    """A CEL bool: `traits.serves_forever` (a server image run with its own entrypoint)."""
+    """A CEL bool: `traits.serves_forever` (a server image run with its own entrypoint, or
+    `sleep infinity` as the whole command)."""
     image = f"{spec}.image"
     pattern = literal(image_name_pattern(_SERVERS_FOREVER))
     return (
-        f"(!{has(spec, 'command')} && !{has(spec, 'args')} && {has(spec, 'image')} && "
-        f"type({image}) == string && {image}.matches({pattern}))"
+        f"({_sleeps_forever(spec)} || (!{has(spec, 'command')} && !{has(spec, 'args')} && "
+        f"{has(spec, 'image')} && type({image}) == string && {image}.matches({pattern})))"
+    )
+
+
+def _sleeps_forever(spec: str) -> str:
+    """A CEL bool: `traits.sleeps_forever` (command and arguments `sleep infinity`, no more)."""
+    lists = " && ".join(
+        f"(!{has(spec, key)} || type({spec}.{key}) == list)" for key in ("command", "args")
+    )
+    words = " + ".join(f"({has(spec, key)} ? {spec}.{key} : [])" for key in ("command", "args"))
+    return (
+        f"({lists} && size({words}) == 2 && ({words})[0] in {literal(list(SLEEP_COMMANDS))} "
+        f"&& ({words})[1] in {literal(list(FOREVER))})"
     )
 
 
@@ -937,43 +976,6 @@ def image_name_pattern(pattern: re.Pattern[str]) -> str:
     return rf"(?i)^(?:\s*|[^@]*/)(?:{words})(?:\s*$|[:@/])"
 
 
-def _job_active_deadline_missing(engine: Engine, active: ActiveRule) -> Translation:
-    names = Names()
-    g, p, d = names("g"), names("p"), names("d")
-    every = "variables.pods"
-    uses = f"{every}.exists({g}, {g}.exists({p}, {p}.uses))"
-    bounded = f"({every}.exists({g}, size({g}) > 0) && {every}.all({g}, {g}.all({p}, {p}.bounded)))"
-    asked = f"{every}.exists({g}, {g}.exists({p}, {d} in {p}.device))"
-    devices = f"{literal(device_patterns())}.filter({d}, {asked})"
-    claims = f"{every}.exists({g}, {g}.exists({p}, '' in {p}.device))"
-    device = f"(size({devices}) == 1 && !{claims} ? {devices}[0] : 'accelerator')"
-
-    def message(kind: WorkloadKind, field: str, setting: str) -> str:
-        before = f"{kind.kind} has no {field}, so a hung run holds its "
-        after = f"s until someone deletes it: set {setting}, or the longest the run may take"
-        return f"{literal(before)} + variables.device + {literal(after)}"
-
-    def unsupported(kind: WorkloadKind) -> str | None:
-        if kind.templates:
-            return None
-        return "it has no pods: its accelerators are read anywhere in it (not translated)"
-
-    translated = _lifecycle(
-        engine,
-        active,
-        "active_deadline",
-        message,
-        gate="variables.judged",
-        fix=False,
-        unsupported=unsupported,
-    )
-    covered = translated.kinds or frozenset()
-    listed = [k for k in engine.kinds if (k.group, k.kind) in covered]
-    found = pods(listed, names, suppression=None, accelerators=True)
-    variables = (*found, ("judged", f"({uses} && !{bounded})"), ("device", device))
-    return replace(translated, variables=variables)
-
-
 def _template_suppression(engine: Engine, active: ActiveRule) -> list[str] | None:
     if not engine.config.allow_suppression:
         return None
@@ -985,7 +987,6 @@ Translator = Callable[["Engine", "ActiveRule"], Translation]
 TRANSLATORS: dict[str, Translator] = {
     "ML101": _gpu_not_in_limits,
     "ML102": _gpu_resource_name_invalid,
-    "ML203": _job_active_deadline_missing,
     "ML204": _job_ttl_missing,
     "ML501": _hpa_metrics_missing,
     "ML703": _mpi_slots_gpu_mismatch,
