@@ -59,6 +59,22 @@ _REPLICA_SPECS = (
     "jaxReplicaSpecs",
 )
 
+
+def _trainer_container(spec: str) -> PodTemplate:
+    """A TrainJob's `trainer` under the TrainJob spec at `spec` (its own, or a Katib trial's):
+    one partial container, the runtime supplying the rest (see the Trainer v2 note below)."""
+    return PodTemplate(
+        spec,
+        inline=True,
+        init_containers=(),
+        main_containers=(),
+        containers=("/trainer",),
+        when=("/trainer",),
+        partial=True,
+        purpose=Purpose.BATCH,
+    )
+
+
 KUBEFLOW_KINDS: tuple[WorkloadKind, ...] = (
     _training_job("PyTorchJob", "pytorchReplicaSpecs"),
     _training_job("TFJob", "tfReplicaSpecs"),
@@ -90,16 +106,7 @@ KUBEFLOW_KINDS: tuple[WorkloadKind, ...] = (
                 )
                 for specs in _REPLICA_SPECS
             ),
-            PodTemplate(
-                "/spec/trialTemplate/trialSpec/spec",
-                inline=True,
-                init_containers=(),
-                main_containers=(),
-                containers=("/trainer",),
-                when=("/trainer",),
-                partial=True,
-                purpose=Purpose.BATCH,
-            ),
+            _trainer_container("/spec/trialTemplate/trialSpec/spec"),
         ),
     ),
 )
@@ -132,16 +139,6 @@ _RUNTIME = "/spec/template"
 # JobSet pod templates (volumes, containers' env, volumeMounts and securityContext, scheduling).
 # Both are partial: rules about written values judge them, rules about missing fields do not,
 # since the runtime supplies what they leave out.
-_TRAINER_CONTAINER = PodTemplate(
-    "/spec",
-    inline=True,
-    init_containers=(),
-    main_containers=(),
-    containers=("/trainer",),
-    when=("/trainer",),
-    partial=True,
-    purpose=Purpose.BATCH,
-)
 _RUNTIME_PATCH = (
     "/spec/runtimePatches/*/trainingRuntimeSpec/template/spec/replicatedJobs/*/template/spec"
     "/template"
@@ -154,7 +151,10 @@ TRAINER_KINDS: tuple[WorkloadKind, ...] = (
         ("v1alpha1",),
         "trainjobs",
         Role.BATCH,
-        (_TRAINER_CONTAINER, PodTemplate(_RUNTIME_PATCH, partial=True, purpose=Purpose.BATCH)),
+        (
+            _trainer_container("/spec"),
+            PodTemplate(_RUNTIME_PATCH, partial=True, purpose=Purpose.BATCH),
+        ),
         Lifecycle(active_deadline="/spec/activeDeadlineSeconds"),
     ),
     WorkloadKind(
