@@ -218,7 +218,7 @@ class Engine:
 
     def subject(self, obj: Mapping[str, Any], *, fragment: bool = False) -> Subject:
         kind = self.kinds.lookup(str(obj.get("apiVersion", "")), str(obj.get("kind", "")))
-        return Subject(obj, kind, fragment)
+        return Subject(obj, kind, fragment, self.kinds)
 
     def excluded(self, subject: Subject) -> bool:
         ex = self.config.exclude

@@ -86,7 +86,10 @@ KUBEFLOW_KINDS: tuple[WorkloadKind, ...] = (
     _training_job("PaddleJob", "paddleReplicaSpecs"),
     _training_job("JAXJob", "jaxReplicaSpecs"),
     # Katib (apis/controller/experiments/v1beta1): `trialTemplate.trialSpec` is a whole Job,
-    # training-operator job or Workflow; its pods are reached where those kinds keep them.
+    # training-operator job or Workflow; its pods are reached where those kinds keep them, and
+    # each trial is that kind, with that kind's retry budget (`embeds`): Katib marks a trial
+    # failed by its job's own Failed condition (`trialTemplate.failureCondition`), after the
+    # job's retries.
     WorkloadKind(
         _KUBEFLOW,
         "Experiment",
@@ -108,6 +111,7 @@ KUBEFLOW_KINDS: tuple[WorkloadKind, ...] = (
             ),
             _trainer_container("/spec/trialTemplate/trialSpec/spec"),
         ),
+        embeds="/spec/trialTemplate/trialSpec",
     ),
 )
 

@@ -54,6 +54,18 @@ def move(from_path: str, path: str) -> Op:
     return {"op": "move", "from": from_path, "path": path}
 
 
+def under(prefix: str, ops: Iterable[Op]) -> tuple[Op, ...]:
+    """Operations written against an object embedded at `prefix`, made against its parent."""
+    moved = []
+    for op in ops:
+        copy_ = dict(op)
+        for key in ("path", "from"):
+            if key in copy_:
+                copy_[key] = prefix + copy_[key]
+        moved.append(copy_)
+    return tuple(moved)
+
+
 def normalize(ops: Iterable[Op], doc: Any) -> list[Op]:
     """Valid, minimal operations against `doc` (which is updated in place as they apply)."""
     out: list[Op] = []

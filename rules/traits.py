@@ -34,7 +34,10 @@ In this order, the first that holds:
 1. the kind decides (`PodTemplate.purpose`): the pods of a KServe InferenceService predictor,
    transformer or explainer, a ServingRuntime, a SeldonDeployment, an LLMInferenceService's
    model pods and a RayService are model servers; a RayCluster's pods and an
-   LLMInferenceService's scheduler are ML; a RayJob's are a batch run;
+   LLMInferenceService's scheduler are ML; a RayJob's and a training operator's are a batch
+   run, unless they only run helpers and smoke tests, or an MPI job's launcher starts no ML
+   (`_mpi_purpose`): commands are read through launchers (`mpirun`, `ssh`, `torchrun`) at the
+   program they start;
 2. a pod that runs to completion (a Job-like kind, a bare Pod with `restartPolicy` `Never` or
    `OnFailure`) is a batch run, unless it only runs helper images (below) and uses no
    accelerator;
@@ -60,6 +63,7 @@ from __future__ import annotations
 import enum
 import functools
 import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -348,22 +352,61 @@ _TOOL_IMAGES = re.compile(
 )
 
 # Programs that only wait, print or probe: the command of a smoke test or a scheduling demo.
+# `fi_info`, `ibv_devinfo` and `ibstat` list the network fabric (EFA, InfiniBand); `run_check`
+# is PaddlePaddle's installation check, started by its launcher
+# (`python -m paddle.distributed.launch run_check`).
 _TRIVIAL = frozenset(
     {
         "sleep", "echo", "nvidia-smi", "cat", "ls", "true", "false", "printenv", "env", "date",
         "cowsay", "tail", "jq", "hostname", "whoami", "pause", "nbody", "vectoradd", "watch",
-        "tensorboard", "entrypoint-tester", "argosay",
+        "tensorboard", "entrypoint-tester", "argosay", "df", "uname", "free", "lscpu", "lspci",
+        "fi_info", "ibv_devinfo", "ibv_devices", "ibstat", "run_check", "printf", "cd",
+        "export", "set", "break", "continue",
     }
 )  # fmt: skip
 # Load generators and benchmark clients: a test pod, whatever image it runs in.
 _LOAD_TEST = re.compile(
     r"\bgenai-perf\b|\bperf_analyzer\b|\blocust\b|\bvegeta\b|\bbenchmark_serving"
 )
-_STATEMENT = re.compile(r"[;&|\n]+")
 _SHELLS = frozenset(
-    {"sh", "bash", "/bin/sh", "/bin/bash", "-c", "-lc", "-ec", "-xc", "exec", "while", "do",
-     "done", "then", "fi", "true"}
+    {"sh", "bash", "/bin/sh", "/bin/bash", "-c", "-lc", "-ec", "-xc", "-exc", "exec", "while",
+     "do", "done", "then", "fi", "else", "elif", "if", "until", "!", "{", "}", "(", ")", "time"}
 )  # fmt: skip
+# Statements that start a loop or a case declare words, not a program to run.
+_LOOP_HEADS = frozenset({"for", "select", "case", "esac"})
+_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+_REDIRECT = re.compile(r"^\d*[<>]")
+
+# Launchers start another program on this pod or on others (MPI ranks on the workers): what a
+# pod does is what they start. Options of theirs that take a value, and how many values: Open
+# MPI's and MPICH/Intel MPI's `mpirun`, `ssh`, and the PyTorch and PaddlePaddle launchers.
+_MPI = frozenset({"mpirun", "mpiexec", "orterun", "mpiexec.hydra", "srun"})
+_PYTHON_LAUNCHERS = frozenset(
+    {"torch.distributed.run", "torch.distributed.launch", "paddle.distributed.launch"}
+)
+_OPTION_VALUES: dict[str, dict[str, int]] = {
+    "mpi": {
+        "-n": 1, "-np": 1, "-c": 1, "-N": 1, "-npernode": 1, "--npernode": 1, "-ppn": 1,
+        "-H": 1, "-host": 1, "--host": 1, "-hosts": 1, "-hostfile": 1, "--hostfile": 1,
+        "-machinefile": 1, "--machinefile": 1, "-f": 1, "-x": 1, "--bind-to": 1, "-bind-to": 1,
+        "--map-by": 1, "-map-by": 1, "--rank-by": 1, "-wdir": 1, "--wdir": 1, "-wd": 1,
+        "--prefix": 1, "--output-filename": 1, "--timeout": 1, "-mca": 2, "--mca": 2,
+        "-gmca": 2, "--gmca": 2, "-genv": 2, "-env": 2, "-genvlist": 1, "--cpus-per-proc": 1,
+        "--cpus-per-rank": 1, "-display-map": 0,
+    },
+    "ssh": {
+        "-o": 1, "-p": 1, "-i": 1, "-l": 1, "-F": 1, "-J": 1, "-b": 1, "-c": 1, "-E": 1,
+        "-L": 1, "-R": 1, "-D": 1, "-W": 1, "-S": 1, "-m": 1, "-e": 1,
+    },
+    "python": {
+        "--nnodes": 1, "--nproc_per_node": 1, "--nproc-per-node": 1, "--node_rank": 1,
+        "--node-rank": 1, "--master_addr": 1, "--master-addr": 1, "--master_port": 1,
+        "--master-port": 1, "--rdzv_backend": 1, "--rdzv-backend": 1, "--rdzv_endpoint": 1,
+        "--rdzv-endpoint": 1, "--rdzv_id": 1, "--rdzv-id": 1, "--max_restarts": 1,
+        "--max-restarts": 1, "--devices": 1, "--gpus": 1, "--ips": 1, "--master": 1,
+        "--log_dir": 1, "--job_id": 1, "--rank": 1, "--nproc": 1,
+    },
+}  # fmt: skip
 
 # Words in a command, its arguments or its environment that say the container does ML work:
 # trains, loads or downloads a model, reads a dataset, talks NCCL.
@@ -478,15 +521,108 @@ def _helper_name(name: str) -> bool:
     return bool(name) and (_service_name(name) or bool(_TOOL_IMAGES.search(name + ":")))
 
 
-def _trivial(command: str) -> bool:
-    """Whether every statement of a command runs a program that only waits, prints or probes."""
-    statements = [s.split() for s in _STATEMENT.split(command) if s.split()]
-    programs = []
-    for words in statements:
-        run = [w for w in words if w not in _SHELLS]
+def _statements(command: str) -> list[str]:
+    """A shell command's statements: split at `;`, `&`, `|` and line ends outside quotes, with
+    backslash-newline continuations joined."""
+    found, current, quote = [], [], ""
+    for ch in command.replace("\\\n", " "):
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in ";&|\n":
+            found.append("".join(current))
+            current = []
+            continue
+        current.append(ch)
+    found.append("".join(current))
+    return [f for f in found if f.strip()]
+
+
+def _split(statement: str) -> list[str]:
+    try:
+        return shlex.split(statement)
+    except ValueError:  # an unbalanced quote, where a statement was split inside quotes
+        return [w.strip("\"'") for w in statement.split()]
+
+
+def _after_options(words: list[str], values: Mapping[str, int]) -> list[str]:
+    """The words after a launcher's options: an option takes the values `values` gives it (none
+    when written `--opt=value`); unexpanded variables, bare numbers and `NAME=value` words are
+    values too."""
+    index = 0
+    while index < len(words):
+        word = words[index]
+        if word.startswith("-"):
+            index += 1 + (0 if "=" in word else values.get(word, 0))
+        elif word.startswith("$") or word.isdigit() or "=" in word or _REDIRECT.match(word):
+            index += 1
+        else:
+            break
+    return words[index:]
+
+
+def _program(words: list[str]) -> list[str]:
+    """The program a statement runs and its arguments, looking through shell syntax (keywords,
+    assignments) and launchers (`mpirun`, `ssh`, `python -m torch.distributed.run`) at the
+    program they start; empty when it runs none."""
+    while words:
+        head = words[0].rsplit("/", 1)[-1].lower()
+        if head in _LOOP_HEADS:
+            return []
+        if words[0] in _SHELLS or _ASSIGNMENT.match(words[0]) or _REDIRECT.match(words[0]):
+            words = words[1:]
+        elif head in _MPI:
+            words = _after_options(words[1:], _OPTION_VALUES["mpi"])
+        elif head == "ssh":
+            rest = _after_options(words[1:], _OPTION_VALUES["ssh"])
+            words = rest[1:]  # after the host, the remote command; none is a login or a probe
+        elif (
+            head.startswith("python")
+            and len(words) > 2
+            and words[1] == "-m"
+            and words[2] in _PYTHON_LAUNCHERS
+        ):
+            words = _after_options(words[3:], _OPTION_VALUES["python"])
+        elif head == "torchrun":
+            words = _after_options(words[1:], _OPTION_VALUES["python"])
+        else:
+            return words
+    return []
+
+
+def _programs(command: str) -> list[str]:
+    """The programs (base names) each statement of a command runs (`_program`)."""
+    found = []
+    for statement in _statements(command):
+        run = _program(_split(statement))
         if run:
-            programs.append(run[0].rsplit("/", 1)[-1].lower().strip("\"'"))
+            found.append(run[0].rsplit("/", 1)[-1].lower().strip("\"'"))
+    return found
+
+
+def _trivial(command: str) -> bool:
+    """Whether every statement of a command runs a program that only waits, prints or probes,
+    looking through launchers at what they start (`mpirun -n 2 fi_info` probes the fabric)."""
+    programs = _programs(command)
     return bool(programs) and all(p in _TRIVIAL for p in programs)
+
+
+def launched(spec: Mapping[str, Any]) -> list[str] | None:
+    """What a container's MPI launcher (`mpirun`, `mpiexec`) starts on the ranks: each started
+    program with its arguments, as one string; None when the container runs no MPI launcher."""
+    command = _command(spec)
+    found: list[str] | None = None
+    for statement in _statements(command):
+        words = _split(statement)
+        at = next((i for i, w in enumerate(words) if w.rsplit("/", 1)[-1].lower() in _MPI), None)
+        if at is None:
+            continue
+        found = found if found is not None else []
+        started = _after_options(words[at + 1 :], _OPTION_VALUES["mpi"])
+        if started:
+            found.append(" ".join(started))
+    return found
 
 
 def does_ml(spec: Mapping[str, Any]) -> bool:
@@ -747,6 +883,14 @@ def _purpose(
     pod: Pod, main: list[Container], uses: bool, server: str | None, long_running: bool
 ) -> tuple[Purpose, str]:
     decided = pod.template.purpose
+    if decided is Purpose.BATCH:
+        # A training operator's kind says its pods run to completion, not that what they run
+        # is ML: a job of smoke tests (`sleep`, `fi_info`, Paddle's `run_check`) is a test.
+        if main and all(is_helper(c.spec) for c in main):
+            return Purpose.NOT_ML, "it only runs helpers, tests or probes"
+        mpi = _mpi_purpose(pod)
+        if mpi is not None:
+            return mpi
     if decided is not None:
         return decided, f"it is a {pod.subject.kind} {_what(decided)}"
     if main and all(is_helper(c.spec) for c in main):
@@ -776,6 +920,35 @@ def _purpose(
     if evidence:
         return Purpose.ML, "it uses accelerators or runs ML software"
     return Purpose.NOT_ML, "no model server, accelerator, ML image or ML command"
+
+
+def _mpi_purpose(pod: Pod) -> tuple[Purpose, str] | None:
+    """Not ML, for a pod of an MPI job (a workload with a Launcher) whose ranks run no ML: the
+    workers only host what the launcher's `mpirun` starts on them, so the job is what that is.
+    Either every launcher only runs tests or probes (`mpirun fi_info`), or its `mpirun` starts
+    programs that speak of no ML on pods that use no accelerator and run no ML image (the MPI
+    `pi` demo). None when undecided."""
+    launchers = [p for p in pod.subject.pods if _member(p)[0] is Member.LAUNCHER]
+    main = [c for p in launchers for c in p.main_containers]
+    if not main:
+        return None
+    if all(is_helper(c.spec) for c in main):
+        return Purpose.NOT_ML, "its launcher only starts tests or probes"
+    started = [s for c in main for s in launched(c.spec) or ()]
+    if not started or any(launched(c.spec) is None for c in main):
+        return None
+    everyone = [c for p in pod.subject.pods for c in p.main_containers]
+    if any(
+        accelerators_of(c.spec)
+        or claims_of(c.spec)
+        or _asks_gpu(c.spec)
+        or ml_image(c.spec.get("image"))
+        for c in everyone
+    ):
+        return None
+    if any(_ML_COMMAND.search(s) for s in started):
+        return None
+    return Purpose.NOT_ML, "its mpirun starts no ML program, on pods without accelerators"
 
 
 # Words of an image or container name that say it is a client, a web UI or a notebook.

@@ -187,6 +187,9 @@ class WorkloadKind:
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
     replicas: str | None = None
     """Pointer to the replica count of a scalable workload."""
+    embeds: str | None = None
+    """Pointer to a whole workload object of another kind that it creates for each run (a Katib
+    Experiment's `trialTemplate.trialSpec`): that kind's lifecycle fields govern each run."""
 
     @property
     def key(self) -> str:
@@ -394,6 +397,8 @@ class Subject:
     workload: WorkloadKind | None = None
     fragment: bool = False
     """A partial object (a kustomize patch): rules about missing fields do not judge it."""
+    index: KindIndex | None = None
+    """The kinds the engine knows, to read an embedded workload (`WorkloadKind.embeds`)."""
 
     @property
     def kind(self) -> str:
@@ -485,6 +490,20 @@ class Subject:
             return Role.BATCH
         return self.workload.role
 
+    @cached_property
+    def embedded(self) -> tuple[str, Subject] | None:
+        """The workload it creates for each run (`WorkloadKind.embeds`), with where it lives;
+        None when its kind has none, or the embedded object is not of a known kind."""
+        if self.workload is None or self.workload.embeds is None or self.index is None:
+            return None
+        node = next((v for _, v in jp.expand(self.obj, self.workload.embeds)), None)
+        if not isinstance(node, dict):
+            return None
+        kind = self.index.lookup(str(node.get("apiVersion", "")), str(node.get("kind", "")))
+        if kind is None:
+            return None
+        return self.workload.embeds, Subject(node, kind, self.fragment, self.index)
+
     @property
     def containers(self) -> Iterator[Container]:
         for pod in self.pods:
@@ -559,6 +578,20 @@ class Scope:
     @property
     def workload(self) -> WorkloadKind | None:
         return self.subject.workload
+
+    @cached_property
+    def embedded(self) -> tuple[str, Subject] | None:
+        """The workload it creates for each run (`WorkloadKind.embeds`), with where it lives;
+        None when its kind has none, or the embedded object is not of a known kind."""
+        if self.workload is None or self.workload.embeds is None or self.index is None:
+            return None
+        node = next((v for _, v in jp.expand(self.obj, self.workload.embeds)), None)
+        if not isinstance(node, dict):
+            return None
+        kind = self.index.lookup(str(node.get("apiVersion", "")), str(node.get("kind", "")))
+        if kind is None:
+            return None
+        return self.workload.embeds, Subject(node, kind, self.fragment, self.index)
 
     @property
     def containers(self) -> Iterator[Container]:

@@ -16,13 +16,24 @@ The message states what the kind does without a budget:
   mpi-operator's v2beta1 MPIJob runs its Launcher as a Job and passes `runPolicy.backoffLimit`
   to it, so without one a failed launcher is retried 6 times, as a Job's pods are
   ([mpi-operator releases, v0.3.0](https://github.com/kubeflow/mpi-operator/blob/master/RELEASES.md));
+  Replicas with `restartPolicy: ExitCode` are recreated without bound after each retryable
+  exit (a signal, code 128 and above: killed, out of memory) and fail the job on any other
+  ([common/pod.go, ReconcilePods](https://github.com/kubeflow/training-operator/blob/master/pkg/controller.v1/common/pod.go)).
   A job whose replicas are all `Never` retries nothing (a failed pod fails the job) and is not
   flagged; SageMaker HyperPod's `sagemaker.amazonaws.com/job-max-retry-count` annotation is a
   retry budget;
+- a Katib Experiment's trial is a whole job of its own kind (`trialTemplate.trialSpec`), asked
+  for that kind's budget at the trial spec: Katib marks a trial failed by its job's own Failed
+  condition (`trialTemplate.failureCondition`), so a trial PyTorchJob that restarts without
+  bound is never counted against `maxFailedTrialCount`
+  ([Katib trial template](https://www.kubeflow.org/docs/components/katib/user-guides/trial-template/));
 - an Argo `retryStrategy` without `limit` retries a step until it succeeds;
 - a Volcano Job retries 3 times when `maxRetry` is unset (its admission webhook's
   `DefaultMaxRetry`): already the budget the fix would set, so it is not flagged.
-It judges ML workloads only (`traits.Purpose`): a Job of helper or test pods is left alone.
+It judges ML workloads only (`traits.Purpose`): a Job of helper or test pods is left alone,
+and so is a training operator's job whose pods only run smoke tests (`sleep`, PaddlePaddle's
+`run_check`), or an MPI job whose launcher's `mpirun` starts a probe (`fi_info`) or a program
+that is not ML on pods with no accelerator (the MPI `pi` demo).
 
 ## Why is this bad?
 A Job retries failed pods until `backoffLimit` failures, and the limit defaults to 6. A
@@ -63,10 +74,11 @@ one a step is retried until it succeeds). A RayJob is not asked: its `backoffLim
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from mllint.rules import patch
 from mllint.rules import pointer as jp
 from mllint.rules.model import Fix, RuleOptions, Safety, Severity, Violation, literal, option, rule
 from mllint.rules.traits import ML_PURPOSES
-from mllint.rules.workload import Scope
+from mllint.rules.workload import Scope, Subject
 
 
 @dataclass(frozen=True)
@@ -78,44 +90,64 @@ RESTARTING = ("OnFailure", "Always", "ExitCode")
 
 
 def check(scope: Scope, options: Options) -> Iterator[Violation]:
-    lifecycle = scope.workload.lifecycle if scope.workload else None
+    yield from _judge(scope.subject, options, scope.subject.kind, "")
+    embedded = scope.subject.embedded
+    if embedded is not None:
+        # A Katib trial is a whole job of another kind, with that kind's retry budget.
+        at, trial = embedded
+        what = f"{scope.subject.kind}'s trial {trial.kind}"
+        yield from _judge(trial, options, what, at)
+
+
+def _judge(subject: Subject, options: Options, what: str, at: str) -> Iterator[Violation]:
+    lifecycle = subject.workload.lifecycle if subject.workload else None
     if lifecycle is None or lifecycle.backoff_limit is None:
         return
     retries = lifecycle.retries
     if retries is not None and retries <= options.default:
         return  # the kind's own default already bounds retries as tightly (Volcano's 3)
-    kind = scope.subject.kind
+    kind = subject.kind
     consequence = f"a failing run is retried up to {retries} times (the default)"
-    if kind == "MPIJob" and scope.subject.api_version.endswith("/v2beta1"):
+    if kind == "MPIJob" and subject.api_version.endswith("/v2beta1"):
         # mpi-operator runs the v2beta1 Launcher as a batch/v1 Job and hands it
         # runPolicy.backoffLimit: unset, the Job's own default applies.
         consequence = "its Launcher runs as a Job that retries a failed launcher up to 6 times"
-    elif retries is None and scope.workload is not None and scope.workload.group == "kubeflow.org":
+    elif (
+        retries is None
+        and subject.workload is not None
+        and subject.workload.group == "kubeflow.org"
+    ):
         restarting = [
             p
-            for p in scope.subject.pods
+            for p in subject.pods
             if p.traits.replica is not None and p.traits.restart_policy in RESTARTING
         ]
         if not restarting:
             return  # every replica is Never: a failed pod fails the job, nothing is retried
-        policy = restarting[0].traits.restart_policy
-        consequence = (
-            f"its {restarting[0].traits.replica or 'replica'} pods ({policy}) are restarted "
-            "without bound"
-        )
+        first = restarting[0].traits
+        replica = first.replica or "replica"
+        if first.restart_policy == "ExitCode":
+            # training-operator recreates a pod that exits with a retryable code (a signal,
+            # 128+) and fails the job on any other (ReconcilePods, IsRetryableExitCode).
+            consequence = (
+                f"its {replica} pods (ExitCode) are recreated without bound after each "
+                "retryable exit (killed, out of memory)"
+            )
+        else:
+            consequence = f"its {replica} pods ({first.restart_policy}) are restarted without bound"
     elif retries is None:
         consequence = "a failing step is retried until it succeeds"
-    if scope.subject.uses_accelerators:
-        consequence += f", each time on {scope.subject.device}s"
+    if subject.uses_accelerators:
+        consequence += f", each time on {subject.device}s"
     field = jp.split(lifecycle.backoff_limit)[-1]
-    for u in lifecycle.unmet(scope.obj, "backoff_limit", options.default):
+    for u in lifecycle.unmet(subject.obj, "backoff_limit", options.default):
         value = literal(u.value)
         # A switch the setting needs (a RayJob's shutdownAfterJobFinishes) is named with its value.
-        what = u.name if u.name == field else f"{u.name}: {value}"
+        named = u.name if u.name == field else f"{u.name}: {value}"
         yield Violation(
-            u.owner,
-            f"{kind} has no {what}, so {consequence}: set {u.name}: {value}",
-            Fix.safe(*u.ops),
+            at + u.owner,
+            f"{what} has no {named}, so {consequence}: set {u.name}: {value}",
+            Fix.safe(*patch.under(at, u.ops)),
         )
 
 

@@ -310,3 +310,68 @@ def test_a_daemonset_is_a_per_node_agent_unless_it_runs_a_model_server() -> None
     assert traits(agent).purpose is Purpose.NOT_ML
     agent["spec"]["template"]["spec"]["containers"][0]["image"] = "ollama/ollama:0.4.0"
     assert traits(agent).purpose is Purpose.MODEL_SERVER
+
+
+def test_an_mpi_job_is_what_its_launcher_starts() -> None:
+    def mpijob(launcher: dict[str, Any], worker: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "apiVersion": "kubeflow.org/v2beta1",
+            "kind": "MPIJob",
+            "spec": {
+                "mpiReplicaSpecs": {
+                    "Launcher": {"template": {"spec": {"containers": [launcher]}}},
+                    "Worker": {"template": {"spec": {"containers": [worker]}}},
+                }
+            },
+        }
+
+    worker = {"name": "w", "image": "acme/mpi:1", "resources": gpu()}
+    # A fabric probe through mpirun (its options and their values skipped), after a shell loop.
+    probe = {
+        "name": "l",
+        "image": "acme/mpi:1",
+        "command": ["/bin/bash", "-lc"],
+        "args": [
+            'for h in $(cat hosts); do ssh -o ConnectTimeout=2 "$h" true; done\n'
+            "mpirun -np 2 --mca btl tcp,self -x NCCL_DEBUG=INFO \\\n  /opt/efa/bin/fi_info -p efa"
+        ],
+    }
+    assert [traits(mpijob(probe, worker), i).purpose for i in (0, 1)] == [Purpose.NOT_ML] * 2
+    # A training program through mpirun is what it is, whatever the launcher's preamble.
+    train = {**probe, "args": ["mpirun -np 2 -x NCCL_DEBUG=INFO python train.py"]}
+    assert [traits(mpijob(train, worker), i).purpose for i in (0, 1)] == [Purpose.BATCH] * 2
+    # A program that is not ML, on pods with no accelerator or ML image: not ML.
+    pi = {"name": "l", "image": "mpi-pi:1", "command": ["mpirun", "-n", "2", "/home/pi"]}
+    plain = {"name": "w", "image": "mpi-pi:1", "command": ["/usr/sbin/sshd", "-De"]}
+    assert traits(mpijob(pi, plain), 1).purpose is Purpose.NOT_ML
+    # ...but the same program on accelerators is judged as the job it is.
+    assert traits(mpijob(pi, worker), 1).purpose is Purpose.BATCH
+
+
+def test_a_training_operator_job_of_smoke_tests_is_not_ml() -> None:
+    paddle = {
+        "apiVersion": "kubeflow.org/v1",
+        "kind": "PaddleJob",
+        "spec": {
+            "paddleReplicaSpecs": {
+                "Worker": {
+                    "template": {
+                        "spec": {
+                            "containers": [
+                                {
+                                    "name": "paddle",
+                                    "image": "paddlepaddle/paddle:2.5.1",
+                                    "command": ["python", "-m", "paddle.distributed.launch"],
+                                    "args": ["--nnodes", "2", "run_check"],
+                                }
+                            ]
+                        }
+                    }
+                }
+            }
+        },
+    }
+    assert traits(paddle).purpose is Purpose.NOT_ML
+    spec = paddle["spec"]["paddleReplicaSpecs"]["Worker"]["template"]["spec"]
+    spec["containers"][0]["args"] = ["--nnodes", "2", "train.py"]
+    assert traits(paddle).purpose is Purpose.BATCH
