@@ -527,6 +527,15 @@ def _argo_pods(spec: str) -> tuple[PodTemplate, ...]:
     )
 
 
+# A Workflow compiled by the Kubeflow Pipelines v1 SDK carries its version as an annotation and a
+# label (kfp compiler.py, `_SDK_VERSION_LABEL`); it is meant to be run through KFP, whose API
+# server deletes the Workflow once its persistence agent has reported the run's final state,
+# again after TTL_SECONDS_AFTER_WORKFLOW_FINISH (kubeflow/pipelines backend: agent/persistence/
+# worker/workflow_saver.go, apiserver/resource/resource_manager.go ReportWorkflowResource).
+_KFP_COMPILED = (
+    ("ttl", "/metadata/annotations/pipelines.kubeflow.org~1kfp_sdk_version"),
+    ("ttl", "/metadata/labels/pipelines.kubeflow.org~1kfp_sdk_version"),
+)
 _RETRY_LIMIT = "/spec/templates/*/retryStrategy/limit"
 # A WorkflowTemplate is run by Workflows that set their own deadline and cleanup: only its
 # templates' retry limits are its own.
@@ -545,7 +554,7 @@ ARGO_KINDS: tuple[WorkloadKind, ...] = (
             retries=None,
             active_deadline="/spec/activeDeadlineSeconds",
             ttl="/spec/ttlStrategy/secondsAfterCompletion",
-            satisfied_by=(("ttl", "/spec/ttlStrategy"), ("ttl", "/spec/podGC")),
+            satisfied_by=(("ttl", "/spec/ttlStrategy"), ("ttl", "/spec/podGC"), *_KFP_COMPILED),
         ),
     ),
     WorkloadKind(

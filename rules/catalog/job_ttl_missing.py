@@ -38,7 +38,14 @@ elsewhere if they must outlive the Job.
 ## Operators
 Asked as `runPolicy.ttlSecondsAfterFinished` (Kubeflow training jobs) and
 `ttlSecondsAfterFinished` (JobSet, Volcano Job). An Argo Workflow meets it with any
-`ttlStrategy` or with `podGC`. A RayJob's TTL acts only with `shutdownAfterJobFinishes: true`
+`ttlStrategy` or with `podGC`, and so does one compiled by the Kubeflow Pipelines SDK (its
+`pipelines.kubeflow.org/kfp_sdk_version` annotation or label, which the KFP v1 compiler writes):
+it is meant to be run through Kubeflow Pipelines, whose API server deletes the Workflow once the
+persistence agent has reported the run's final state, `TTL_SECONDS_AFTER_WORKFLOW_FINISH`
+(one day by default) after it finished
+([workflow_saver.go](https://github.com/kubeflow/pipelines/blob/master/backend/src/agent/persistence/worker/workflow_saver.go),
+[resource_manager.go](https://github.com/kubeflow/pipelines/blob/master/backend/src/apiserver/resource/resource_manager.go)).
+A RayJob's TTL acts only with `shutdownAfterJobFinishes: true`
 (KubeRay's rayjob_types.go), so that switch is what is asked for and set, with the TTL. A
 CronWorkflow, like a CronJob, is cleaned up by its history limits. Decisions and sources:
 docs/operators.md.
