@@ -524,7 +524,9 @@ def _helper_name(name: str) -> bool:
 def _statements(command: str) -> list[str]:
     """A shell command's statements: split at `;`, `&`, `|` and line ends outside quotes, with
     backslash-newline continuations joined."""
-    found, current, quote = [], [], ""
+    found: list[str] = []
+    current: list[str] = []
+    quote = ""
     for ch in command.replace("\\\n", " "):
         if quote:
             quote = "" if ch == quote else quote

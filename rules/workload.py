@@ -579,20 +579,6 @@ class Scope:
     def workload(self) -> WorkloadKind | None:
         return self.subject.workload
 
-    @cached_property
-    def embedded(self) -> tuple[str, Subject] | None:
-        """The workload it creates for each run (`WorkloadKind.embeds`), with where it lives;
-        None when its kind has none, or the embedded object is not of a known kind."""
-        if self.workload is None or self.workload.embeds is None or self.index is None:
-            return None
-        node = next((v for _, v in jp.expand(self.obj, self.workload.embeds)), None)
-        if not isinstance(node, dict):
-            return None
-        kind = self.index.lookup(str(node.get("apiVersion", "")), str(node.get("kind", "")))
-        if kind is None:
-            return None
-        return self.workload.embeds, Subject(node, kind, self.fragment, self.index)
-
     @property
     def containers(self) -> Iterator[Container]:
         for pod in self.pods:
