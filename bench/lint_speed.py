@@ -37,7 +37,7 @@ from pathlib import Path
 
 import yaml
 
-from mllint.linter import discover, lint
+from mllint.linter import discover, lint, runner
 from mllint.linter.discover import Excluder
 from mllint.rules import Engine
 
@@ -163,7 +163,7 @@ def corpus_in_process(files: list[str], engine: Engine, repeat: int) -> None:
     )
     report(
         "from disk: lint_many (all cores) vs load_all",
-        best(lambda: lint.lint_many(files, engine), repeat),
+        best(lambda: runner.lint_many(files, engine), repeat),
         from_disk,
         TARGET_CORPUS,
     )
@@ -369,13 +369,13 @@ def growth(engine: Engine, work: Path, repeat: int) -> None:
 
 def parallel(engine: Engine, files: list[str], repeat: int) -> None:
     print(f"parallel runs (lint_many, {len(os.sched_getaffinity(0))} cores, best of {repeat}):")
-    print(f"  workers start from {lint.PARALLEL_FROM_BYTES / 2**20:.1f} MiB of input")
+    print(f"  workers start from {runner.PARALLEL_FROM_BYTES / 2**20:.1f} MiB of input")
     cores = len(os.sched_getaffinity(0))
     for count in (16, 64, 256, 1024, len(files)):
         some = files[:count]
         size = sum(os.path.getsize(p) for p in some) / 2**20
-        one = best(lambda: lint.lint_many(some, engine, jobs=1), repeat)  # noqa: B023
-        many = best(lambda: lint.lint_many(some, engine, jobs=cores), repeat)  # noqa: B023
+        one = best(lambda: runner.lint_many(some, engine, jobs=1), repeat)  # noqa: B023
+        many = best(lambda: runner.lint_many(some, engine, jobs=cores), repeat)  # noqa: B023
         print(
             f"  {count:5} files, {size:5.2f} MiB: one process {one * 1000:7.1f} ms, "
             f"{cores} workers {many * 1000:7.1f} ms: ratio {many / one:5.2f}"

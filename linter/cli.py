@@ -8,18 +8,20 @@ cannot be read), 2 usage or configuration errors.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime
 import functools
 import os
+import stat
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TextIO
 
 from mllint.linter import configfile, discover, lint, output
 from mllint.linter.discover import Excluder, PathError
+from mllint.linter.runner import Gathered, Runner, batches
 from mllint.rules import REGISTRY, Config, ConfigError, Engine, Severity
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -235,53 +237,159 @@ def run(args: argparse.Namespace) -> int:
         return Excluder(loaded.config.exclude.paths, loaded.root)(path)
 
     found = discover.Found()
-    files = list(discover.discover(args.paths, excluded, found))
-    if not files and not _empty_allowed(args, found):
-        return EXIT_USAGE
-    groups: dict[str | None, _Group] = {}
-    for path in files:
+    paths = discover.discover(args.paths, excluded, found)
+
+    def of(path: str) -> configfile.LoadedConfig:
         if path == lint.STDIN:
             named = args.stdin_filename
-            loaded = configs.of_folder(os.path.dirname(os.path.abspath(named)) if named else ".")
-        else:
-            loaded = configs.of_file(path)
+            return configs.of_folder(os.path.dirname(os.path.abspath(named)) if named else ".")
+        return configs.of_file(path)
+
+    if args.fix or args.diff:
+        return _fix(args, [(of(p), p) for p in paths], found)
+    return _lint(args, ((of(p), p) for p in paths), found)
+
+
+def _lint(
+    args: argparse.Namespace,
+    found: Iterable[tuple[configfile.LoadedConfig, str]],
+    seen: discover.Found,
+) -> int:
+    """A plain lint run: files linted as they are found, the report written as it is read."""
+    groups: dict[str | None, int] = {}
+
+    def work() -> Iterator[tuple[int, Config, str]]:
+        for loaded, path in found:
+            yield groups.setdefault(loaded.source, len(groups)), loaded.config, path
+
+    runner = Runner(args.jobs, today=datetime.date.today)
+    gathered = Gathered(args.stdin_filename, keep_paths=args.format == "junit")
+    try:
+        for done in runner.run(batches(work())):
+            gathered.add(done, runner.engine(done.batch))
+        if not gathered.files and not _empty_allowed(args, seen):
+            return EXIT_USAGE
+        extra = gathered.set_findings()
+        for notes in gathered.notes.values():
+            for path, note in notes:
+                print(f"{lint.relative(path)}: note: {note}", file=sys.stderr)
+        fail_on = min(gathered.fail_on.values(), key=lambda s: s.rank, default=Severity.WARNING)
+        result = output.Run(
+            _Findings(gathered, extra),
+            gathered.files,
+            gathered.documents,
+            gathered.objects,
+            gathered.skipped,
+            gathered.failed,
+            fail_on,
+            REGISTRY.rules,
+            paths=tuple(gathered.paths),
+            unreadable=frozenset(gathered.unreadable),
+            templates=gathered.templates,
+            counted=gathered.tally,
+        )
+        _write(args, result, sys.stdout)
+    finally:
+        gathered.spool.close()
+    return EXIT_FINDINGS if result.failing or result.failed_files else EXIT_OK
+
+
+class _Findings(Collection[lint.Located]):
+    """A streamed run's findings, read back from its spool in report order."""
+
+    def __init__(self, gathered: Gathered, extra: dict[str, list[lint.Located]]) -> None:
+        self._gathered = gathered
+        self._extra = extra
+
+    def __len__(self) -> int:
+        return self._gathered.tally.findings
+
+    def __iter__(self) -> Iterator[lint.Located]:
+        return self._gathered.spool.each(self._extra)
+
+    def __contains__(self, item: object) -> bool:
+        return any(item == f for f in self)
+
+
+def _fix(
+    args: argparse.Namespace, found: list[tuple[configfile.LoadedConfig, str]], seen: discover.Found
+) -> int:
+    """`--fix` and `--diff`: every file is read before any is written (the whole-set rules'
+    fixes need them all), so the run is gathered whole."""
+    from mllint.linter import fixcmd
+
+    if not found and not _empty_allowed(args, seen):
+        return EXIT_USAGE
+    groups: dict[str | None, _Group] = {}
+    for loaded, path in found:
         groups.setdefault(loaded.source, _Group(loaded)).files.append(path)
     reports: list[lint.FileReport] = []
     fixed = 0
     fail_on: dict[str, Severity] = {}
     for group in groups.values():
         engine = Engine(group.loaded.config, today=datetime.date.today)
-        if args.fix or args.diff:
-            from mllint.linter import fixcmd
-
-            done, count = fixcmd.run(group.files, engine, args)
-        else:
-            done = lint.lint_many(group.files, engine, args.jobs, args.stdin_filename)
-            count = 0
+        done, count = fixcmd.run(group.files, engine, args)
         reports += done
         fixed += count
         fail_on |= {r.path: engine.config.fail_on for r in done}
     for report in reports:
         if report.note:
             print(f"{lint.relative(report.path)}: note: {report.note}", file=sys.stderr)
-    order = {p: i for i, p in enumerate(files)}
+    order = {p: i for i, (_, p) in enumerate(found)}
     reports.sort(key=lambda r: order.get(r.path, order.get(lint.STDIN, 0)))
     result = output.Run.of(reports, fail_on, REGISTRY.rules, fixed)
     # The report goes to stderr when stdout carries a diff or the fixed stdin.
     stream = sys.stderr if args.diff or (args.fix and args.paths == [lint.STDIN]) else sys.stdout
-    color = args.color if args.color is not None else _tty(args, stream)
-    text = output.FORMATS[args.format](result, color)
-    if args.output:
-        try:
-            Path(args.output).write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(
-                f"mllint: --output {args.output}: cannot write: {exc.strerror or exc}"
-            ) from None
-    else:
-        stream.write(text)
+    _write(args, result, stream)
     broken = result.failed_files or result.unwritable_files
     return EXIT_FINDINGS if result.failing or broken else EXIT_OK
+
+
+def _write(args: argparse.Namespace, result: output.Run, stream: TextIO) -> None:
+    """The report, piece by piece, to `stream` or to --output. A regular file is written
+    beside the target and renamed over it, so that a reader never sees half a report; a device
+    or a pipe (`-o /dev/stdout`) is written to as it is."""
+    if not args.output:
+        color = args.color if args.color is not None else _tty(args, stream)
+        for chunk in output.STREAMS[args.format](result, color):
+            stream.write(chunk)
+        return
+    chunks = output.STREAMS[args.format](result, bool(args.color))
+    try:
+        _write_file(args.output, chunks)
+    except OSError as exc:
+        raise UsageError(
+            f"mllint: --output {args.output}: cannot write: {exc.strerror or exc}"
+        ) from None
+
+
+def _write_file(name: str, chunks: Iterable[str]) -> None:
+    try:
+        mode: int | None = os.stat(name).st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):
+        with open(name, "w", encoding="utf-8") as fh:
+            fh.writelines(chunks)
+        return
+    import tempfile
+
+    folder = os.path.dirname(os.path.abspath(name))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(name)}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.writelines(chunks)
+        if mode is None:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
+        else:
+            os.chmod(tmp, stat.S_IMODE(mode))
+        os.replace(tmp, name)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def _empty_allowed(args: argparse.Namespace, found: discover.Found) -> bool:

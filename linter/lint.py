@@ -7,17 +7,16 @@ import functools
 import os
 import re
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mllint.linter.kustomize import fragment_of, item_is_fragment
 from mllint.linter.loader import Document, LoadError, Position, decode, load
-from mllint.rules import Config, Engine, Finding
+from mllint.rules import Engine, Finding
 from mllint.rules.catalog import DUPLICATE_KEY, SUPPRESSION_INVALID, YAML_INVALID
 from mllint.rules.config import closest
-from mllint.rules.engine import Clock
-from mllint.rules.setrules import Collector, SetIndex
+from mllint.rules.setrules import Collector
 
 STDIN = "-"
 
@@ -405,78 +404,8 @@ def _meta(report: FileReport, engine: Engine, rule: Any, message: str, where: Po
         report.findings.append(Located(finding, report.path, where.line, where.column))
 
 
-PARALLEL_FROM_BYTES = 512 << 10
-"""Runs reading less than this stay in one process: starting workers costs 10-20 ms, about
-what linting a third of a megabyte of manifests takes (bench/lint_speed.py measures it)."""
-
-
-def lint_many(
-    paths: Sequence[str], engine: Engine, jobs: int = 0, stdin_name: str | None = None
-) -> list[FileReport]:
-    """Reports for `paths`, in order. `jobs` worker processes share the files; with 0, large
-    runs get one per core and small ones none."""
-    collector: Collector[Ref] = engine.collector()
-    reports = _lint_all(paths, engine, jobs, collector)
-    add_set_findings(reports, collector, read)
-    return [_named(r, stdin_name) for r in reports]
-
-
-def _lint_all(
-    paths: Sequence[str], engine: Engine, jobs: int, collector: Collector[Ref]
-) -> list[FileReport]:
-    workers = jobs or _cores()
-    automatic_and_small = not jobs and _size(paths) < PARALLEL_FROM_BYTES
-    if workers < 2 or len(paths) < 2 or STDIN in paths or automatic_and_small:
-        return [lint_file(p, engine, collector=collector) for p in paths]
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
-
-    chunks = [list(paths[i :: workers * 4]) for i in range(min(workers * 4, len(paths)))]
-    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-    # Not multiprocessing.Pool: when a worker dies (the out-of-memory killer, a crash in C),
-    # Pool waits forever for its task; the executor raises BrokenProcessPool instead.
-    with ProcessPoolExecutor(
-        workers,
-        mp_context=context,
-        initializer=_init_worker,
-        initargs=(engine.config, engine.today),
-    ) as pool:
-        futures = [pool.submit(_lint_chunk, chunk) for chunk in chunks]
-        reports: list[FileReport] = []
-        for chunk, future in zip(chunks, futures, strict=True):
-            try:
-                part, index = future.result()
-            except BrokenProcessPool:
-                reports += [_lost(p, engine) for p in chunk]
-                continue
-            reports += part
-            collector.merge(index)
-    order = {p: i for i, p in enumerate(paths)}
-    return sorted(reports, key=lambda r: order[r.path])
-
-
-def _cores() -> int:
-    """The cores this process may run on (a container's CPU set), not all the machine has."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
-def _size(paths: Sequence[str]) -> int:
-    """The bytes `paths` hold, counted up to PARALLEL_FROM_BYTES."""
-    total = 0
-    for path in paths:
-        try:
-            total += os.stat(path).st_size
-        except OSError:
-            continue
-        if total >= PARALLEL_FROM_BYTES:
-            break
-    return total
-
-
-def _lost(path: str, engine: Engine) -> FileReport:
+def lint_lost(path: str, engine: Engine) -> FileReport:
+    """The report of a file whose worker process died before it could say anything."""
     report = FileReport(path, failed=True)
     message = (
         "not linted: the worker process reading this file or another of its batch died "
@@ -486,25 +415,12 @@ def _lost(path: str, engine: Engine) -> FileReport:
     return report
 
 
-def _named(report: FileReport, stdin_name: str | None) -> FileReport:
+def named(report: FileReport, stdin_name: str | None) -> FileReport:
+    """The report of stdin under the name `--stdin-filename` gives it."""
     if report.path == STDIN and stdin_name:
         report.path = stdin_name
         report.findings = [replace(f, file=stdin_name) for f in report.findings]
     return report
-
-
-_worker_engine: Engine | None = None
-
-
-def _init_worker(config: Config, today: Clock | None) -> None:
-    global _worker_engine  # noqa: PLW0603 - one engine per worker process, built once
-    _worker_engine = Engine(config, today=today)
-
-
-def _lint_chunk(paths: list[str]) -> tuple[list[FileReport], dict[str, SetIndex[Ref]]]:
-    assert _worker_engine is not None
-    collector: Collector[Ref] = _worker_engine.collector()
-    return [lint_file(p, _worker_engine, collector=collector) for p in paths], collector.sets
 
 
 def relative(path: str) -> str:

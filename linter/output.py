@@ -8,25 +8,47 @@ the exit code.
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ET
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Any
 
 from mllint.linter.lint import FileReport, Located, relative
 from mllint.rules import Rule, Severity
 from mllint.rules.pointer import to_field_path
 
+if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
+
+
+@dataclass
+class Tally:
+    """The findings of a run counted: by severity, fixable, and whether any fails the run."""
+
+    severities: Counter[str] = field(default_factory=Counter)
+    fixable: int = 0
+    failing: bool = False
+
+    @property
+    def findings(self) -> int:
+        return sum(self.severities.values())
+
+    def add(self, f: Located, fail_on: Severity) -> None:
+        severity = f.finding.severity
+        self.severities[severity.value] += 1
+        self.fixable += f.finding.fixable
+        self.failing = self.failing or severity.rank >= fail_on.rank
+
 
 @dataclass
 class Run:
-    """Everything a format needs: the findings in order and what was read."""
+    """Everything a format needs: the findings in order and what was read.
 
-    findings: list[Located]
+    `findings` may be read once only (a streamed run's); `counted` then holds their tally."""
+
+    findings: Collection[Located]
     files: int
     documents: int
     objects: int
@@ -50,6 +72,7 @@ class Run:
     cluster: str = ""
     """The API server the objects were read from, when they were not read from files: each
     finding's `file` is then the reference of an object, and the summary counts objects only."""
+    counted: Tally | None = None
 
     @classmethod
     def of(
@@ -80,15 +103,20 @@ class Run:
         )
 
     @property
+    def tally(self) -> Tally:
+        if self.counted is None:
+            self.counted = Tally()
+            for f in self.findings:
+                self.counted.add(f, self.file_fail_on.get(f.file, self.fail_on))
+        return self.counted
+
+    @property
     def by_severity(self) -> Counter[str]:
-        return Counter(f.finding.severity.value for f in self.findings)
+        return self.tally.severities
 
     @property
     def failing(self) -> bool:
-        return any(
-            f.finding.severity.rank >= self.file_fail_on.get(f.file, self.fail_on).rank
-            for f in self.findings
-        )
+        return self.tally.failing
 
     def summary(self) -> dict[str, Any]:
         sev = self.by_severity
@@ -101,11 +129,11 @@ class Run:
             "unreadable_files": self.failed_files,
             "templates_not_linted": self.templates,
             "unwritable_files": self.unwritable_files,
-            "findings": len(self.findings),
+            "findings": self.tally.findings,
             "errors": sev.get("error", 0),
             "warnings": sev.get("warning", 0),
             "info": sev.get("info", 0),
-            "fixable": sum(f.finding.fixable for f in self.findings),
+            "fixable": self.tally.fixable,
             "fixed": self.fixed,
             "fail_on": self.fail_on.value,
             "failed": self.failing,
@@ -144,7 +172,10 @@ def _paint(text: str, code: str, color: bool) -> str:
 
 def text(run: Run, color: bool = False) -> str:
     """`path:line:col: CODE [*] message (rule-name)` per finding, then one summary line."""
-    lines = []
+    return "".join(text_chunks(run, color))
+
+
+def text_chunks(run: Run, color: bool = False) -> Iterator[str]:
     for f in run.findings:
         fd = f.finding
         where = _paint(f"{relative(f.file)}:{_place(f)}:", _BOLD, color)
@@ -152,9 +183,8 @@ def text(run: Run, color: bool = False) -> str:
         fixable = " " + _paint("[*]", _CYAN, color) if fd.fixable else ""
         rule = _paint(f"({fd.rule})", _DIM, color)
         origin = f" from {f.source}" if f.source else ""
-        lines.append(f"{where} {code}{fixable} {fd.message} {rule}{origin}")
-    lines.append(_paint(_summary_line(run), _BOLD, color))
-    return "\n".join(lines) + "\n"
+        yield f"{where} {code}{fixable} {fd.message} {rule}{origin}\n"
+    yield _paint(_summary_line(run), _BOLD, color) + "\n"
 
 
 def _place(f: Located) -> str:
@@ -175,7 +205,7 @@ def _summary_line(run: Run) -> str:
     read = f"{_plural(run.files, 'file')}, {_plural(run.objects, 'object')}"
     if run.cluster:
         read = f"{_plural(run.objects, 'object')} of cluster {run.cluster}"
-    if run.findings:
+    if run.tally.findings:
         sev = run.by_severity
         counts = [
             _plural(sev["error"], "error") if sev["error"] else "",
@@ -183,7 +213,7 @@ def _summary_line(run: Run) -> str:
             f"{sev['info']} info" if sev["info"] else "",
         ]
         parts = [
-            f"Found {_plural(len(run.findings), 'finding')} ({', '.join(c for c in counts if c)})"
+            f"Found {_plural(run.tally.findings, 'finding')} ({', '.join(c for c in counts if c)})"
             f" in {read}"
         ]
     else:
@@ -198,7 +228,7 @@ def _summary_line(run: Run) -> str:
         parts.append(f"{_plural(run.unwritable_files, 'file')} could not be written")
     if run.fixed:
         parts.append(f"fixed {_plural(run.fixed, 'file')}")
-    fixable = sum(f.finding.fixable for f in run.findings)
+    fixable = run.tally.fixable
     if fixable:
         parts.append(f"{fixable} fixable with --fix")
     return "; ".join(parts) + "."
@@ -209,30 +239,52 @@ def _summary_line(run: Run) -> str:
 
 def as_json(run: Run, color: bool = False) -> str:
     """The `findings` items and their keys are a contract: scripts read them."""
-    out = {
-        "findings": [
-            {
-                "rule": f.finding.rule,
-                "code": f.finding.code,
-                "severity": f.finding.severity.value,
-                "message": f.finding.message,
-                "file": relative(f.file),
-                "source": f.source,
-                "line": f.line,
-                "column": f.column,
-                "pointer": f.finding.pointer,
-                "kind": f.finding.kind,
-                "name": f.finding.name,
-                "namespace": f.finding.namespace,
-                "fixable": f.finding.fixable,
-            }
-            for f in run.findings
-        ],
-        "summary": run.summary(),
-    }
+    return "".join(json_chunks(run, color))
+
+
+def json_chunks(run: Run, color: bool = False) -> Iterator[str]:
+    items = (
+        {
+            "rule": f.finding.rule,
+            "code": f.finding.code,
+            "severity": f.finding.severity.value,
+            "message": f.finding.message,
+            "file": relative(f.file),
+            "source": f.source,
+            "line": f.line,
+            "column": f.column,
+            "pointer": f.finding.pointer,
+            "kind": f.finding.kind,
+            "name": f.finding.name,
+            "namespace": f.finding.namespace,
+            "fixable": f.finding.fixable,
+        }
+        for f in run.findings
+    )
+    return _spliced({"findings": [_HOLE], "summary": run.summary()}, items)
+
+
+_HOLE = "\x00items\x00"
+
+
+def _spliced(document: dict[str, Any], items: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """`json.dumps(document, indent=2)` with the list holding _HOLE filled with `items`, written
+    item by item: the same text, without the whole list in memory."""
     import json  # only the JSON formats need it: kept off the text path's start-up
 
-    return json.dumps(out, indent=2) + "\n"
+    whole = json.dumps(document, indent=2) + "\n"
+    hole = whole.index(json.dumps(_HOLE))
+    start = whole.rindex("[", 0, hole)
+    margin = whole[whole.rindex("\n", 0, hole) : hole]
+    end = whole.index("]", hole)
+    yield whole[: start + 1]
+    separator = margin
+    for item in items:
+        yield separator + json.dumps(item, indent=2).replace("\n", margin)
+        separator = "," + margin
+    if separator != margin:  # the list was not empty: close it on a line of its own
+        yield whole[hole + len(json.dumps(_HOLE)) : end]
+    yield whole[end:]
 
 
 # --- sarif ------------------------------------------------------------------------------------
@@ -277,6 +329,8 @@ def _sarif_rule(rule: Rule) -> dict[str, Any]:
 
 def _artifact(path: str) -> dict[str, Any]:
     """A relative URI under %SRCROOT% for files below the working folder; else a file URI."""
+    from urllib.parse import quote  # only SARIF needs it: kept off the text path's start-up
+
     shown = relative(path)
     if Path(shown).is_absolute():
         return {"uri": Path(shown).as_uri()}
@@ -297,10 +351,43 @@ def _fingerprint(f: Located, seen: Counter[str]) -> str:
 
 def sarif(run: Run, color: bool = False) -> str:
     """SARIF 2.1.0, within what GitHub code scanning accepts."""
+    return "".join(sarif_chunks(run, color))
+
+
+def sarif_chunks(run: Run, color: bool = False) -> Iterator[str]:
+    log = {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "mllint",
+                        "version": version(),
+                        "semanticVersion": version(),
+                        "informationUri": HOMEPAGE,
+                        "rules": [_sarif_rule(r) for r in run.rules],
+                    }
+                },
+                "originalUriBaseIds": {SRCROOT: {"uri": Path.cwd().as_uri().rstrip("/") + "/"}},
+                "columnKind": "unicodeCodePoints",
+                "results": [_HOLE],
+                "properties": {"summary": run.summary()},
+            }
+        ],
+    }
+    return _spliced(log, _sarif_results(run))
+
+
+def _sarif_results(run: Run) -> Iterator[dict[str, Any]]:
     index = {r.code: i for i, r in enumerate(run.rules)}
     seen: Counter[str] = Counter()
-    results = []
+    shown = ""
     for f in run.findings:
+        if relative(f.file) != shown:
+            # Fingerprints count identical findings within a file; files come one at a time.
+            shown = relative(f.file)
+            seen.clear()
         fd = f.finding
         physical: dict[str, Any] = {"artifactLocation": _artifact(f.file)}
         if f.line > 0:
@@ -322,31 +409,7 @@ def sarif(run: Run, color: bool = False) -> str:
                 "fixable": fd.fixable,
             },
         }
-        results.append(result)
-    log = {
-        "$schema": SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "mllint",
-                        "version": version(),
-                        "semanticVersion": version(),
-                        "informationUri": HOMEPAGE,
-                        "rules": [_sarif_rule(r) for r in run.rules],
-                    }
-                },
-                "originalUriBaseIds": {SRCROOT: {"uri": Path.cwd().as_uri().rstrip("/") + "/"}},
-                "columnKind": "unicodeCodePoints",
-                "results": results,
-                "properties": {"summary": run.summary()},
-            }
-        ],
-    }
-    import json
-
-    return json.dumps(log, indent=2) + "\n"
+        yield result
 
 
 # --- github -----------------------------------------------------------------------------------
@@ -364,7 +427,10 @@ def _gh_property(value: str) -> str:
 
 def github(run: Run, color: bool = False) -> str:
     """GitHub Actions workflow commands: one annotation per finding, nothing else."""
-    lines = []
+    return "".join(github_chunks(run, color))
+
+
+def github_chunks(run: Run, color: bool = False) -> Iterator[str]:
     for f in run.findings:
         fd = f.finding
         props = {"file": relative(f.file)}
@@ -372,8 +438,7 @@ def github(run: Run, color: bool = False) -> str:
             props |= {"line": str(f.line), "col": str(max(f.column, 1))}
         props["title"] = f"{fd.code} {fd.rule}"
         rendered = ",".join(f"{k}={_gh_property(v)}" for k, v in props.items())
-        lines.append(f"::{_GITHUB_COMMAND[fd.severity]} {rendered}::{_gh_data(_message(f))}")
-    return "".join(line + "\n" for line in lines)
+        yield f"::{_GITHUB_COMMAND[fd.severity]} {rendered}::{_gh_data(_message(f))}\n"
 
 
 # --- junit ------------------------------------------------------------------------------------
@@ -388,6 +453,8 @@ def _xml(value: str) -> str:
 
 
 def _element(parent: ET.Element, tag: str, **attrs: str) -> ET.Element:
+    import xml.etree.ElementTree as ET  # only JUnit needs it: kept off the text path's start-up
+
     return ET.SubElement(parent, tag, {k: _xml(v) for k, v in attrs.items()})
 
 
@@ -402,6 +469,8 @@ def _object(f: Located) -> str:
 def junit(run: Run, color: bool = False) -> str:
     """JUnit XML: a testsuite per file, a failing testcase per finding, a passing one per clean
     file (so that CI shows what was checked), an erroring one per unreadable file."""
+    import xml.etree.ElementTree as ET
+
     by_file: dict[str, list[Located]] = {p: [] for p in run.paths}
     for f in run.findings:
         by_file.setdefault(f.file, []).append(f)
@@ -458,6 +527,18 @@ def _failure(suite: ET.Element, shown: str, f: Located) -> None:
 
 
 Formatter = Callable[[Run, bool], str]
+
+Chunks = Callable[[Run, bool], Iterable[str]]
+
+STREAMS: dict[str, Chunks] = {
+    "text": text_chunks,
+    "json": json_chunks,
+    "sarif": sarif_chunks,
+    "github": github_chunks,
+    "junit": lambda run, color: [junit(run, color)],
+}
+"""Each format as the pieces of its text, written one after the other: all but JUnit (whose
+root element counts every test first) read the findings one at a time."""
 
 FORMATS: dict[str, Formatter] = {
     "text": text,

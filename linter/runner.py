@@ -1,0 +1,345 @@
+"""A lint run as a stream: files are linted as they are found, by worker processes from the
+first batch on when the run is large, and the findings are reported file by file without the
+run holding them all in memory.
+
+Files go out in batches in the order they were found; results come back in that same order
+whichever worker finished first, so a run with workers reports exactly what `--jobs 1` does.
+Only the whole-set rules' compact summaries (`setrules`) and, per file with findings, where its
+findings are kept stay in memory; the findings themselves move to a temporary file once a run
+has many.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING, Any
+
+from mllint.linter.lint import (
+    STDIN,
+    FileReport,
+    Located,
+    Ref,
+    add_set_findings,
+    lint_file,
+    lint_lost,
+    named,
+    read,
+    set_findings,
+)
+from mllint.linter.output import Tally
+from mllint.rules import Config, Engine, Severity
+from mllint.rules.engine import Clock
+from mllint.rules.setrules import Collector, SetIndex
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+PARALLEL_FROM_BYTES = 512 << 10
+"""Runs reading less than this stay in one process: starting workers costs 10-20 ms, about
+what linting a third of a megabyte of manifests takes (bench/lint_speed.py measures it)."""
+
+BATCH_FILES = 16
+"""Files per batch a worker is given: enough that handing it over costs little next to
+linting it, few enough that both cores start at once and finish together."""
+
+IN_FLIGHT = 4
+"""Batches per worker handed out ahead of the results read back: what bounds the memory of
+a run however many files it finds."""
+
+
+@dataclass(slots=True)
+class Batch:
+    """Files found one after the other that share one configuration (`group`)."""
+
+    group: int
+    config: Config
+    paths: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Done:
+    """A batch's reports (each with its own findings) and its objects' set summaries."""
+
+    batch: Batch
+    reports: list[FileReport]
+    sets: dict[str, SetIndex[Ref]]
+
+
+def batches(found: Iterable[tuple[int, Config, str]]) -> Iterator[Batch]:
+    """(group, configuration, path) triples, in order, as batches."""
+    current: Batch | None = None
+    for group, config, path in found:
+        if current is None or current.group != group or len(current.paths) >= BATCH_FILES:
+            if current is not None:
+                yield current
+            current = Batch(group, config)
+        current.paths.append(path)
+    if current is not None:
+        yield current
+
+
+def cores() -> int:
+    """The cores this process may run on (a container's CPU set), not all the machine has."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _size(paths: Iterable[str]) -> int:
+    total = 0
+    for path in paths:
+        try:
+            total += os.stat(path).st_size
+        except OSError:
+            continue
+    return total
+
+
+class Runner:
+    """Lints batches in order, in this process or in `jobs` workers (0: one per core once the
+    run has read PARALLEL_FROM_BYTES; 1: never)."""
+
+    def __init__(
+        self, jobs: int = 0, today: Clock | None = None, engines: dict[int, Engine] | None = None
+    ) -> None:
+        self.jobs = jobs
+        self.today = today
+        self._engines: dict[int, Engine] = engines or {}
+
+    def engine(self, batch: Batch) -> Engine:
+        engine = self._engines.get(batch.group)
+        if engine is None:
+            engine = self._engines[batch.group] = Engine(batch.config, today=self.today)
+        return engine
+
+    def run(self, work: Iterable[Batch]) -> Iterator[Done]:
+        workers = self.jobs or cores()
+        pending = iter(work)
+        held: list[Batch] = []
+        if workers > 1:
+            size = 0
+            for batch in pending:
+                held.append(batch)
+                if STDIN in batch.paths:
+                    break  # stdin can be read once, by this process
+                size += _size(batch.paths)
+                if self.jobs or size >= PARALLEL_FROM_BYTES:
+                    yield from self._parallel(workers, [*held, *pending])
+                    return
+        for batch in [*held, *pending]:
+            yield self._here(batch)
+
+    def _here(self, batch: Batch) -> Done:
+        engine = self.engine(batch)
+        collector: Collector[Ref] = engine.collector()
+        reports = [lint_file(p, engine, collector=collector) for p in batch.paths]
+        return Done(batch, reports, collector.sets)
+
+    def _parallel(self, workers: int, work: Iterable[Batch]) -> Iterator[Done]:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+        # Not multiprocessing.Pool: when a worker dies (the out-of-memory killer, a crash in C),
+        # Pool waits forever for its task; the executor raises BrokenProcessPool instead.
+        with ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_init_worker, initargs=(self.today,)
+        ) as pool:
+            flight: deque[tuple[Batch, Future[Any] | None]] = deque()
+            for batch in work:
+                flight.append((batch, _submit(pool, batch)))
+                while flight and (_ready(flight[0][1]) or len(flight) > workers * IN_FLIGHT):
+                    yield self._collect(*flight.popleft())
+            while flight:
+                yield self._collect(*flight.popleft())
+
+    def _collect(self, batch: Batch, future: Future[Any] | None) -> Done:
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            if future is None:
+                raise BrokenProcessPool
+            reports, sets = future.result()
+        except BrokenProcessPool:
+            engine = self.engine(batch)
+            return Done(batch, [lint_lost(p, engine) for p in batch.paths], {})
+        return Done(batch, reports, sets)
+
+
+def _submit(pool: ProcessPoolExecutor, batch: Batch) -> Future[Any] | None:
+    from concurrent.futures.process import BrokenProcessPool
+
+    try:
+        return pool.submit(_lint_batch, batch.group, batch.config, batch.paths)
+    except BrokenProcessPool:
+        return None
+
+
+def _ready(future: Future[Any] | None) -> bool:
+    return future is None or future.done()
+
+
+_worker_today: Clock | None = None
+_worker_engines: dict[int, Engine] = {}
+
+
+def _init_worker(today: Clock | None) -> None:
+    global _worker_today  # noqa: PLW0603 - the clock of this worker process, set once
+    _worker_today = today
+
+
+def _lint_batch(
+    group: int, config: Config, paths: list[str]
+) -> tuple[list[FileReport], dict[str, SetIndex[Ref]]]:
+    engine = _worker_engines.get(group)
+    if engine is None:
+        engine = _worker_engines[group] = Engine(config, today=_worker_today)
+    collector: Collector[Ref] = engine.collector()
+    return [lint_file(p, engine, collector=collector) for p in paths], collector.sets
+
+
+SPILL_AFTER = 5000
+"""Findings kept in memory before the spool moves them to a temporary file."""
+
+
+class Spool:
+    """The findings of a run by file, read back file by file in the order reports list them
+    (by path; within a file by line, column and code, as `output.Run.of` sorts them)."""
+
+    def __init__(self) -> None:
+        self._memory: dict[str, list[Located]] = {}
+        self._disk: dict[str, list[int]] = {}
+        self._file: IO[bytes] | None = None
+        self._held = 0
+        self.count = 0
+
+    def add(self, path: str, found: list[Located]) -> None:
+        if not found:
+            return
+        self.count += len(found)
+        if self._file is None:
+            self._memory.setdefault(path, []).extend(found)
+            self._held += len(found)
+            if self._held > SPILL_AFTER:
+                self._spill()
+            return
+        self._write(path, found)
+
+    def _spill(self) -> None:
+        import tempfile
+
+        # Open until close(): the spool is read back after the run.
+        self._file = tempfile.TemporaryFile(prefix="mllint-")  # noqa: SIM115
+        memory, self._memory = self._memory, {}
+        for path, found in memory.items():
+            self._write(path, found)
+
+    def _write(self, path: str, found: list[Located]) -> None:
+        import pickle
+
+        assert self._file is not None
+        self._disk.setdefault(path, []).append(self._file.tell())
+        pickle.dump(found, self._file, pickle.HIGHEST_PROTOCOL)
+
+    def _read(self, path: str) -> list[Located]:
+        found = list(self._memory.get(path, ()))
+        if self._file is not None and path in self._disk:
+            import pickle
+
+            for offset in self._disk[path]:
+                self._file.seek(offset)
+                found += pickle.load(self._file)
+            self._file.seek(0, os.SEEK_END)
+        return found
+
+    def paths(self) -> set[str]:
+        return set(self._memory) | set(self._disk)
+
+    def each(self, extra: dict[str, list[Located]]) -> Iterator[Located]:
+        """Every finding, file by file; `extra` adds findings (the set rules') to files."""
+        for path in sorted(self.paths() | set(extra)):
+            found = self._read(path) + extra.get(path, [])
+            found.sort(key=lambda f: (f.line, f.column, f.finding.code))
+            yield from found
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+
+@dataclass
+class Gathered:
+    """What a run has found so far: counts, notes, set summaries, findings spooled."""
+
+    stdin_name: str | None = None
+    keep_paths: bool = False
+    """Whether to remember every path (the JUnit report lists the clean files too)."""
+    files: int = 0
+    documents: int = 0
+    objects: int = 0
+    skipped: int = 0
+    failed: int = 0
+    templates: int = 0
+    paths: list[str] = field(default_factory=list)
+    unreadable: set[str] = field(default_factory=set)
+    notes: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
+    collectors: dict[int, Collector[Ref]] = field(default_factory=dict)
+    fail_on: dict[int, Severity] = field(default_factory=dict)
+    spool: Spool = field(default_factory=Spool)
+    tally: Tally = field(default_factory=Tally)
+
+    def add(self, done: Done, engine: Engine) -> None:
+        group = done.batch.group
+        collector = self.collectors.get(group)
+        if collector is None:
+            collector = self.collectors[group] = engine.collector()
+            self.fail_on[group] = engine.config.fail_on
+            self.notes[group] = []
+        collector.merge(done.sets)
+        fail_on = self.fail_on[group]
+        for report in (named(r, self.stdin_name) for r in done.reports):
+            self.files += 1
+            self.documents += report.documents
+            self.objects += report.objects
+            self.skipped += report.skipped
+            self.failed += report.failed
+            if report.note is not None:
+                self.templates += 1
+                self.notes[group].append((report.path, report.note))
+            if report.failed:
+                self.unreadable.add(report.path)
+            if self.keep_paths:
+                self.paths.append(report.path)
+            for finding in report.findings:
+                self.tally.add(finding, fail_on)
+            self.spool.add(report.path, report.findings)
+
+    def set_findings(self) -> dict[str, list[Located]]:
+        """The whole-set rules' findings by file, each group's from its own objects."""
+        found: dict[str, list[Located]] = {}
+        for group, collector in self.collectors.items():
+            if not collector.active:
+                continue
+            for ref, finding, where, origin in set_findings(collector, read):
+                path = self.stdin_name if ref.path == STDIN and self.stdin_name else ref.path
+                located = Located(finding, path, where.line, where.column, origin)
+                self.tally.add(located, self.fail_on[group])
+                found.setdefault(path, []).append(located)
+        return found
+
+
+def lint_many(paths: Iterable[str], engine: Engine, jobs: int = 0) -> list[FileReport]:
+    """Reports for `paths`, in order, whole-set findings included: the run as one list, for
+    callers that want every report at once (a command-line run streams instead)."""
+    runner = Runner(jobs, engine.today, {0: engine})
+    collector: Collector[Ref] = engine.collector()
+    reports: list[FileReport] = []
+    for done in runner.run(batches((0, engine.config, p) for p in paths)):
+        collector.merge(done.sets)
+        reports += done.reports
+    add_set_findings(reports, collector, read)
+    return reports
