@@ -1,0 +1,140 @@
+"""A run's report is written as it is read back: the same bytes as the whole run formatted at
+once, whether one process or several linted it and whether its findings stayed in memory or
+went to a temporary file."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from mllint.linter import discover, output, runner
+from mllint.linter.discover import Excluder
+from mllint.rules import REGISTRY, Engine
+
+Runner = Callable[..., subprocess.CompletedProcess[str]]
+
+JOB = """apiVersion: batch/v1
+kind: Job
+metadata:
+  name: train-{i}
+spec:
+  template:
+    spec:
+      restartPolicy: OnFailure
+      containers:
+        - name: trainer
+          image: ghcr.io/example/trainer:latest
+          resources:
+            requests: {{nvidia.com/gpu: 1}}
+"""
+
+SERVER = """apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: serve-{i}
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {{app: serve-{i}}}
+  template:
+    metadata:
+      labels: {{app: serve-{i}}}
+    spec:
+      containers:
+        - name: server
+          image: vllm/vllm-openai:v0.6.0
+          resources:
+            limits: {{nvidia.com/gpu: 1}}
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: serve-{i}
+spec:
+  scaleTargetRef: {{apiVersion: apps/v1, kind: Deployment, name: serve-{i}}}
+  minReplicas: 1
+  maxReplicas: 4
+"""
+
+
+def _tree(root: Path, files: int, jobs_per_file: int) -> None:
+    """Files of many Jobs in nested folders, and model servers with autoscalers (whole-set
+    findings), some in a folder above others."""
+    for f in range(files):
+        folder = root / f"team-{f % 3}" / ("nested" if f % 2 else "")
+        folder.mkdir(parents=True, exist_ok=True)
+        docs = [JOB.format(i=f * 1000 + i) for i in range(jobs_per_file)]
+        docs.append(SERVER.format(i=f))
+        (folder / f"m{f:03}.yaml").write_text("---\n".join(docs), encoding="utf-8")
+
+
+def _whole(root: str, fmt: str) -> str:
+    """The report of `root` built the other way: every report gathered, sorted and formatted
+    at once."""
+    paths = list(discover.discover([root], Excluder((), os.path.abspath(root))))
+    engine = Engine()
+    reports = runner.lint_many(paths, engine, jobs=1)
+    run = output.Run.of(reports, {r.path: engine.config.fail_on for r in reports}, REGISTRY.rules)
+    return output.FORMATS[fmt](run, False)
+
+
+@pytest.mark.parametrize("fmt", sorted(output.FORMATS))
+def test_a_streamed_report_is_the_whole_report(
+    mllint: Runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    _tree(tmp_path / "tree", files=30, jobs_per_file=3)
+    monkeypatch.chdir(tmp_path)
+    expected = _whole("tree", fmt)
+    serial = mllint("--format", fmt, "-j", "1", "tree")
+    parallel = mllint("--format", fmt, "-j", "2", "tree")
+    assert serial.returncode == parallel.returncode == 1
+    assert serial.stdout == expected
+    assert parallel.stdout == expected
+    assert any(r.whole_set and r.name in expected for r in REGISTRY.rules)
+
+
+def test_a_run_with_more_findings_than_memory_holds_reports_them_all(
+    mllint: Runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past SPILL_AFTER findings the spool moves them to a temporary file; the report and the
+    summary are those of the run gathered whole."""
+    _tree(tmp_path / "tree", files=36, jobs_per_file=40)
+    monkeypatch.chdir(tmp_path)
+    expected = _whole("tree", "json")
+    assert expected.count('"rule": ') > runner.SPILL_AFTER
+    for jobs in ("1", "2"):
+        result = mllint("--format", "json", "-j", jobs, "tree")
+        assert result.returncode == 1
+        assert result.stdout == expected
+
+
+def test_the_output_file_is_replaced_whole_and_keeps_its_mode(
+    mllint: Runner, tmp_path: Path
+) -> None:
+    _tree(tmp_path / "tree", files=2, jobs_per_file=2)
+    target = tmp_path / "out" / "report.sarif"
+    target.parent.mkdir()
+    target.write_text("an older report\n", encoding="utf-8")
+    target.chmod(0o640)
+    shown = mllint("--format", "sarif", "tree")
+    written = mllint("--format", "sarif", "-o", "out/report.sarif", "tree")
+    assert written.returncode == shown.returncode == 1
+    assert written.stdout == ""
+    assert target.read_text(encoding="utf-8") == shown.stdout
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
+    assert sorted(p.name for p in target.parent.iterdir()) == ["report.sarif"]
+
+
+def test_an_output_file_that_cannot_be_written_is_a_usage_error(
+    mllint: Runner, tmp_path: Path
+) -> None:
+    _tree(tmp_path / "tree", files=1, jobs_per_file=1)
+    result = mllint("-o", "missing/report.txt", "tree")
+    assert result.returncode == 2
+    assert "--output missing/report.txt: cannot write" in result.stderr
+    assert "Traceback" not in result.stderr
