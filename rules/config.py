@@ -6,7 +6,6 @@ and from the webhook's settings. Keys are kebab-case in files; unknown keys are 
 
 from __future__ import annotations
 
-import difflib
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
@@ -117,6 +116,8 @@ class ConfigError(ValueError):
 
 
 def closest(word: str, candidates: Iterable[str]) -> str:
+    import difflib  # only a mistake needs a suggestion: kept off the start-up of a run
+
     match = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
     return f"; did you mean {match[0]!r}?" if match else ""
 
