@@ -227,6 +227,7 @@ def cold_start(work: Path, repeat: int) -> None:
         capture_output=True,
         text=True,
         check=True,
+        env=ENV,
     )
     print("  slowest top-level imports (cumulative):")
     for micros, name in top_imports(timing.stderr, 6):
