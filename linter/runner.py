@@ -121,13 +121,14 @@ class Runner:
         pending = iter(work)
         held: list[Batch] = []
         if workers > 1:
-            size = 0
+            size = files = 0
             for batch in pending:
                 held.append(batch)
                 if STDIN in batch.paths:
                     break  # stdin can be read once, by this process
                 size += _size(batch.paths)
-                if self.jobs or size >= PARALLEL_FROM_BYTES:
+                files += len(batch.paths)
+                if (self.jobs and files > 1) or size >= PARALLEL_FROM_BYTES:
                     yield from self._parallel(workers, [*held, *pending])
                     return
         for batch in [*held, *pending]:
