@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import sys
-import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -21,7 +19,7 @@ from typing import Any
 
 from mllint.audit import judge, reports
 from mllint.audit.cluster import Cluster, ClusterError
-from mllint.linter import output
+from mllint.linter import atomic, output
 from mllint.linter.lint import Located
 from mllint.rules import REGISTRY, ConfigError, Engine, Severity
 from mllint.webhook.decisions import Policy
@@ -220,13 +218,8 @@ def _emit(text: str, path: str | None) -> None:
     if not path:
         sys.stdout.write(text)
         return
-    target = Path(path)
     try:
-        # Written beside the target and renamed over it: a reader never sees half a report.
-        fd, tmp = tempfile.mkstemp(dir=target.parent or ".", prefix=f".{target.name}.")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
+        atomic.write(path, [text])
     except OSError as exc:
         raise ConfigError(f"--output {path}: cannot write: {exc.strerror or exc}") from None
 

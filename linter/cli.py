@@ -8,18 +8,16 @@ cannot be read), 2 usage or configuration errors.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import datetime
 import functools
 import os
-import stat
 import sys
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from mllint.linter import configfile, discover, lint, output
+from mllint.linter import atomic, configfile, discover, lint, output
 from mllint.linter.discover import Excluder, PathError
 from mllint.linter.runner import Gathered, Runner, batches
 from mllint.rules import REGISTRY, Config, ConfigError, Engine, Severity
@@ -356,40 +354,11 @@ def _write(args: argparse.Namespace, result: output.Run, stream: TextIO) -> None
         return
     chunks = output.STREAMS[args.format](result, bool(args.color))
     try:
-        _write_file(args.output, chunks)
+        atomic.write(args.output, chunks)
     except OSError as exc:
         raise UsageError(
             f"mllint: --output {args.output}: cannot write: {exc.strerror or exc}"
         ) from None
-
-
-def _write_file(name: str, chunks: Iterable[str]) -> None:
-    try:
-        mode: int | None = os.stat(name).st_mode
-    except FileNotFoundError:
-        mode = None
-    if mode is not None and not stat.S_ISREG(mode):
-        with open(name, "w", encoding="utf-8") as fh:
-            fh.writelines(chunks)
-        return
-    import tempfile
-
-    folder = os.path.dirname(os.path.abspath(name))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(name)}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.writelines(chunks)
-        if mode is None:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)
-        else:
-            os.chmod(tmp, stat.S_IMODE(mode))
-        os.replace(tmp, name)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def _empty_allowed(args: argparse.Namespace, found: discover.Found) -> bool:

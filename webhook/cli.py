@@ -437,7 +437,12 @@ def export(argv: list[str]) -> int:
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    """Write beside the target, then rename over it: never a half-written file."""
+    """Write beside the target, then rename over it: never a half-written file. A device or a
+    pipe at the path (/dev/null, /dev/stdout) is written to as it is, never renamed over."""
+    if path.exists() and not path.is_file():
+        with path.open("w", encoding="utf-8") as out:
+            out.write(text)
+        return
     fd, temporary = tempfile.mkstemp(dir=path.parent or Path("."), prefix=f".{path.name}.")
     try:
         os.chmod(temporary, _mode(path))

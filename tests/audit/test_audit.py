@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
+import stat
 import subprocess
 import sys
 from collections import Counter
@@ -296,6 +298,28 @@ def test_exit_zero_and_output_file(
     assert json.loads(target.read_text())["findings"]
 
 
+def test_an_output_that_is_a_pipe_is_written_to_not_replaced(
+    api: APIServer, config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    api.add(deployment("server"))
+    pipe = tmp_path / "audit.pipe"
+    os.mkfifo(pipe)
+    # The reader is a process of its own, so that a failing run cannot leave the test waiting.
+    received = tmp_path / "received"
+    with received.open("wb") as sink:
+        reader = subprocess.Popen(["cat", str(pipe)], stdout=sink)
+    try:
+        code, out, _ = audit(
+            capsys, "--kubeconfig", str(config), "--format", "json", "-o", str(pipe)
+        )
+        assert code == 1 and out == ""
+        assert json.loads(_drained(reader, received))["findings"]
+    finally:
+        reader.kill()
+        reader.wait()
+    assert stat.S_ISFIFO(pipe.stat().st_mode)
+
+
 def test_cluster_problems_are_messages(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = audit(capsys, "--kubeconfig", str(tmp_path / "missing"))
     assert code == 2 and "no usable kubeconfig" in err and "Traceback" not in err
@@ -408,3 +432,8 @@ def test_a_list_that_keeps_expiring_is_a_message(
     api.expire_tokens = 100
     code, _, err = audit(capsys, "--kubeconfig", str(config), "--page-size", "50")
     assert code == 2 and "HTTP 410" in err and "run again" in err
+
+
+def _drained(reader: subprocess.Popen[bytes], received: Path) -> str:
+    reader.wait(timeout=60)
+    return received.read_text(encoding="utf-8")

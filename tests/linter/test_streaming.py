@@ -138,3 +138,29 @@ def test_an_output_file_that_cannot_be_written_is_a_usage_error(
     assert result.returncode == 2
     assert "--output missing/report.txt: cannot write" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_output_that_is_a_pipe_is_written_to_not_replaced(
+    mllint: Runner, tmp_path: Path
+) -> None:
+    """`-o /dev/null` or a named pipe: renaming over it would put a regular file in its place."""
+    _tree(tmp_path / "tree", files=1, jobs_per_file=1)
+    pipe = tmp_path / "report.pipe"
+    os.mkfifo(pipe)
+    # The reader is a process of its own, so that a failing run cannot leave the test waiting.
+    received = tmp_path / "received"
+    with received.open("wb") as sink:
+        reader = subprocess.Popen(["cat", str(pipe)], stdout=sink)
+    try:
+        result = mllint("--format", "json", "-o", str(pipe), "tree")
+        assert result.returncode == 1, result.stderr
+        assert _drained(reader, received) == mllint("--format", "json", "tree").stdout
+    finally:
+        reader.kill()
+        reader.wait()
+    assert stat.S_ISFIFO(pipe.stat().st_mode)
+
+
+def _drained(reader: subprocess.Popen[bytes], received: Path) -> str:
+    reader.wait(timeout=60)
+    return received.read_text(encoding="utf-8")
