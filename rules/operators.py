@@ -139,14 +139,18 @@ _RUNTIME = "/spec/template"
 # Kubeflow Trainer v2 (pkg/apis/trainer/v1alpha1/trainjob_types.go): a TrainJob holds no pod
 # spec of its own. Its `trainer` (image, command, args, env, numNodes, resourcesPerNode,
 # numProcPerNode) overrides the runtime's `node` container, and each `runtimePatches[]` entry
-# (which replaced `podTemplateOverrides`, itself once `podSpecOverrides`) patches the runtime's
-# JobSet pod templates (volumes, containers' env, volumeMounts and securityContext, scheduling).
-# Both are partial: rules about written values judge them, rules about missing fields do not,
-# since the runtime supplies what they leave out.
+# patches the runtime's JobSet pod templates (volumes, containers' env, volumeMounts and
+# securityContext, scheduling). `runtimePatches` replaced `podTemplateOverrides` (the API of the
+# v2.1 releases), whose entries are each a pod template (`metadata`, and a `spec` of the same
+# kind of fields) applied to the replicated jobs named in `targetJobs`; it was once
+# `podSpecOverrides`, with no `spec` level, which is not read. All are partial: rules about
+# written values judge them, rules about missing fields do not, since the runtime supplies
+# what they leave out.
 _RUNTIME_PATCH = (
     "/spec/runtimePatches/*/trainingRuntimeSpec/template/spec/replicatedJobs/*/template/spec"
     "/template"
 )
+_POD_TEMPLATE_OVERRIDE = "/spec/podTemplateOverrides/*"
 
 TRAINER_KINDS: tuple[WorkloadKind, ...] = (
     WorkloadKind(
@@ -158,6 +162,7 @@ TRAINER_KINDS: tuple[WorkloadKind, ...] = (
         (
             _trainer_container("/spec"),
             PodTemplate(_RUNTIME_PATCH, partial=True, purpose=Purpose.BATCH),
+            PodTemplate(_POD_TEMPLATE_OVERRIDE, partial=True, purpose=Purpose.BATCH),
         ),
         Lifecycle(active_deadline="/spec/activeDeadlineSeconds"),
     ),

@@ -80,8 +80,9 @@ class PodTemplate:
     when it has none (KubeRay, for the Ray container)."""
     partial: bool = False
     """The template only overrides part of a pod that another object defines (a TrainJob's
-    `trainer` and `runtimePatches` over its runtime's pod templates): like a kustomize patch,
-    it is judged only by rules about the values it writes (`Rule.fragments`)."""
+    `trainer`, `runtimePatches` and `podTemplateOverrides` over its runtime's pod templates):
+    like a kustomize patch, it is judged only by rules about the values it writes
+    (`Rule.fragments`)."""
 
     def makes_pods(self, obj: Any) -> bool:
         for at, value in self.unless:

@@ -149,6 +149,28 @@ def test_operator_probes_count_as_probes() -> None:
         assert not codes & {"ML302", "ML303"}, name
 
 
+def test_a_trainjobs_pod_template_overrides_are_partial_pods() -> None:
+    """Kubeflow Trainer 2.1's `podTemplateOverrides`: each entry is a pod template over the
+    runtime's, read as `runtimePatches` are: its pods are reached, judged on the values they
+    write (bad.yaml's emptyDir), never on the fields they leave to the runtime."""
+    obj, _ = documents(KINDS / "TrainJob" / "good.yaml")[1]
+    subject = ENGINE.subject(obj)
+    overrides = [p for p in subject.pods if p.pointer.startswith("/spec/podTemplateOverrides/")]
+    assert [p.pointer for p in overrides] == [
+        "/spec/podTemplateOverrides/0/spec",
+        "/spec/podTemplateOverrides/1/spec",
+    ]
+    assert all(p.template.partial and p.role is Role.BATCH for p in overrides)
+    assert [(c.name, c.init) for p in overrides for c in p.containers] == [
+        ("fetch-credentials", True),
+        ("dataset-initializer", False),
+        ("node", False),
+    ]
+    assert [v["name"] for p in overrides for _, v in p.volumes] == ["dataset", "dataset", "shm"]
+    judged = [f.code for f in ENGINE.evaluate(obj) if "/podTemplateOverrides/" in f.pointer]
+    assert judged == [], "no rule about missing fields judges an override"
+
+
 def test_webhook_configuration_covers_every_kind() -> None:
     served = {
         (g, kind): (versions, plural) for g, versions, plural, kind in ENGINE.admission_kinds()
