@@ -9,7 +9,9 @@ loaders enough shared memory, is correct and never flagged.
 ## What it judges and leaves alone
 It judges the pods of ML workloads. A volume that an init container mounts is left alone: it is
 a cache the init container fills on every start (KServe's storage-initializer, a dataset
-download), not data that only lives there. A kustomize patch is judged on the mounts it writes.
+download), not data that only lives there. A kustomize patch is judged on the mounts it writes,
+and so are a TrainJob's `runtimePatches` and `podTemplateOverrides`, which add volumes and mounts
+to its runtime's pods (docs/operators.md).
 
 ## Why is this bad?
 An `emptyDir` lives as long as its pod: when the pod is deleted, evicted or rescheduled, or a
