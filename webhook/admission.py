@@ -8,6 +8,12 @@ that a mutating one sends both or neither
 
 Requests are plain dicts checked by hand rather than pydantic models: the object under review is
 arbitrary and often large, and only a handful of envelope fields matter.
+
+Bodies are decoded by pydantic-core's JSON parser, which takes about 60 % of the standard
+library's time and gives the same values on every document both accept (integers of any size
+included, which orjson would turn into floats past 64 bits). What it refuses (an escaped lone
+surrogate, nesting deeper than 200, a byte order mark, and every malformed body) is decoded by
+`json` again, so the outcome and the error messages are the standard library's.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
+
+from pydantic_core import from_json
 
 API_VERSIONS = ("admission.k8s.io/v1", "admission.k8s.io/v1beta1")
 KIND = "AdmissionReview"
@@ -98,7 +106,15 @@ def parse_review(body: bytes | bytearray) -> Review:
             400, "encoding", "the body is not UTF-8 encoded JSON (it looks like UTF-16 or UTF-32)"
         )
     try:
-        data = json.loads(body)
+        data = from_json(body, cache_strings=False)
+    except ValueError:
+        data = _stdlib_loads(body)
+    return _checked(data)
+
+
+def _stdlib_loads(body: bytes | bytearray) -> Any:
+    try:
+        return json.loads(body)
     except UnicodeDecodeError:
         raise BadRequest(400, "encoding", "the body is not UTF-8 encoded JSON") from None
     except json.JSONDecodeError as exc:
@@ -114,6 +130,10 @@ def parse_review(body: bytes | bytearray) -> Review:
         if head is None:
             raise _too_deep() from None
         raise Unjudgeable(*head, "depth", "the object nests too deep to be read") from None
+
+
+def _checked(data: Any) -> Review:
+    """The AdmissionReview a decoded body holds; BadRequest saying what is wrong with it."""
     if not isinstance(data, dict):
         raise BadRequest(
             400, "envelope", f"expected an AdmissionReview object, got a JSON {_type(data)}"

@@ -1,6 +1,10 @@
 """The HTTP side of an admission request: a bounded body, the `?timeout=` budget, judging
 bounded by that budget (see `judging`), metrics and a log line.
 
+It speaks ASGI itself: the body is read from `receive` into one buffer and the answer goes out as
+two messages of bytes already encoded, with no request or response objects in between (see
+`app` for how requests reach it).
+
 Bodies up to `inline_bytes` are judged in the event loop's own thread, which takes about a
 millisecond at most; larger ones in worker processes. The event loop otherwise only reads bodies
 (at most `max_reading` at once, each within its time) and answers, so that `/healthz` and other
@@ -22,9 +26,9 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
+from urllib.parse import parse_qsl
 
-from starlette.requests import ClientDisconnect, Request
-from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from mllint.webhook import judging
 from mllint.webhook.admission import BadRequest, encode_error, parse_timeout
@@ -34,7 +38,8 @@ from mllint.webhook.review import Admission
 
 log = logging.getLogger("mllint.webhook")
 
-JSON = "application/json"
+JSON_HEADER = (b"content-type", b"application/json")
+CLOSE_HEADER = (b"connection", b"close")
 DRAIN_FACTOR = 4
 """A body too large to judge is still read to its end, up to this many times the limit, so that
 it can be answered; a larger one is refused (413) and its connection closed."""
@@ -48,10 +53,26 @@ class Endpoint(enum.StrEnum):
     MUTATE = "mutate"
 
 
+class Disconnected(Exception):
+    """The client went away before its body arrived."""
+
+
 def budget(timeout: float) -> float:
     """The time to answer in, given the API server's `?timeout=`: it rounds its remaining time up
     to whole seconds, so up to a second of it may already be gone, and the answer must travel."""
     return timeout * 0.5 if timeout <= 2 else min(timeout * 0.8, timeout - 1.0)
+
+
+class AdmissionEndpoint:
+    """An admission endpoint as a plain ASGI app: the app's route for its path, and what the app
+    calls directly for a POST to that path (see `app.WebhookApp`)."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        handler: AdmissionHandler = scope["app"].state.handler
+        await handler.handle(scope, receive, send, self.endpoint)
 
 
 class AdmissionHandler:
@@ -75,21 +96,26 @@ class AdmissionHandler:
         self.draining = False
         """Set on shutdown: responses then close their connection, so clients move elsewhere."""
 
-    async def handle(self, request: Request, endpoint: Endpoint) -> Response:
+    async def handle(self, scope: Scope, receive: Receive, send: Send, endpoint: Endpoint) -> None:
+        """Answer one request (an ASGI `http` scope) on `endpoint`."""
         start = time.perf_counter()
         try:
-            seconds = self._timeout(request)
+            seconds = self._timeout(scope)
             deadline = start + budget(seconds)
-            body, oversize = await self._read(request, min(self.settings.body_timeout, seconds))
+            body, oversize = await self._read(
+                scope, receive, min(self.settings.body_timeout, seconds)
+            )
             answer = await self._judge(body, oversize, endpoint, deadline)
         except BadRequest as exc:
-            return self._refuse(exc, endpoint)
-        except ClientDisconnect:
-            return self._respond(b"", 400)
+            await self._refuse(send, exc, endpoint)
+            return
+        except Disconnected:
+            await self._respond(send, b"", 400)
+            return
         self._record(answer, endpoint, time.perf_counter() - start)
-        return self._respond(answer.body, 200)
+        await self._respond(send, answer.body, 200)
 
-    def _refuse(self, exc: BadRequest, endpoint: Endpoint) -> Response:
+    async def _refuse(self, send: Send, exc: BadRequest, endpoint: Endpoint) -> None:
         self.metrics.bad_requests.labels(endpoint, exc.reason).inc()
         log.info(
             "bad request",
@@ -102,41 +128,41 @@ class AdmissionHandler:
                 }
             },
         )
-        response = self._respond(encode_error(exc), exc.status)
-        if exc.status in (408, 413):  # the rest of the body may still be on its way
-            response.headers["connection"] = "close"
-        return response
+        # After a 408 or 413 the rest of the body may still be on its way: close.
+        await self._respond(send, encode_error(exc), exc.status, close=exc.status in (408, 413))
 
-    def _respond(self, body: bytes, status: int) -> Response:
-        response = Response(body, status_code=status, media_type=JSON)
-        if self.draining:
-            response.headers["connection"] = "close"
-        return response
+    async def _respond(self, send: Send, body: bytes, status: int, *, close: bool = False) -> None:
+        headers = [(b"content-length", str(len(body)).encode()), JSON_HEADER]
+        if close or self.draining:
+            headers.append(CLOSE_HEADER)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
-    def _timeout(self, request: Request) -> float:
-        raw = _timeout_param(request)
+    def _timeout(self, scope: Scope) -> float:
+        raw = _timeout_param(scope)
         return parse_timeout(raw) if raw is not None else self.settings.default_timeout
 
-    async def _read(self, request: Request, seconds: float) -> tuple[bytearray, bool]:
+    async def _read(
+        self, scope: Scope, receive: Receive, seconds: float
+    ) -> tuple[bytes | bytearray, bool]:
         """The body (or, past the limit, its head) and whether it was larger than the limit.
 
         At most `max_reading` bodies are read at once and each must arrive within `seconds`,
         waiting included: slow clients cannot make the server hold many bodies for long."""
         limit = self.settings.max_body_bytes
-        length = request.headers.get("content-length")
-        declared = int(length) if length is not None and length.isdigit() else None
+        declared = _content_length(scope)
         if declared is not None and declared > limit * DRAIN_FACTOR:
             raise _too_large(limit)
         try:
             async with asyncio.timeout(seconds), self.reading:
-                return await _receive(request, limit, declared)
+                return await _receive(receive, limit, declared)
         except TimeoutError:
             raise BadRequest(
                 408, "body-timeout", f"the body did not arrive within {seconds:g} seconds"
             ) from None
 
     async def _judge(
-        self, body: bytearray, oversize: bool, endpoint: Endpoint, deadline: float
+        self, body: bytes | bytearray, oversize: bool, endpoint: Endpoint, deadline: float
     ) -> Answer:
         remaining = deadline - time.perf_counter()
         if oversize:
@@ -168,8 +194,8 @@ class AdmissionHandler:
             m.failures.labels(endpoint, answer.failure, str(self.settings.failure_mode)).inc()
         operation, kind = m.operation(answer.operation), m.kind(answer.kind)
         dry_run = str(answer.dry_run).lower()
-        m.requests.labels(endpoint, operation, kind, answer.decision, dry_run).inc()
-        m.latency.labels(endpoint).observe(elapsed)
+        m.request_counter(endpoint, operation, kind, answer.decision, dry_run).inc()
+        m.latency_of(endpoint).observe(elapsed)
         for code, action, count in answer.counts:
             m.violations.labels(code, action).inc(count)
         if answer.patch_ops:
@@ -205,16 +231,25 @@ class AdmissionHandler:
         log.log(level, "admission", extra={"fields": fields})
 
 
-async def _receive(request: Request, limit: int, declared: int | None) -> tuple[bytearray, bool]:
-    """Read the body into one buffer (sized from Content-Length when it fits the limit, so a
-    body is one allocation, given back whole when it is freed); past the limit only the head
-    is kept and the rest is drained."""
+async def _receive(
+    receive: Receive, limit: int, declared: int | None
+) -> tuple[bytes | bytearray, bool]:
+    """Read the body: as it came when it came in one piece, the usual case; else into one
+    buffer (sized from Content-Length when it fits the limit, so a body is one allocation,
+    given back whole when it is freed). Past the limit only the head is kept and the rest is
+    drained."""
+    message = await receive()
+    if message["type"] != "http.request":
+        raise Disconnected
+    chunk: bytes = message.get("body", b"")
+    if not message.get("more_body", False) and len(chunk) <= limit:
+        return chunk, False
     body = bytearray()
     if declared is not None and declared <= limit:
         body = bytearray(declared)
         del body[:]
     size = 0
-    async for chunk in request.stream():
+    while True:
         size += len(chunk)
         if size > limit * DRAIN_FACTOR:
             raise _too_large(limit)
@@ -222,17 +257,33 @@ async def _receive(request: Request, limit: int, declared: int | None) -> tuple[
             body += chunk
         if size > limit and len(body) > judging.HEAD_BYTES:
             del body[judging.HEAD_BYTES :]
-    return body, size > limit
+        if not message.get("more_body", False):
+            return body, size > limit
+        message = await receive()
+        if message["type"] != "http.request":
+            raise Disconnected
+        chunk = message.get("body", b"")
 
 
-def _timeout_param(request: Request) -> str | None:
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None
+
+
+def _timeout_param(scope: Scope) -> str | None:
     """`?timeout=`, read straight from the query string in the usual case of it alone."""
-    query: bytes = request.scope.get("query_string", b"")
+    query: bytes = scope.get("query_string", b"")
     if not query:
         return None
     if query.startswith(b"timeout=") and not any(c in query for c in b"&%+"):
         return query[8:].decode("latin-1")
-    return request.query_params.get("timeout")
+    found = None
+    for key, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+        if key == "timeout":
+            found = value  # the last one, as a query parameter is read
+    return found
 
 
 def _too_large(limit: int) -> BadRequest:

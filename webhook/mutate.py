@@ -3,17 +3,11 @@ rules configured to mutate as one JSON Patch when there is anything to fix."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter
+from starlette.routing import Route
 
-from mllint.webhook.handler import AdmissionHandler, Endpoint
+from mllint.webhook.handler import AdmissionEndpoint, Endpoint
 
+endpoint = AdmissionEndpoint(Endpoint.MUTATE)
 router = APIRouter()
-
-
-async def mutate(request: Request) -> Response:
-    handler: AdmissionHandler = request.app.state.handler
-    return await handler.handle(request, Endpoint.MUTATE)
-
-
-# A plain route, as /validate's: no FastAPI parameter resolution on the admission path.
-router.add_route("/mutate", mutate, methods=["POST"])
+router.routes.append(Route("/mutate", endpoint, methods=["POST"]))

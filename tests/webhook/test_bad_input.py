@@ -147,9 +147,22 @@ def test_go_durations_are_accepted(webhook: Running, timeout: str) -> None:
     assert response.status_code == 200
 
 
+@pytest.mark.parametrize("query", ["dryRun=All&timeout=2s", "timeout=9s&timeout=2s", "x=%41"])
+def test_timeout_among_other_parameters(webhook: Running, query: str) -> None:
+    response = post(webhook, json.dumps(review(deployment())), f"/validate?{query}")
+    assert response.status_code == 200 and response.json()["response"]["allowed"] is True
+
+
+def test_a_bad_timeout_among_other_parameters(webhook: Running) -> None:
+    response = post(webhook, json.dumps(review(deployment())), "/mutate?a=1&timeout=5x")
+    assert "timeout must be a duration such as 10s or 500ms, got '5x'" in status_of(response, 400)
+
+
 def test_wrong_method_and_path(webhook: Running) -> None:
     client = webhook.client()
     assert client.get("/validate").status_code == 405
+    assert client.put("/mutate", content=b"{}").status_code == 405
+    assert client.post("/validate/", content=b"{}").status_code in (307, 404)
     assert client.post("/admit", content=b"{}").status_code == 404
 
 
