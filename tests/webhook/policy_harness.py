@@ -23,6 +23,7 @@ evaluated lazily, each at most once per request, when an expression first reads 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -30,10 +31,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import cel
+import re2
 from webhook_helpers import apply_patch
 
 _VARIABLE = re.compile(r"\bvariables\.([A-Za-z_][A-Za-z0-9_]*)")
 _STRING = r'"(?:[^"\\]|\\.)*"'
+_MATCHES = "re2Matches"
+"""The name `matches` is evaluated under (the library's own `matches` cannot be replaced)."""
 _JSONPATCH = re.compile(rf"JSONPatch\{{op: ({_STRING}), path: ({_STRING}), value: ")
 
 
@@ -54,12 +58,25 @@ def _lower_ascii(text: str) -> str:
     return "".join(chr(ord(c) + 32) if "A" <= c <= "Z" else c for c in text)
 
 
+@functools.cache
+def _regex(pattern: str) -> Any:
+    return re2.compile(pattern)
+
+
+def _matches(text: str, pattern: str) -> bool:
+    """CEL's `matches` with RE2 itself, the API server's regular-expression engine (cel-go
+    uses Go's regexp, RE2 syntax and semantics): a match anywhere in the string. Each pattern
+    is compiled once, as cel-go does for a constant pattern when it checks the expression."""
+    return _regex(pattern).search(text) is not None
+
+
 def _sum(items: list[int]) -> int:
     """The Kubernetes lists library's `sum` (0 for an empty list)."""
     return sum(items)
 
 
 FUNCTIONS = {
+    _MATCHES: _matches,
     "join": _join,
     "replace": _replace,
     "trim": _trim,
@@ -78,7 +95,8 @@ class Program:
 
     def __init__(self, source: str) -> None:
         self.source = source
-        self.program = cel.compile(_JSONPATCH.sub(r'{"op": \1, "path": \2, "value": ', source))
+        source_ = _JSONPATCH.sub(r'{"op": \1, "path": \2, "value": ', source)
+        self.program = cel.compile(source_.replace(".matches(", f".{_MATCHES}("))
         self.reads = sorted(set(_VARIABLE.findall(source)))
 
 
@@ -142,13 +160,17 @@ class Evaluation:
             self.context.add_function(name, function)
 
     def run(self, program: Program) -> Any:
-        missing = [name for name in program.reads if name not in self.values]
-        for name in missing:
-            if name not in self.values:
+        """The program's value; a variable is computed when the evaluation first reaches it
+        (a branch not taken never computes its variables), as the API server does."""
+        while True:
+            try:
+                return program.program.execute(self.context)
+            except KeyError as exc:
+                name = exc.args[0] if exc.args else None
+                if name not in self.policy.variables or name in self.values:
+                    raise
                 self.values[name] = self.run(self.policy.variables[name])
-        if missing:
-            self.context.add_variable("variables", dict(self.values))
-        return program.program.execute(self.context)
+                self.context.add_variable("variables", dict(self.values))
 
 
 @dataclass
