@@ -1017,9 +1017,10 @@ FIX_REASONS: dict[str, str] = {
 """Why a rule exported as a validating policy has no mutating one."""
 
 PURPOSE_REASON = (
-    "judges pods by their purpose (rules/traits.py), which reads images, commands (parsed into "
-    "statements and programs) and environment, with a look-ahead RE2 lacks (Ray members); not "
-    "translated to CEL"
+    "judges pods by their purpose (rules/traits.py), which reads commands as a shell does "
+    "(statements outside quotes, words as shlex splits them, assignments, redirections and loop "
+    "heads skipped), through launchers (mpirun, ssh, torchrun) to the program they start, and an "
+    "MPI job's pods by what its launcher starts; not translated to CEL"
 )
 NOT_TRANSLATED = "not translated to CEL and proven equal yet"
 
