@@ -146,6 +146,7 @@ def test_base_holds_the_server_and_nothing_that_needs_a_certificate(
             ("Namespace", NAMESPACE),
             ("ServiceAccount", SERVICE),
             ("ClusterRole", "mllint-installer"),
+            ("ClusterRole", "mllint-policy-installer"),
             ("Role", "mllint-installer"),
             ("Deployment", SERVICE),
             ("HorizontalPodAutoscaler", SERVICE),

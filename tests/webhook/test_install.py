@@ -399,13 +399,23 @@ def _allows(rule: dict[str, Any], verb: str, group: str, resource: str, name: st
     )
 
 
-def test_installer_roles_allow_exactly_what_install_sends(installed: Installed) -> None:
-    roles = list(yaml.safe_load_all((DEPLOY / "base" / "rbac.yaml").read_text()))
+def installer_roles(name: str) -> list[dict[str, Any]]:
+    roles = [
+        r
+        for r in yaml.safe_load_all((DEPLOY / "base" / "rbac.yaml").read_text())
+        if r["metadata"]["name"] == name
+    ]
     for role in roles:
         validate(role)
+    assert roles
+    return roles
+
+
+def assert_roles_allow_exactly(roles: list[dict[str, Any]], requests: list[Request]) -> None:
+    """Every request is allowed by a rule of the roles, and every rule allows one of them."""
     used: set[tuple[str, int]] = set()
-    assert installed.requests
-    for request in installed.requests:
+    assert requests
+    for request in requests:
         parts = request.path.strip("/").split("/")
         group = "" if parts[0] == "api" else parts[1]
         rest = parts[2:] if parts[0] == "api" else parts[3:]
@@ -424,6 +434,12 @@ def test_installer_roles_allow_exactly_what_install_sends(installed: Installed) 
             used.update(grants)
     every_rule = {(role["kind"], i) for role in roles for i in range(len(role["rules"]))}
     assert used == every_rule, "a rule grants something install never does"
+    names = {n for role in roles for rule in role["rules"] for n in rule.get("resourceNames", [])}
+    assert names == {r.path.rsplit("/", 1)[1] for r in requests}, "a name install never applies"
+
+
+def test_installer_roles_allow_exactly_what_install_sends(installed: Installed) -> None:
+    assert_roles_allow_exactly(installer_roles("mllint-installer"), installed.requests)
 
 
 # --- webhook-config
@@ -605,6 +621,8 @@ def test_install_policies_applies_the_admission_policies_instead_of_the_webhook(
         assert request.headers["content-type"] == "application/apply-patch+yaml"
         assert request.query["fieldManager"] == ["mllint"]
         validate(request.body)
+    # The role deploy/ gives the identity that installs the policies allows exactly this.
+    assert_roles_allow_exactly(installer_roles("mllint-policy-installer"), list(api.requests))
 
 
 def test_install_policies_needs_no_certificates_and_only_validating_by_default(
