@@ -19,6 +19,7 @@ COPY rules/ rules/
 COPY linter/ linter/
 COPY webhook/ webhook/
 COPY audit/ audit/
+COPY lsp/ lsp/
 RUN python -m venv /opt/mllint
 RUN /opt/mllint/bin/python -m pip install '.[webhook]'
 RUN /opt/mllint/bin/python -m compileall -q /opt/mllint

@@ -24,7 +24,7 @@ from mllint.rules import REGISTRY, Config, ConfigError, Engine, Severity
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 SUBCOMMANDS = ("rules", "rule")
-PLUGIN_COMMANDS = ("serve", "certs", "webhook-config", "install", "audit", "export")
+PLUGIN_COMMANDS = ("serve", "certs", "webhook-config", "install", "audit", "export", "lsp")
 """Subcommands other mllint packages declare as `mllint.commands` entry points. Named here so a
 lint run never scans packaging metadata, and so a folder called `certs` does not hide them
 (lint it as `./certs`)."""
@@ -59,7 +59,7 @@ def lint_parser() -> argparse.ArgumentParser:
         description="Lint Kubernetes manifests of ML workloads (training Jobs, CronJobs, "
         "model servers, autoscalers, ML operators).",
         epilog="Other commands: mllint rules | mllint rule NAME | mllint serve | mllint certs | "
-        "mllint webhook-config | mllint install | mllint audit (each with --help).",
+        "mllint webhook-config | mllint install | mllint audit | mllint lsp (each with --help).",
     )
     p.add_argument(
         "paths",
@@ -172,17 +172,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _plugin(name: str) -> Callable[[list[str]], int]:
-    """The subcommand the webhook package declares under that name."""
+    """The subcommand another mllint package declares under that name."""
     from importlib.metadata import entry_points
 
+    extra = "lsp" if name == "lsp" else "webhook"
     for ep in entry_points(group="mllint.commands", name=name):
         try:
             return ep.load()  # type: ignore[no-any-return]
         except ImportError as exc:
             raise UsageError(
-                f"mllint {name}: needs the webhook extra (pip install 'mllint[webhook]'): {exc}"
+                f"mllint {name}: needs the {extra} extra (pip install 'mllint[{extra}]'): {exc}"
             ) from None
-    raise UsageError(f"mllint {name}: not installed (pip install 'mllint[webhook]')")
+    raise UsageError(f"mllint {name}: not installed (pip install 'mllint[{extra}]')")
 
 
 def _adjust(args: argparse.Namespace, config: Config) -> Config:

@@ -233,18 +233,18 @@ def _fence(text: str, lang: str = "yaml") -> str:
     return f"{fence}{lang}\n{text.rstrip()}\n{fence}"
 
 
-def _sections(docs: str) -> list[tuple[str, str]]:
+def sections(docs: str) -> list[tuple[str, str]]:
     """The docstring split at its `## ` headings (outside code blocks): (heading, body)."""
-    sections: list[tuple[str, list[str]]] = [("", [])]
+    found: list[tuple[str, list[str]]] = [("", [])]
     fenced = False
     for line in docs.splitlines():
         if line.lstrip().startswith("```"):
             fenced = not fenced
         if not fenced and line.startswith("## "):
-            sections.append((line[3:].strip(), []))
+            found.append((line[3:].strip(), []))
         else:
-            sections[-1][1].append(line)
-    return [(h, "\n".join(body).strip()) for h, body in sections if h or "\n".join(body).strip()]
+            found[-1][1].append(line)
+    return [(h, "\n".join(body).strip()) for h, body in found if h or "\n".join(body).strip()]
 
 
 def _examples(rule: Rule, root: Path) -> str:
@@ -343,20 +343,20 @@ def render_page(rule: Rule, root: Path) -> str:
         _cell(rule.summary),
         metadata_table(meta),
     ]
-    sections = _sections(rule.docs)
-    headings = [h for h, _ in sections]
+    parts = sections(rule.docs)
+    headings = [h for h, _ in parts]
     examples, opts = _examples(rule, root), _options_section(rule)
     example = next((h for h in headings if h in ("Example", "Examples")), "Example")
     if examples and example not in headings:
         at = headings.index("Why is this bad?") + 1 if "Why is this bad?" in headings else None
-        sections.insert(len(sections) if at is None else at, (example, ""))
-        headings = [h for h, _ in sections]
+        parts.insert(len(parts) if at is None else at, (example, ""))
+        headings = [h for h, _ in parts]
     if opts:
         before = next((h for h in ("Fix safety", "References") if h in headings), None)
-        at = headings.index(before) if before else len(sections)
-        sections.insert(at, ("Options", opts))
+        at = headings.index(before) if before else len(parts)
+        parts.insert(at, ("Options", opts))
     body = []
-    for heading, text in sections:
+    for heading, text in parts:
         full = "\n\n".join(t for t in (text, examples if heading == example else "") if t)
         body.append(f"## {heading}\n\n{full}" if heading else full)
     page = "\n\n".join([*head, *body, _usage(rule)])

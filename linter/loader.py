@@ -83,6 +83,74 @@ class Document:
                 return where
         return where
 
+    def span(self, pointer: str) -> tuple[Position, Position]:
+        """Where the node a pointer names starts (as `locate` gives it) and ends (the position
+        after its last character), for an editor to mark.
+
+        A member spans its key and value, a list item itself. A block mapping or list over
+        several lines is marked by its head only (a member's key; an item's first line), and so
+        is the nearest existing ancestor of a pointer that names nothing: the key or item that
+        is missing something."""
+        node: Node = self.node
+        key: Node | None = None
+        resolved = True
+        for raw in pointer[1:].split("/") if pointer else ():
+            token = raw.replace("~1", "/").replace("~0", "~") if "~" in raw else raw
+            if isinstance(node, MappingNode):
+                found = next(
+                    (
+                        (k, v)
+                        for k, v in node.value
+                        if isinstance(k, ScalarNode) and k.value == token
+                    ),
+                    None,
+                )
+                if found is None:
+                    resolved = False
+                    break
+                key, node = found
+            elif (
+                isinstance(node, SequenceNode) and token.isdigit() and int(token) < len(node.value)
+            ):
+                key, node = None, node.value[int(token)]
+            else:
+                resolved = False
+                break
+        start = _position(key if key is not None else node)
+        if resolved and not _block_lines(node):
+            return start, _end(node)
+        return start, _end(key) if key is not None else _head_end(node)
+
+
+def _block_lines(node: Node) -> bool:
+    """Whether a node is a block mapping or list over several lines."""
+    if isinstance(node, ScalarNode) or getattr(node, "flow_style", False) or not node.value:
+        return False
+    return _end(node).line > node.start_mark.line + 1
+
+
+def _end(node: Node) -> Position:
+    """The position after a node's last character. A block collection's own end mark is where
+    the next token starts (often lines below, past comments), so its last leaf decides."""
+    while isinstance(node, MappingNode | SequenceNode) and not node.flow_style and node.value:
+        last = node.value[-1]
+        node = last[1] if isinstance(last, tuple) else last
+    mark = node.end_mark
+    return Position(mark.line + 1, mark.column + 1)
+
+
+def _head_end(node: Node) -> Position:
+    """The end of a block collection's first line: its first member, or its first item's."""
+    while _block_lines(node):
+        first = node.value[0]
+        if isinstance(first, tuple):
+            key, value = first
+            if _block_lines(value) or value.start_mark.line != key.start_mark.line:
+                return _end(key)
+            return _end(value)
+        node = first
+    return _end(node)
+
 
 def _error_at(message: str, mark: Any) -> LoadError:
     if mark is None:

@@ -26,9 +26,12 @@ HEAVY = (
     "ruamel",
     "httpx",
     "pydantic",
+    "pygls",
+    "lsprotocol",
 )
 """Not imported to lint without a config file. pydantic validates configuration, so it is
-loaded when a config file sets something, and only then."""
+loaded when a config file sets something, and only then. The language server's protocol
+packages are `mllint lsp`'s alone."""
 
 JOB = """\
 apiVersion: batch/v1
@@ -115,3 +118,9 @@ def test_the_import_list_sees_what_fixing_loads(project: Path) -> None:
     # Fixes edit a comment-preserving document, so --diff loads ruamel: the check above would
     # see a heavy import if linting made one.
     assert "ruamel" in imported(project, "--diff", "job.yaml")
+
+
+def test_the_import_list_sees_what_the_language_server_loads(project: Path) -> None:
+    # `mllint lsp` reads stdin to its end and stops: the check above would see pygls if linting
+    # loaded it.
+    assert {"pygls", "lsprotocol"} <= imported(project, "lsp")
