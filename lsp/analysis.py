@@ -15,21 +15,23 @@ from __future__ import annotations
 import bisect
 import contextlib
 import datetime
+import itertools
 import os
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from mllint.linter import discover, lint
 from mllint.linter.configfile import CONFIG_NAMES, Configs, LoadedConfig
 from mllint.linter.docgen import sections
 from mllint.linter.fix import Edit, apply_edits, fix_text
 from mllint.linter.fixcmd import is_json
-from mllint.linter.kustomize import fragment_of
+from mllint.linter.kustomize import fragment_of, item_is_fragment
 from mllint.linter.loader import Document, LoadError, Position, load
 from mllint.rules import REGISTRY, ConfigError, Engine, Finding, Rule, Safety, fix_ops
 from mllint.rules import pointer as jp
-from mllint.rules.setrules import Collector, SetIndex
+from mllint.rules.setrules import Collector, SetIndex, related
 
 CONFIG_FILES = (*CONFIG_NAMES, "pyproject.toml")
 """Files whose change can change any file's configuration."""
@@ -63,17 +65,31 @@ class FileState:
     text: str
     problems: list[Problem] = field(default_factory=list)
     """Its own findings (not the whole-set ones), in the order the linter reports them."""
-    documents: list[Document] = field(default_factory=list)
+    pieces: list[tuple[int, str, list[Document]]] = field(default_factory=list)
+    """The text in pieces read on their own: the line each starts at, its text, its documents
+    (numbered in the whole text; lines counted in the piece)."""
     engine: Engine | None = None
     config: str | None = None
     """The config file that applies (None: the defaults)."""
     sets: dict[str, SetIndex[lint.Ref]] = field(default_factory=dict)
     """What the whole-set rules need from its objects."""
     config_error: str | None = None
+    _whole: list[Document] | None = None
 
     @property
-    def linted(self) -> bool:
-        return self.engine is not None
+    def documents(self) -> list[Document]:
+        """The documents of the whole text, read when first asked for (by a fix)."""
+        if self._whole is None:
+            self._whole = _documents(self.text)
+        return self._whole
+
+    def place(self, ref: lint.Ref, located: lint.Located) -> Problem:
+        """A finding in the object `ref` names, reported at `located`, as a range."""
+        for first_line, piece, documents in self.pieces:
+            if documents and documents[0].index <= ref.document <= documents[-1].index:
+                moved = replace(located, line=located.line - first_line)
+                return _shifted(Placer(documents, piece).place(moved), first_line)
+        return Placer([], self.text).place(located)
 
 
 @dataclass
@@ -81,6 +97,41 @@ class _OnDisk:
     stamp: tuple[int, int]
     config: str | None
     sets: dict[str, SetIndex[lint.Ref]]
+
+
+@dataclass
+class _Piece:
+    """A piece of a file's text, linted: its problems (lines counted in the piece), its
+    documents (numbered in the whole text) and their whole-set summaries."""
+
+    problems: list[Problem]
+    documents: list[Document]
+    sets: dict[str, SetIndex[lint.Ref]]
+
+
+def _lint_piece(path: str, engine: Engine, piece: str, first_document: int) -> _Piece | None:
+    report = lint.lint_file(path, engine, piece.encode("utf-8"))
+    if report.failed or report.note is not None:
+        return None
+    documents = _documents(piece)
+    if len(documents) != report.documents:
+        return None
+    for doc in documents:
+        doc.index += first_document
+    placer = Placer(documents, piece)
+    problems = [placer.place(located) for located in report.findings]
+    return _Piece(problems, documents, _summaries(path, engine, documents))
+
+
+def _shifted(problem: Problem, lines: int) -> Problem:
+    """A problem of a piece of text placed in the whole, `lines` below."""
+    if not lines:
+        return problem
+    return replace(
+        problem,
+        start=Position(problem.start.line + lines, problem.start.column),
+        end=Position(problem.end.line + lines, problem.end.column),
+    )
 
 
 class _Wanted(Collector[lint.Ref]):
@@ -113,11 +164,13 @@ class Analyzer:
         self._engines: dict[str | None, Engine] = {}
         self._disk: dict[str, _OnDisk] = {}
         self._files: dict[str, list[str]] = {}
+        self._pieces: dict[str, tuple[Any, dict[tuple[str, int], _Piece]]] = {}
 
     def forget(self, path: str) -> None:
         """A file changed, appeared or went away on disk."""
         path = os.path.abspath(path)
         self._disk.pop(path, None)
+        self._pieces.pop(path, None)
         folder = self.folder_of(path)
         if folder is not None and path not in self._files.get(folder, [path]):
             self._files.pop(folder, None)
@@ -143,7 +196,7 @@ class Analyzer:
         loaded = self._config(path)
         return discover.Excluder(loaded.config.exclude.paths, loaded.root)(path)
 
-    def lint(self, path: str, text: str) -> FileState:
+    def analyze(self, path: str, text: str) -> FileState:
         """The file's own findings for `text`, as `mllint FILE` gives them."""
         path = os.path.abspath(path)
         state = FileState(path, text)
@@ -157,16 +210,56 @@ class Analyzer:
         except ConfigError as exc:
             state.config_error = str(exc)
             return state
+        state.engine, state.config = engine, loaded.source
+        if self._by_document(state, engine):
+            return state
         collector: Collector[lint.Ref] = engine.collector()
         report = lint.lint_file(path, engine, text.encode("utf-8"), collector)
-        state.engine, state.config = engine, loaded.source
         if report.note is not None:
             return state  # an unrendered template: nothing to say until it is rendered
-        state.sets = collector.sets
-        state.documents = _documents(text)
-        lines = text.splitlines()
-        state.problems = [place(state.documents, lines, found) for found in report.findings]
+        documents = _documents(text)
+        state.sets, state.pieces, state._whole = collector.sets, [(0, text, documents)], documents
+        placer = Placer(documents, text)
+        state.problems = [placer.place(located) for located in report.findings]
         return state
+
+    def _by_document(self, state: FileState, engine: Engine) -> bool:
+        """Lint a file's text by pieces, again only those whose text changed since the last
+        call for this file (an edit in a file of many documents touches one of them); False
+        when the whole file must be linted.
+
+        Each piece of the text from one `---` to the next is linted by `lint_file` as a file of
+        its own, and its findings moved down to where it starts. That cannot differ from
+        linting the whole text unless a piece cannot be read (the whole text then stops there),
+        or the file is a chart template, or holds `...` document ends or directives, which are
+        left to `lint_file` whole."""
+        path, text = state.path, state.text
+        pieces = _pieces(text)
+        if pieces is None or lint.chart_of(path) is not None:
+            return False
+        key = (id(engine), datetime.date.today())
+        known = self._pieces.get(path)
+        kept = known[1] if known is not None and known[0] == key else {}
+        fresh: dict[tuple[str, int], _Piece] = {}
+        collector: Collector[lint.Ref] = engine.collector()
+        problems: list[Problem] = []
+        placed: list[tuple[int, str, list[Document]]] = []
+        first_document = 0
+        for first_line, piece in pieces:
+            at = (piece, first_document)
+            done = kept.get(at) or fresh.get(at)
+            if done is None:
+                done = _lint_piece(path, engine, piece, first_document)
+                if done is None:
+                    return False
+            fresh[at] = done
+            problems += [_shifted(p, first_line) for p in done.problems]
+            collector.merge(done.sets)
+            placed.append((first_line, piece, done.documents))
+            first_document += len(done.documents)
+        state.problems, state.sets, state.pieces = problems, collector.sets, placed
+        self._pieces[path] = (key, fresh)
+        return True
 
     def set_problems(self, states: Mapping[str, FileState]) -> dict[str, list[Problem]]:
         """The whole-set findings of the open files `states` (by path), each judged with the
@@ -186,17 +279,18 @@ class Analyzer:
             for state in members:
                 collector.merge(state.sets)
             if folder is not None:
+                # Sets unrelated to the open files' (sibling folders) cannot change their
+                # findings: only the folders above and below them are read.
+                near = {lint.set_of(path) for path in wanted}
                 for path in self._folder_files(folder):
-                    if path not in states:
-                        disk = self._on_disk(path, engine)
-                        if disk is not None and disk.config == config:
+                    set_name = lint.set_of(path)
+                    if path not in states and any(related(set_name, n) for n in near):
+                        disk = self._on_disk(path, engine, config)
+                        if disk is not None:
                             collector.merge(disk.sets)
             for ref, finding, where, _ in lint.set_findings(collector, texts.__getitem__):
-                state = states[ref.path]
                 located = lint.Located(finding, ref.path, where.line, where.column)
-                found.setdefault(ref.path, []).append(
-                    place(state.documents, state.text.splitlines(), located)
-                )
+                found.setdefault(ref.path, []).append(states[ref.path].place(ref, located))
         return found
 
     def _folder_files(self, folder: str) -> list[str]:
@@ -213,23 +307,28 @@ class Analyzer:
             self._files[folder] = files
         return files
 
-    def _on_disk(self, path: str, engine: Engine) -> _OnDisk | None:
-        """The summaries of a file as it is on disk, made again only when it changed."""
+    def _on_disk(self, path: str, engine: Engine, config: str | None) -> _OnDisk | None:
+        """The summaries of a file as it is on disk if `config` is its configuration, made
+        again only when the file changed (its modification time or size)."""
         try:
             st = os.stat(path)
-            loaded = self._config(path)
-        except (OSError, ConfigError):
+        except OSError:
             return None
         stamp = (st.st_mtime_ns, st.st_size)
         known = self._disk.get(path)
-        if known is not None and known.stamp == stamp and known.config == loaded.source:
-            return known
-        own = self._engines.get(loaded.source) or engine
-        collector: Collector[lint.Ref] = own.collector()
-        lint.lint_file(path, own, collector=collector)
-        known = _OnDisk(stamp, loaded.source, collector.sets)
-        self._disk[path] = known
-        return known
+        if known is None or known.stamp != stamp:
+            try:
+                source = self._config(path).source
+            except ConfigError:
+                return None
+            sets: dict[str, SetIndex[lint.Ref]] = {}
+            if source == config:
+                collector: Collector[lint.Ref] = engine.collector()
+                lint.lint_file(path, engine, collector=collector)
+                sets = collector.sets
+            known = _OnDisk(stamp, source, sets)
+            self._disk[path] = known
+        return known if known.config == config else None
 
     def scanned(self, folder: str) -> bool:
         return folder in self._files
@@ -335,6 +434,51 @@ def hover_text(problems: list[Problem]) -> str:
     return "\n\n---\n\n".join(parts)
 
 
+_DOCUMENT_START = re.compile(r"^---(?=[ \t\r\n]|$)", re.MULTILINE)
+_ODD = re.compile(r"^(?:\.\.\.|%)", re.MULTILINE)
+
+
+def _pieces(text: str) -> list[tuple[int, str]] | None:
+    """The text cut before each `---` line, with the 0-based line each piece starts at; a
+    first piece of comments only stays with the next. None for text that is not cut safely:
+    `...` document ends and `%` directives (the end of a piece would not be the end of its
+    document)."""
+    if _ODD.search(text):
+        return None
+    cuts = [m.start() for m in _DOCUMENT_START.finditer(text) if m.start() > 0]
+    if cuts and not _content(text[: cuts[0]]):
+        cuts = cuts[1:]
+    bounds = [0, *cuts, len(text)]
+    pieces = []
+    line = 0
+    for start, end in itertools.pairwise(bounds):
+        piece = text[start:end]
+        pieces.append((line, piece))
+        line += piece.count("\n")
+    return pieces
+
+
+def _content(text: str) -> bool:
+    """Whether a text holds anything but blank lines and comments."""
+    return any(line.strip() and not line.lstrip().startswith("#") for line in text.splitlines())
+
+
+def _summaries(
+    path: str, engine: Engine, documents: list[Document]
+) -> dict[str, SetIndex[lint.Ref]]:
+    """What the whole-set rules need from a file's objects, filed as `lint_document` does."""
+    collector: Collector[lint.Ref] = engine.collector()
+    if not collector.active:
+        return {}
+    fragment = fragment_of(path)
+    for doc in documents:
+        for item in lint.items(doc.obj):
+            if not item_is_fragment(fragment, item.obj):
+                ref = lint.Ref(path, doc.index, item.prefix)
+                collector.add(item.obj, ref, lint.set_of(path))
+    return collector.sets
+
+
 def _documents(text: str) -> list[Document]:
     """The documents of a text, up to the first that cannot be read."""
     found: list[Document] = []
@@ -343,21 +487,28 @@ def _documents(text: str) -> list[Document]:
     return found
 
 
-def place(documents: list[Document], lines: list[str], located: lint.Located) -> Problem:
-    """A finding reported at `located`'s line and column, as a range over its node."""
-    finding = located.finding
-    at = Position(located.line, located.column)
-    if located.line < 1:
-        return Problem(finding, Position(1, 1), _line_end(lines, 1))
-    starts = [(d.start.line, d.start.column) for d in documents]
-    index = bisect.bisect_right(starts, (at.line, at.column)) - 1
-    if index >= 0:
-        doc = documents[index]
-        prefix = _item_prefix(doc, at)
-        start, end = doc.span(prefix + finding.pointer)
-        if start == at:
-            return Problem(finding, start, end, doc.index, prefix)
-    return Problem(finding, at, _rest_of_line(lines, at))
+class Placer:
+    """Turns the findings of one text into problems with ranges."""
+
+    def __init__(self, documents: list[Document], text: str) -> None:
+        self.documents = documents
+        self.lines = text.splitlines()
+        self._starts = [(d.start.line, d.start.column) for d in documents]
+
+    def place(self, located: lint.Located) -> Problem:
+        """A finding reported at `located`'s line and column, as a range over its node."""
+        finding = located.finding
+        at = Position(located.line, located.column)
+        if located.line < 1:
+            return Problem(finding, Position(1, 1), _line_end(self.lines, 1))
+        index = bisect.bisect_right(self._starts, (at.line, at.column)) - 1
+        if index >= 0:
+            doc = self.documents[index]
+            prefix = _item_prefix(doc, at)
+            start, end = doc.span(prefix + finding.pointer)
+            if start == at:
+                return Problem(finding, start, end, doc.index, prefix)
+        return Problem(finding, at, _rest_of_line(self.lines, at))
 
 
 def _item_prefix(doc: Document, at: Position) -> str:
