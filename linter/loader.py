@@ -87,10 +87,10 @@ class Document:
         """Where the node a pointer names starts (as `locate` gives it) and ends (the position
         after its last character), for an editor to mark.
 
-        A member spans its key and value, a list item itself. A block mapping or list over
-        several lines is marked by its head only (a member's key; an item's first line), and so
-        is the nearest existing ancestor of a pointer that names nothing: the key or item that
-        is missing something."""
+        A member spans its key and value, a list item itself; but a block mapping or list is
+        marked by its head only (a member's key; an item's first line), and so is the nearest
+        existing ancestor of a pointer that names nothing: the key or item that is missing
+        something."""
         node: Node = self.node
         key: Node | None = None
         resolved = True
@@ -117,9 +117,14 @@ class Document:
                 resolved = False
                 break
         start = _position(key if key is not None else node)
-        if resolved and not _block_lines(node):
+        if resolved and not _is_block(node):
             return start, _end(node)
         return start, _end(key) if key is not None else _head_end(node)
+
+
+def _is_block(node: Node) -> bool:
+    """Whether a node is a block mapping or list (which has at least one entry)."""
+    return isinstance(node, MappingNode | SequenceNode) and not node.flow_style and bool(node.value)
 
 
 def _block_lines(node: Node) -> bool:

@@ -22,6 +22,7 @@ from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument
 from pygls.workspace.position_codec import ServerTextPosition, ServerTextRange
 
+from mllint.linter import lint
 from mllint.linter.loader import Position
 from mllint.lsp.analysis import (
     CONFIG_FILES,
@@ -102,19 +103,32 @@ class Server(LanguageServer):
                 if uri is None:
                     continue
                 doc = self.workspace.get_text_document(uri)
-                self.states[path] = self.analyzer.analyze(path, doc.source)
+                try:
+                    self.states[path] = self.analyzer.analyze(path, doc.source)
+                except Exception as exc:  # one file's surprise must not stop the server
+                    self.states.pop(path, None)
+                    self._log(f"{path}: {lint.unexpected(exc, 'linted')}")
                 self.publish(path)
             folders = {self.analyzer.folder_of(p) for p in self.states}
             if any(f is not None and not self.analyzer.scanned(f) for f in folders):
                 await asyncio.sleep(0)  # answer what is waiting before reading the folder
             before = self.set_found
-            self.set_found = self.analyzer.set_problems(self.states)
+            try:
+                self.set_found = self.analyzer.set_problems(self.states)
+            except Exception as exc:
+                self.set_found = {}
+                self._log(f"whole-set rules: {lint.unexpected(exc, 'judged')}")
             for path in self.states:
                 if path in changed:
                     if self.set_found.get(path):
                         self.publish(path)
                 elif before.get(path, []) != self.set_found.get(path, []):
                     self.publish(path)
+
+    def _log(self, message: str) -> None:
+        self.window_log_message(
+            types.LogMessageParams(type=types.MessageType.Error, message=f"mllint: {message}")
+        )
 
     def publish(self, path: str) -> None:
         uri = self.uris[path]

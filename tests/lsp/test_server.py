@@ -10,13 +10,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from lsp_helpers import MLLINT, Editor, codes
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
 from mllint.linter.docgen import sections
 from mllint.rules import REGISTRY
-
-from .conftest import MLLINT, Editor, codes
 
 pytestmark = pytest.mark.asyncio
 
