@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 from typing import Any, TypeVar, get_type_hints
 
 from mllint.rules.exceptions import RuleException
-from mllint.rules.model import ConfigModel, Role, Severity, kebab, option
+from mllint.rules.model import ConfigModel, Role, Safety, Severity, kebab, option
 from mllint.rules.traits import Purpose
 
 
@@ -79,6 +79,65 @@ class CustomKind(ConfigModel):
     )
 
 
+class RuleScope(enum.StrEnum):
+    """What a team rule's condition judges, once each: the object, each pod, each container."""
+
+    OBJECT = "object"
+    POD = "pod"
+    CONTAINER = "container"
+
+
+class Enforcement(enum.StrEnum):
+    """What a finding of a rule does at admission (the webhook's `Action`)."""
+
+    DENY = "deny"
+    WARN = "warn"
+    AUDIT = "audit"
+
+
+CUSTOM_CODE = r"^X[0-9]{3}$"
+"""Codes of team rules: `X` and three digits (`X001`-`X999`); no built-in code starts with X."""
+RULE_NAME = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
+
+
+@dataclass(frozen=True)
+class CustomFix(ConfigModel):
+    """A team rule's fix: JSON Patch operations whose paths are relative to the scope's pointer
+    (`/imagePullPolicy` of a container), and how safe they are."""
+
+    ops: tuple[dict[str, Any], ...] = option(min_length=1)
+    safety: Safety = Safety.UNSAFE
+
+
+@dataclass(frozen=True)
+class CustomRule(ConfigModel):
+    """A team rule written in CEL (docs/custom-rules.md)."""
+
+    name: str = option(
+        description="kebab-case, naming the flagged pattern",
+        matches=RULE_NAME,
+        expected="kebab-case (lower-case words joined by -, such as image-registry-not-allowed)",
+    )
+    code: str = option(
+        description="X and three digits, e.g. X101",
+        matches=CUSTOM_CODE,
+        expected="a team rule code: X and three digits (X001-X999; ML codes are built-in)",
+    )
+    summary: str = option(min_length=1)
+    condition: str = option(description="CEL; true means the rule is broken", min_length=1)
+    message: str = option(description="CEL expression giving the finding's message", min_length=1)
+    severity: Severity = Severity.WARNING
+    scope: RuleScope = RuleScope.OBJECT
+    init_containers: bool = option(False, "with scope container: init containers too")
+    kinds: tuple[str, ...] = option((), "kinds it judges (Kind or group/Kind); default: all")
+    fix: CustomFix | None = None
+    docs: str = ""
+    url: str = option("", "where the rule is documented, shown with every finding")
+    enforcement: Enforcement | None = option(
+        None, "what a finding does at admission; default: by severity"
+    )
+
+
 @dataclass(frozen=True)
 class Config(ConfigModel):
     select: tuple[str, ...] | None = option(
@@ -104,6 +163,10 @@ class Config(ConfigModel):
     )
     rule_scope: dict[str, Reach] = option(
         dict, "the scope of single generic rules, by rule name or code, over `scope`"
+    )
+    custom_rules: tuple[CustomRule, ...] = option((), "team rules written in CEL")
+    plugins: tuple[str, ...] = option(
+        (), "Python rule packages to load, by their `mllint.rules` entry point name"
     )
 
 
@@ -132,7 +195,15 @@ def parse_config(data: Any, source: str) -> Config:
         )
     if not data:
         return default_config()
-    return validate(Config, data, source)
+    config = validate(Config, data, source)
+    if config.custom_rules or config.plugins:
+        from mllint.rules.engine import team_rules
+
+        try:
+            team_rules(config)  # expressions compiled (and kept) now, so errors name the file
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
+    return config
 
 
 T = TypeVar("T", bound=ConfigModel)

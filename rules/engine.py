@@ -94,6 +94,26 @@ class Registry:
 REGISTRY = Registry(RULES)
 
 
+def team_rules(config: Config) -> tuple[Rule, ...]:
+    """The configuration's team rules (`custom-rules`, then the `plugins`' rules); neither
+    CEL nor the plugins are loaded when it has none."""
+    if not config.custom_rules and not config.plugins:
+        return ()
+    from mllint.rules import custom, plugins
+
+    rules = custom.build(config.custom_rules) + plugins.load(config.plugins)
+    seen: dict[str, str] = {}
+    for r in rules:
+        for key in (r.code, r.name):
+            clash = REGISTRY.get(key)
+            if clash is not None and key == r.name:
+                raise ConfigError(f"team rule {r.code}: the name {key!r} is a built-in rule's")
+            if key in seen:
+                raise ConfigError(f"team rule {key!r} is declared twice ({seen[key]}, {r.origin})")
+            seen[key] = r.origin
+    return rules
+
+
 def _custom_kind(spec: CustomKind) -> WorkloadKind:
     group, _, version = spec.api_version.rpartition("/")
     templates = tuple(
@@ -135,7 +155,9 @@ class Engine:
         today: Clock | None = None,
     ) -> None:
         self.config = config or default_config()
-        self.registry = registry
+        extra = team_rules(self.config)
+        self.registry = Registry([*registry.rules, *extra]) if extra else registry
+        registry = self.registry
         self.kinds = KindIndex([*kinds, *(_custom_kind(k) for k in self.config.kinds)])
         self.active = self._activate()
         self._by_rule = {a.rule.name: a for a in self.active}
@@ -200,7 +222,7 @@ class Engine:
 
     def severity_of(self, name: str) -> Severity:
         active = self._by_rule.get(name)
-        return active.severity if active else REGISTRY.lookup(name, "rule").severity
+        return active.severity if active else self.registry.lookup(name, "rule").severity
 
     def options(self, name: str) -> RuleOptions:
         return self._by_rule[name].options
@@ -260,16 +282,22 @@ class Engine:
             if active.purposes and not scope.pods and (whole or not subject.ml_kind):
                 continue  # no pod of a purpose it judges; one without pods, unless ML by kind
             for v in r.check(scope, active.options):
-                findings.append(self.stamp(active, subject, v.at, v.message, v.fix))
+                findings.append(self.stamp(active, subject, v.at, v.message, v.fix, v.severity))
         return self._suppress(subject, findings)
 
     def stamp(
-        self, active: ActiveRule, subject: Subject, at: str, message: str, fix: Any = None
+        self,
+        active: ActiveRule,
+        subject: Subject,
+        at: str,
+        message: str,
+        fix: Any = None,
+        severity: Severity | None = None,
     ) -> Finding:
         return Finding(
             code=active.rule.code,
             rule=active.rule.name,
-            severity=active.severity,
+            severity=severity or active.severity,
             message=message,
             pointer=at,
             kind=subject.kind,

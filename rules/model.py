@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import inspect
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import MISSING, dataclass, field, fields
@@ -71,6 +72,8 @@ class Violation:
     at: str
     message: str
     fix: Fix | None = None
+    severity: Severity | None = None
+    """Over the rule's severity (a team rule that cannot be evaluated reports an error)."""
 
 
 def literal(value: Any) -> str:
@@ -88,8 +91,9 @@ def kebab(name: str) -> str:
 
 def option(default: Any = MISSING, description: str = "", **limits: Any) -> Any:
     """A configuration field: its default, its description (the docs show it) and the limits its
-    value must keep: `gt`, `ge`, `le` for numbers, `min_length` for lists, `pointer` for JSON
-    Pointer strings. `default` may be a zero-argument callable that makes a fresh value."""
+    value must keep: `gt`, `ge`, `le` for numbers, `min_length` for lists and strings, `matches`
+    (a regular expression, described by `expected`) for strings, `pointer` for JSON Pointer strings.
+    `default` may be a zero-argument callable that makes a fresh value."""
     metadata = {"description": description, **limits}
     if callable(default):
         return field(default_factory=default, metadata=metadata)
@@ -105,7 +109,12 @@ def _limit_errors(name: str, value: Any, limits: Mapping[str, Any]) -> Iterator[
     if number and "le" in limits and not value <= limits["le"]:
         yield f"{name} must be at most {limits['le']}, got {value}"
     if "min_length" in limits and len(value) < limits["min_length"]:
-        yield f"{name} needs at least {limits['min_length']} item(s)"
+        if isinstance(value, str):
+            yield f"{name} must not be empty"
+        else:
+            yield f"{name} needs at least {limits['min_length']} item(s)"
+    if "matches" in limits and isinstance(value, str) and not re.fullmatch(limits["matches"], value):
+        yield f"{name} {value!r} is not {limits.get('expected') or limits['matches']}"
     if limits.get("pointer"):
         for item in (value,) if isinstance(value, str) else value or ():
             if isinstance(item, str) and item and not item.startswith("/"):
@@ -187,6 +196,15 @@ class Rule:
     set_check: SetCheck | None = None
     """The check of a whole-set rule (`setrules`): it reads summaries of every object of a run,
     so `Engine.evaluate`, which sees one object (as the webhook does), skips the rule."""
+    origin: str = ""
+    """Where a rule that is not built in comes from: the configuration file or the plugin."""
+    link: str = ""
+    """Its page, for a rule that is not built in (built-in rules have `DOCS_URL`)."""
+    definition: Any = None
+    """The configuration a team rule was built from (`config.CustomRule`)."""
+    enforcement: str | None = None
+    """What its findings do at admission (`deny`, `warn`, `audit`) unless the webhook's
+    configuration says otherwise; None: by severity."""
 
     @property
     def fixable(self) -> bool:
@@ -198,7 +216,7 @@ class Rule:
 
     @property
     def url(self) -> str:
-        return DOCS_URL.format(code=self.code)
+        return self.link if self.origin else DOCS_URL.format(code=self.code)
 
 
 @dataclass(frozen=True, slots=True)
