@@ -21,7 +21,7 @@ from mllint.audit import judge, reports
 from mllint.audit.cluster import Cluster, ClusterError
 from mllint.linter import atomic, output
 from mllint.linter.lint import Located
-from mllint.rules import REGISTRY, ConfigError, Engine, Severity
+from mllint.rules import ConfigError, Engine, Rule, Severity
 from mllint.webhook.decisions import Policy
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -172,13 +172,13 @@ def run(args: argparse.Namespace) -> int:
         keep_clean=want_reports,
     )
     api = reports.APIS[args.report_api]
-    builder = reports.Builder(api, policy, REGISTRY, dt.datetime.now(dt.UTC))
+    builder = reports.Builder(api, policy, engine.registry, dt.datetime.now(dt.UTC))
     written = (
         reports.write(cluster, api, builder.reports(audit), args.namespace, args.field_manager)
         if args.write
         else None
     )
-    result = _run_of(audit, config.fail_on, cluster.host)
+    result = _run_of(audit, config.fail_on, cluster.host, engine.registry.rules)
     if not args.quiet:
         text = (
             _policyreports(builder.reports(audit))
@@ -192,7 +192,9 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if result.failing else EXIT_OK
 
 
-def _run_of(audit: judge.Audit, fail_on: Severity, host: str) -> output.Run:
+def _run_of(
+    audit: judge.Audit, fail_on: Severity, host: str, rules: tuple[Rule, ...]
+) -> output.Run:
     located = [Located(f, str(ref), 0, 0) for ref, f in audit.findings]
     located.sort(key=lambda f: (f.file, f.finding.code, f.finding.pointer))
     return output.Run(
@@ -203,7 +205,7 @@ def _run_of(audit: judge.Audit, fail_on: Severity, host: str) -> output.Run:
         skipped=0,
         failed_files=0,
         fail_on=fail_on,
-        rules=REGISTRY.rules,
+        rules=rules,
         cluster=host,
     )
 

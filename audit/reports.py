@@ -121,7 +121,7 @@ class Builder:
     def failure(self, ref: ObjectRef, finding: Finding) -> dict[str, Any]:
         rule = self.registry.get(finding.code)
         properties = {"field": field_path(finding.pointer), "code": finding.code}
-        if rule is not None:
+        if rule is not None and rule.url:
             properties["url"] = rule.url
         if finding.fixable:
             properties["fix"] = "mllint --fix"

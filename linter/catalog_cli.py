@@ -10,9 +10,10 @@ import json
 import sys
 from collections.abc import Sequence
 
-from mllint.linter import docgen
-from mllint.rules import REGISTRY, Rule
+from mllint.linter import configfile, docgen
+from mllint.rules import REGISTRY, ConfigError, Rule
 from mllint.rules.config import closest
+from mllint.rules.engine import Registry, team_rules
 
 EXIT_OK, EXIT_USAGE = 0, 2
 FORMATS = ("text", "json", "markdown")
@@ -34,7 +35,19 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p = _Parser(prog="mllint rule", description="Show one rule: its metadata and its docs.")
         p.add_argument("rule", metavar="NAME-OR-CODE", help="a rule code (ML101) or name")
     p.add_argument("--format", choices=FORMATS, default="text")
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="config file whose team rules to show too (default: nearest .mllint.yaml or "
+        "pyproject.toml)",
+    )
     return p
+
+
+def _registry(explicit: str | None) -> Registry:
+    """Built-in rules and the team rules of the configuration."""
+    extra = team_rules(configfile.resolve(explicit).config)
+    return Registry([*REGISTRY.rules, *extra]) if extra else REGISTRY
 
 
 def main(command: str, argv: Sequence[str]) -> int:
@@ -43,12 +56,17 @@ def main(command: str, argv: Sequence[str]) -> int:
     except _UsageError as exc:
         print(f"{exc}\nTry 'mllint {command} --help'.", file=sys.stderr)
         return EXIT_USAGE
+    try:
+        registry = _registry(args.config)
+    except ConfigError as exc:
+        print(f"mllint {command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     if command == "rules":
-        sys.stdout.write(_list(REGISTRY.rules, args.format))
+        sys.stdout.write(_list(registry.rules, args.format))
         return EXIT_OK
-    found = REGISTRY.get(args.rule)
+    found = registry.get(args.rule)
     if found is None:
-        ids = [r.code for r in REGISTRY.rules] + [r.name for r in REGISTRY.rules]
+        ids = [r.code for r in registry.rules] + [r.name for r in registry.rules]
         print(
             f"mllint rule: unknown rule {args.rule!r}{closest(args.rule, ids)}\n"
             "Run 'mllint rules' to list every rule.",
@@ -97,5 +115,9 @@ def _show(rule: Rule, fmt: str) -> str:
         for o in options:
             default = "required" if o.required else f"default {json.dumps(o.default)}"
             lines.append(f"  {o.name} ({o.type}; {default}): {o.description}")
-    lines += [f"Docs:                {rule.url}", "", rule.docs]
+    if rule.origin:
+        lines.append(f"Defined in:          {rule.origin}")
+    if rule.url:
+        lines.append(f"Docs:                {rule.url}")
+    lines += ["", rule.docs]
     return "\n".join(lines).rstrip() + "\n"

@@ -12,6 +12,7 @@ import dataclasses
 import datetime
 import functools
 import os
+import re
 import sys
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,10 @@ PLUGIN_COMMANDS = ("serve", "certs", "webhook-config", "install", "audit", "expo
 """Subcommands other mllint packages declare as `mllint.commands` entry points. Named here so a
 lint run never scans packaging metadata, and so a folder called `certs` does not hide them
 (lint it as `./certs`)."""
+
+
+TEAM_SELECTOR = re.compile(r"^(?:[Xx][0-9]{0,3}|[a-z][a-z0-9]*(?:-[a-z0-9]+)*)$")
+"""What may name team rules, which only a configuration declares (`X101`, `X1`, a name)."""
 
 
 class UsageError(Exception):
@@ -216,7 +221,12 @@ def _check_flags(args: argparse.Namespace) -> None:
         ("--ignore", args.ignore),
     ):
         for selector in selectors:
-            REGISTRY.matching(selector, flag)
+            try:
+                REGISTRY.matching(selector, flag)
+            except ConfigError:
+                # A team rule's name or code: checked against each configuration's rules.
+                if not TEAM_SELECTOR.match(selector):
+                    raise
 
 
 @dataclass
@@ -281,7 +291,7 @@ def _lint(
             gathered.skipped,
             gathered.failed,
             fail_on,
-            REGISTRY.rules,
+            tuple(gathered.rules.values()),
             paths=tuple(gathered.paths),
             unreadable=frozenset(gathered.unreadable),
             templates=gathered.templates,
@@ -325,8 +335,10 @@ def _fix(
     reports: list[lint.FileReport] = []
     fixed = 0
     fail_on: dict[str, Severity] = {}
+    rules = {r.code: r for r in REGISTRY.rules}
     for group in groups.values():
         engine = Engine(group.loaded.config, today=datetime.date.today)
+        rules.update((r.code, r) for r in engine.registry.rules)
         done, count = fixcmd.run(group.files, engine, args)
         reports += done
         fixed += count
@@ -336,7 +348,7 @@ def _fix(
             print(f"{lint.relative(report.path)}: note: {report.note}", file=sys.stderr)
     order = {p: i for i, (_, p) in enumerate(found)}
     reports.sort(key=lambda r: order.get(r.path, order.get(lint.STDIN, 0)))
-    result = output.Run.of(reports, fail_on, REGISTRY.rules, fixed)
+    result = output.Run.of(reports, fail_on, tuple(rules.values()), fixed)
     # The report goes to stderr when stdout carries a diff or the fixed stdin.
     stream = sys.stderr if args.diff or (args.fix and args.paths == [lint.STDIN]) else sys.stdout
     _write(args, result, stream)

@@ -25,11 +25,14 @@ if TYPE_CHECKING:
 
 @dataclass
 class Tally:
-    """The findings of a run counted: by severity, fixable, and whether any fails the run."""
+    """The findings of a run counted: by severity, fixable, whether any fails the run, and
+    by which rules."""
 
     severities: Counter[str] = field(default_factory=Counter)
     fixable: int = 0
     failing: bool = False
+    codes: set[str] = field(default_factory=set)
+    """The codes of the rules with findings (reports describe those rules)."""
 
     @property
     def findings(self) -> int:
@@ -39,6 +42,7 @@ class Tally:
         severity = f.finding.severity
         self.severities[severity.value] += 1
         self.fixable += f.finding.fixable
+        self.codes.add(f.finding.code)
         self.failing = self.failing or severity.rank >= fail_on.rank
 
 
@@ -237,8 +241,22 @@ def _summary_line(run: Run) -> str:
 # --- json -------------------------------------------------------------------------------------
 
 
+def describe_rule(rule: Rule) -> dict[str, Any]:
+    """A rule as reports list it: team rules (`origin`) carry their docs, as built-in ones."""
+    return {
+        "code": rule.code,
+        "name": rule.name,
+        "severity": rule.severity.value,
+        "summary": rule.summary,
+        "url": rule.url,
+        "origin": rule.origin or "built-in",
+        "docs": rule.docs,
+    }
+
+
 def as_json(run: Run, color: bool = False) -> str:
-    """The `findings` items and their keys are a contract: scripts read them."""
+    """The `findings` items and their keys are a contract: scripts read them. `rules` describes
+    the rules with findings."""
     return "".join(json_chunks(run, color))
 
 
@@ -261,7 +279,9 @@ def json_chunks(run: Run, color: bool = False) -> Iterator[str]:
         }
         for f in run.findings
     )
-    return _spliced({"findings": [_HOLE], "summary": run.summary()}, items)
+    found = run.tally.codes
+    rules = [describe_rule(r) for r in run.rules if r.code in found]
+    return _spliced({"findings": [_HOLE], "summary": run.summary(), "rules": rules}, items)
 
 
 _HOLE = "\x00items\x00"
@@ -312,7 +332,10 @@ def _sarif_rule(rule: Rule) -> dict[str, Any]:
     properties: dict[str, Any] = {"tags": tags, "precision": "very-high"}
     if rule.fix_safety is not None:
         properties["fix-safety"] = rule.fix_safety.value
-    return {
+    if rule.origin:
+        tags.append("team")
+        properties["origin"] = rule.origin
+    described: dict[str, Any] = {
         "id": rule.code,
         "name": rule.name,
         "shortDescription": {"text": rule.summary},
@@ -325,6 +348,9 @@ def _sarif_rule(rule: Rule) -> dict[str, Any]:
         },
         "properties": properties,
     }
+    if not rule.url:
+        del described["helpUri"]
+    return described
 
 
 def _artifact(path: str) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from mllint.linter.lint import (
     set_findings,
 )
 from mllint.linter.output import Tally
-from mllint.rules import Config, Engine, Severity
+from mllint.rules import REGISTRY, Config, Engine, Rule, Severity
 from mllint.rules.engine import Clock
 from mllint.rules.setrules import Collector, SetIndex
 
@@ -292,6 +292,8 @@ class Gathered:
     fail_on: dict[int, Severity] = field(default_factory=dict)
     spool: Spool = field(default_factory=Spool)
     tally: Tally = field(default_factory=Tally)
+    rules: dict[str, Rule] = field(default_factory=lambda: {r.code: r for r in REGISTRY.rules})
+    """The rules of the run by code: the built-in ones and each configuration's team rules."""
 
     def add(self, done: Done, engine: Engine) -> None:
         group = done.batch.group
@@ -299,6 +301,7 @@ class Gathered:
         if collector is None:
             collector = self.collectors[group] = engine.collector()
             self.fail_on[group] = engine.config.fail_on
+            self.rules.update((r.code, r) for r in engine.registry.rules)
             self.notes[group] = []
         collector.merge(done.sets)
         fail_on = self.fail_on[group]

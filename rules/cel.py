@@ -236,6 +236,8 @@ def pods(
     suppression: list[str] | None,
     accelerators: bool = False,
     extra: Extra | None = None,
+    kind_extra: KindExtra | None = None,
+    metadata: bool = False,
 ) -> tuple[tuple[str, str], ...]:
     """The variables that find the object's pods: one per kind (`pods_<group>_<kind>`), so
     that each expression stays within the API server's size limit and only the object's kind
@@ -253,22 +255,43 @@ def pods(
       the keys that do; None: never);
     - `extra`: what `extra` gives for the template (a rule's own facts about the pod);
     - with `accelerators`, `uses` and `device`: `Traits.uses_accelerators` and the devices it
-      asks for (see `device`), computed once in `pods` for every kind."""
+      asks for (see `device`), computed once in `pods` for every kind;
+    - with `metadata`, `metadata`: the pod template's metadata (the object's for a pod spec held
+      inline), `{}` when it has none.
+
+    `kind_extra` adds fields to `extra` that depend on the kind as well as the template."""
     variables: list[tuple[str, str]] = []
     parts = []
     for kind in kinds:
-        made = [_template(t, names, suppression, extra) for t in kind.templates]
+        made = [
+            _template(
+                t,
+                names,
+                suppression,
+                _with_kind(extra, kind_extra, kind) if kind_extra else extra,
+                metadata,
+            )
+            for t in kind.templates
+        ]
         name = "pods_" + re.sub(r"[^A-Za-z0-9]", "_", kind.key)
         variables.append((name, " + ".join(made) or "[]"))
         test = f"object.kind == {literal(kind.kind)} && {_group_test(kind.group)}"
         parts.append(f"{test} ? variables.{name}")
     chosen = "(" + " : ".join([*parts, "[]"]) + ")"
     if accelerators:
-        chosen = _with_accelerators(chosen, names)
+        chosen = _with_accelerators(chosen, names, metadata)
     return (*variables, ("pods", chosen))
 
 
-def _with_accelerators(groups: str, names: Names) -> str:
+def _with_kind(extra: Extra | None, kind_extra: KindExtra, kind: WorkloadKind) -> Extra:
+    def both(template: PodTemplate, names: Names) -> dict[str, str]:
+        own = extra(template, names) if extra is not None else {}
+        return {**own, **kind_extra(kind, template, names)}
+
+    return both
+
+
+def _with_accelerators(groups: str, names: Names, metadata: bool = False) -> str:
     """The pods of `groups` with `uses` and `device` added (see `pods`)."""
     g, p, e, r, d = names("g"), names("p"), names("e"), names("r"), names("d")
     main = f"{p}.containers.filter({e}, !{e}.init)"
@@ -285,12 +308,16 @@ def _with_accelerators(groups: str, names: Names) -> str:
         "uses": f"({main}.exists({e}, size({asked}) > 0) || {claims})",
         "device": f"({devices}.filter({d}, {asking}).map({d}, {d}) + ({claims} ? ['', ''] : []))",
     }
+    if metadata:
+        fields["metadata"] = f"{p}.metadata"
     entries = ", ".join(f"{literal(k)}: {v}" for k, v in fields.items())
     return f"{groups}.map({g}, {g}.map({p}, {{{entries}}}))"
 
 
 Extra = Callable[["PodTemplate", Names], dict[str, str]]
 """Rule-specific fields of the pods of a template: name -> CEL expression (over `object`)."""
+KindExtra = Callable[["WorkloadKind", "PodTemplate", Names], dict[str, str]]
+"""The same for fields that depend on the kind too (a template may serve several kinds)."""
 
 
 def _group_test(group: str) -> str:
@@ -302,7 +329,11 @@ def _group_test(group: str) -> str:
 
 
 def _template(
-    template: PodTemplate, names: Names, suppression: list[str] | None, extra: Extra | None
+    template: PodTemplate,
+    names: Names,
+    suppression: list[str] | None,
+    extra: Extra | None,
+    metadata: bool = False,
 ) -> str:
     node = names("t")
     spec = node if template.inline else member(node, "spec")
@@ -337,6 +368,10 @@ def _template(
             for k, v in fields.items()
         }
     fields["suppressed"] = silenced
+    if metadata:
+        meta = "object.metadata" if template.inline else member(node, "metadata")
+        owner = "object" if template.inline else node
+        fields["metadata"] = f"({has(owner, 'metadata')} && {is_map(meta)} ? {meta} : {{}})"
     added = extra(template, names) if extra is not None else {}
     fields["extra"] = "{" + ", ".join(f"{literal(k)}: {v}" for k, v in added.items()) + "}"
     entries = ", ".join(f"{literal(k)}: {v}" for k, v in fields.items())
@@ -1034,6 +1069,12 @@ def translate(engine: Engine, active: ActiveRule) -> Translation:
         raise NotExpressible("whole-set rule: reads other objects")
     if active.purposes:
         raise NotExpressible(PURPOSE_REASON)
+    if rule.origin and rule.definition is None:
+        raise NotExpressible("a Python rule (plugin): only team rules written in CEL are exported")
+    if rule.definition is not None:
+        from mllint.rules import custom_cel
+
+        return custom_cel.translate(engine, active)
     found = TRANSLATORS.get(rule.code)
     if found is None:
         raise NotExpressible(NOT_TRANSLATED)

@@ -155,7 +155,7 @@ def build(specs: Sequence[CustomRule], origin: str = "configuration") -> tuple[R
                 origin=origin,
                 link=spec.url,
                 enforcement=spec.enforcement.value if spec.enforcement else None,
-                definition=spec,
+                definition=team,
             )
         )
     return tuple(rules)

@@ -201,7 +201,7 @@ class Rule:
     link: str = ""
     """Its page, for a rule that is not built in (built-in rules have `DOCS_URL`)."""
     definition: Any = None
-    """The configuration a team rule was built from (`config.CustomRule`)."""
+    """A team rule's compiled definition (`custom.Team`: its configuration and programs)."""
     enforcement: str | None = None
     """What its findings do at admission (`deny`, `warn`, `audit`) unless the webhook's
     configuration says otherwise; None: by severity."""

@@ -84,7 +84,9 @@ class Policy:
     ) -> None:
         self.registry = registry
         self.audit_mode = audit_mode
-        self._by_rule = {
+        # A team rule's own enforcement, then the webhook's configuration over it.
+        self._by_rule = {r.name: Action(r.enforcement) for r in registry.rules if r.enforcement}
+        self._by_rule |= {
             registry.lookup(key, "enforcement").name: Action(action)
             for key, action in enforcement.items()
         }
@@ -115,7 +117,7 @@ class Policy:
             line = f"- {f.code} {f.rule} at {field_path(f.pointer)}: {f.message}"
             if f.fixable:
                 line += " (fixable: mllint --fix)"
-            if rule is not None:
+            if rule is not None and rule.url:
                 line += f"; see {rule.url}"
             lines.append(line)
         if count > DENIAL_MAX_FINDINGS:

@@ -294,7 +294,7 @@ def _validating(
     rule = active.rule
     name = meta["name"]
     head = cel.literal(f"mllint {rule.code} {rule.name}: ")
-    tail = cel.literal(f" (see {rule.url})")
+    tail = cel.literal(f" (see {rule.url})" if rule.url else "")
     newline, joiner = cel.literal(cel.SEPARATOR), cel.literal("; ")
     validation = {
         "expression": "variables.findings == ''",

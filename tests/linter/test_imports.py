@@ -28,10 +28,11 @@ HEAVY = (
     "pydantic",
     "pygls",
     "lsprotocol",
+    "cel",
 )
 """Not imported to lint without a config file. pydantic validates configuration, so it is
 loaded when a config file sets something, and only then. The language server's protocol
-packages are `mllint lsp`'s alone."""
+packages are `mllint lsp`'s alone; CEL is loaded for team rules only."""
 
 JOB = """\
 apiVersion: batch/v1
@@ -124,3 +125,13 @@ def test_the_import_list_sees_what_the_language_server_loads(project: Path) -> N
     # `mllint lsp` reads stdin to its end and stops: the check above would see pygls if linting
     # loaded it.
     assert {"pygls", "lsprotocol"} <= imported(project, "lsp")
+
+
+def test_cel_is_loaded_only_for_team_rules(project: Path) -> None:
+    (project / ".mllint.yaml").write_text("ignore: [image-tag-latest]\n")
+    assert "cel" not in imported(project, "job.yaml")
+    (project / ".mllint.yaml").write_text(
+        "custom-rules:\n"
+        "  - {name: job-unnamed, code: X001, summary: s, condition: 'false', message: \"''\"}\n"
+    )
+    assert "cel" in imported(project, "job.yaml")

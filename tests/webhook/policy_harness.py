@@ -7,12 +7,13 @@ equality across types is false rather than an error), and it evaluates a compile
 microseconds, which keeps a parity test over the whole corpus fast. Neither parses the optional
 syntax (`.?f`), so the policies do not use it.
 
-What the API server adds to CEL and the policies use is defined here, as the Kubernetes CEL
-documentation defines it (https://kubernetes.io/docs/reference/using-api/cel/):
-- the strings extension's `join`, `replace`, `trim` and `lowerAscii` (cel-go ext.Strings), and
-  the Kubernetes lists library's `sum`;
-- `JSONPatch{op: ..., path: ..., value: ...}` values of a MutatingAdmissionPolicy's
-  jsonPatch expression, read here as maps with the same three fields.
+What the API server adds to CEL and the policies use:
+- the strings extension and the Kubernetes lists library (`join`, `replace`, `trim`,
+  `lowerAscii`, `sum`, ...) from the project's one CEL environment, `mllint.rules.celenv`, which
+  team rules are evaluated with too;
+- here, `matches` with RE2 itself, as cel-go's, and `JSONPatch{op: ..., path: ..., value: ...}`
+  values of a MutatingAdmissionPolicy's jsonPatch expression, read as maps with the same three
+  fields.
 
 Bound as the API server binds them (k8s.io/apiserver admission/plugin/cel): `object` and
 `oldObject` as JSON (maps without a schema; `oldObject` null on CREATE), `request` as the
@@ -34,28 +35,13 @@ import cel
 import re2
 from webhook_helpers import apply_patch
 
+from mllint.rules import celenv
+
 _VARIABLE = re.compile(r"\bvariables\.([A-Za-z_][A-Za-z0-9_]*)")
 _STRING = r'"(?:[^"\\]|\\.)*"'
 _MATCHES = "re2Matches"
 """The name `matches` is evaluated under (the library's own `matches` cannot be replaced)."""
 _JSONPATCH = re.compile(rf"JSONPatch\{{op: ({_STRING}), path: ({_STRING}), value: ")
-
-
-def _join(items: list[str], separator: str = "") -> str:
-    return separator.join(items)
-
-
-def _replace(text: str, old: str, new: str, count: int = -1) -> str:
-    return text.replace(old, new, count)
-
-
-def _trim(text: str) -> str:
-    return text.strip()
-
-
-def _lower_ascii(text: str) -> str:
-    """Only ASCII letters are lowered (the Kubernetes strings library's `lowerAscii`)."""
-    return "".join(chr(ord(c) + 32) if "A" <= c <= "Z" else c for c in text)
 
 
 @functools.cache
@@ -70,19 +56,7 @@ def _matches(text: str, pattern: str) -> bool:
     return _regex(pattern).search(text) is not None
 
 
-def _sum(items: list[int]) -> int:
-    """The Kubernetes lists library's `sum` (0 for an empty list)."""
-    return sum(items)
-
-
-FUNCTIONS = {
-    _MATCHES: _matches,
-    "join": _join,
-    "replace": _replace,
-    "trim": _trim,
-    "lowerAscii": _lower_ascii,
-    "sum": _sum,
-}
+FUNCTIONS = {_MATCHES: _matches, **celenv.FUNCTIONS}
 
 
 def as_json(value: Any) -> Any:
