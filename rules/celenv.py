@@ -114,8 +114,12 @@ TYPE_NAMES = frozenset(
 )
 """Type identifiers an expression may name (`type(x) == map`)."""
 
-_MACRO = re.compile(r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*,")
-_STRING = re.compile(r"""(?s)[rR]?(?:'''.*?'''|\"\"\".*?\"\"\"|'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")""")
+_MACRO = re.compile(
+    r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*,"
+)
+_STRING = re.compile(
+    r"""(?s)[rR]?(?:'''.*?'''|\"\"\".*?\"\"\"|'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")"""
+)
 _POSITION = re.compile(r"<input>:(\d+):(\d+): ")
 
 
@@ -136,7 +140,9 @@ class Compiled:
 def blank_strings(source: str) -> str:
     """`source` with the contents of its string literals blanked, positions kept, so that words
     inside strings are not read as names."""
-    return _STRING.sub(lambda m: m.group(0)[0] + " " * (len(m.group(0)) - 2) + m.group(0)[-1], source)
+    return _STRING.sub(
+        lambda m: m.group(0)[0] + " " * (len(m.group(0)) - 2) + m.group(0)[-1], source
+    )
 
 
 def position(source: str, word: str) -> str:

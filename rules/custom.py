@@ -18,6 +18,7 @@ Expressions are compiled once (`celenv`); a syntax error, an unknown variable, f
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -180,33 +181,66 @@ def _ops_text(ops: Sequence[dict[str, Any]]) -> str:
     return json.dumps(list(ops), separators=(", ", ": "))
 
 
+class _Bound(threading.local):
+    """Evaluation contexts of the object being judged, one per scope item (the object, each
+    pod, each container), shared by every team rule: each value is converted to CEL once per
+    object, not once per rule. A context holds only its item's values, so what one rule reads
+    is what it sees."""
+
+    subject: Subject | None = None
+    contexts: dict[tuple[int, ...], tuple[Any, set[str]]]
+
+
+_BOUND = _Bound()
+
+
+def _context(
+    subject: Subject,
+    reads: frozenset[str],
+    pod: Pod | None = None,
+    container: Container | None = None,
+) -> Any:
+    bound = _BOUND
+    if bound.subject is not subject:
+        bound.subject, bound.contexts = subject, {}
+    key = (id(pod), id(container)) if pod is not None else ()
+    found = bound.contexts.get(key)
+    if found is None:
+        found = bound.contexts[key] = (celenv.context(), set())
+    context, names = found
+    for name in reads - names:
+        context.add_variable(name, _value(name, subject, pod, container))
+        names.add(name)
+    return context
+
+
+def _value(name: str, subject: Subject, pod: Pod | None, container: Container | None) -> Any:
+    if name == "object":
+        return subject.obj
+    if name == "pod":
+        assert pod is not None
+        return {"metadata": pod.metadata, "spec": pod.spec}
+    if name == "container":
+        assert container is not None
+        return container.spec
+    return object_workload(subject) if pod is None else pod_workload(pod, container)
+
+
 def _check(team: Team, scope: Scope, options: Any) -> Iterator[Violation]:
     subject = scope.subject
     reads = team.reads
-    context = celenv.context()
-    if "object" in reads:
-        context.add_variable("object", subject.obj)
     spec = team.spec
     if spec.scope is RuleScope.OBJECT:
-        if "workload" in reads:
-            context.add_variable("workload", object_workload(subject))
-        yield from _judge(team, context, "")
+        yield from _judge(team, _context(subject, reads), "")
         return
     for pod in scope.pods:
-        if "pod" in reads:
-            context.add_variable("pod", {"metadata": pod.metadata, "spec": pod.spec})
         if spec.scope is RuleScope.POD:
-            if "workload" in reads:
-                context.add_variable("workload", pod_workload(pod))
-            yield from _judge(team, context, pod.pointer)
+            yield from _judge(team, _context(subject, reads, pod), pod.pointer)
             continue
         for container in pod.containers:
             if container.init and not spec.init_containers:
                 continue
-            if "container" in reads:
-                context.add_variable("container", container.spec)
-            if "workload" in reads:
-                context.add_variable("workload", pod_workload(pod, container))
+            context = _context(subject, reads, pod, container)
             yield from _judge(team, context, container.pointer)
 
 
@@ -282,4 +316,3 @@ def pod_workload(pod: Pod, container: Container | None = None) -> dict[str, Any]
     if container is not None:
         found["init"] = container.init
     return found
-

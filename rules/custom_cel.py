@@ -25,9 +25,17 @@ if TYPE_CHECKING:
 EXPORTED: dict[RuleScope, frozenset[str]] = {
     RuleScope.OBJECT: frozenset({"kind", "apiVersion", "group"}),
     RuleScope.POD: frozenset(
-        {"kind", "apiVersion", "group", "known", "role", "acceleratorCount", "usesAccelerators",
-         "device"}
-    ),  # fmt: skip
+        {
+            "kind",
+            "apiVersion",
+            "group",
+            "known",
+            "role",
+            "acceleratorCount",
+            "usesAccelerators",
+            "device",
+        }
+    ),
 }
 EXPORTED[RuleScope.CONTAINER] = EXPORTED[RuleScope.POD] | {"init"}
 """The `workload` fields exported, by scope."""
@@ -103,7 +111,9 @@ def _pods(engine: Engine, active: ActiveRule, team: Team, read: set[str]) -> cel
             continue
         whole = tuple(t for t in kind.templates if not t.partial)
         if not whole:
-            left_out.append(f"{kind.key}: its pod templates are partial, which team rules do not judge")
+            left_out.append(
+                f"{kind.key}: its pod templates are partial, which team rules do not judge"
+            )
             continue
         trimmed = _replace_templates(kind, whole)
         try:
@@ -145,7 +155,9 @@ def _pods(engine: Engine, active: ActiveRule, team: Team, read: set[str]) -> cel
     if spec.scope is RuleScope.POD:
         per_pod = f"[{pod}].map(pod, {_judged(team, bound)})[0]"
     else:
-        kept = f"{p}.containers" if spec.init_containers else f"{p}.containers.filter({e}, !{e}.init)"
+        kept = (
+            f"{p}.containers" if spec.init_containers else f"{p}.containers.filter({e}, !{e}.init)"
+        )
         containers = f"{kept}.map({e}, [{e}.spec].map(container, {_judged(team, bound)})[0])"
         per_pod = f"[{pod}].map(pod, {cel.lines(containers)})[0]"
     groups = f"{g}.map({p}, {p}.suppressed ? '' : {per_pod})"

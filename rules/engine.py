@@ -282,7 +282,9 @@ class Engine:
             if active.purposes and not scope.pods and (whole or not subject.ml_kind):
                 continue  # no pod of a purpose it judges; one without pods, unless ML by kind
             for v in r.check(scope, active.options):
-                findings.append(self.stamp(active, subject, v.at, v.message, v.fix, v.severity))
+                findings.append(
+                    self.stamp(active, subject, v.at, v.message, v.fix, severity=v.severity)
+                )
         return self._suppress(subject, findings)
 
     def stamp(
@@ -292,6 +294,7 @@ class Engine:
         at: str,
         message: str,
         fix: Any = None,
+        *,
         severity: Severity | None = None,
     ) -> Finding:
         return Finding(

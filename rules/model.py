@@ -113,7 +113,11 @@ def _limit_errors(name: str, value: Any, limits: Mapping[str, Any]) -> Iterator[
             yield f"{name} must not be empty"
         else:
             yield f"{name} needs at least {limits['min_length']} item(s)"
-    if "matches" in limits and isinstance(value, str) and not re.fullmatch(limits["matches"], value):
+    if (
+        "matches" in limits
+        and isinstance(value, str)
+        and not re.fullmatch(limits["matches"], value)
+    ):
         yield f"{name} {value!r} is not {limits.get('expected') or limits['matches']}"
     if limits.get("pointer"):
         for item in (value,) if isinstance(value, str) else value or ():

@@ -118,7 +118,7 @@ FINDING_KEYS = {
 def test_json_contract(mllint: Runner, project: Path) -> None:
     result = mllint("--format", "json", *SELECT, ".")
     data = json.loads(result.stdout)
-    assert set(data) == {"findings", "summary"}
+    assert set(data) == {"findings", "summary", "rules"}
     for finding in data["findings"]:
         assert {k: type(v) for k, v in finding.items()} == FINDING_KEYS
     first = data["findings"][1]

@@ -56,7 +56,9 @@ def test_each_scope_reports_at_its_pointer() -> None:
     ]
     containers = team(condition="true", scope="container", message="container.name")
     assert found(containers) == [("/spec/template/spec/containers/0", "warning", "train")]
-    both = team(condition="true", scope="container", message="container.name", **{"init-containers": True})
+    both = team(
+        condition="true", scope="container", message="container.name", **{"init-containers": True}
+    )
     assert [m for _, _, m in found(both)] == ["fetch", "train"]
 
 
@@ -64,7 +66,8 @@ def test_workload_is_the_workload_model() -> None:
     engine = team(
         scope="pod",
         condition="workload.role == 'batch' && workload.acceleratorCount == 2",
-        message="workload.purpose + ' ' + workload.device + (workload.usesAccelerators ? ' used' : '')",
+        message="workload.purpose + ' ' + workload.device"
+        + " + (workload.usesAccelerators ? ' used' : '')",
     )
     assert found(engine) == [("/spec/template/spec", "warning", "batch GPU used")]
     assert found(team(condition="workload.known && workload.ml", message="workload.kind")) == [
@@ -85,15 +88,27 @@ def test_an_evaluation_error_is_an_error_finding_not_a_crash() -> None:
     ("rule", "said"),
     [
         ({"condition": "!(", "scope": "pod"}, "condition:1:3: Syntax error"),
-        ({"condition": "containr.image == ''", "scope": "container"}, "condition:1:1: undeclared reference to 'containr'"),
+        (
+            {"condition": "containr.image == ''", "scope": "container"},
+            "condition:1:1: undeclared reference to 'containr'",
+        ),
         ({"condition": "container.image == ''"}, "undeclared reference to 'container'"),
         ({"condition": "nosuch(object)"}, "condition:1:1: unknown function 'nosuch'"),
-        ({"condition": "true", "message": "workload.purpos"}, "message:1:10: workload has no field 'purpos'"),
+        (
+            {"condition": "true", "message": "workload.purpos"},
+            "message:1:10: workload has no field 'purpos'",
+        ),
         ({"condition": "true", "code": "ML101"}, "is not a team rule code"),
         ({"condition": "true", "name": "Team_Rule"}, "is not kebab-case"),
         ({"condition": "true", "name": "gpu-not-in-limits"}, "is a built-in rule's"),
-        ({"condition": "true", "init-containers": True}, "init-containers goes with scope: container"),
-        ({"condition": "true", "fix": {"ops": [{"op": "move", "path": "/x"}]}}, "op must be one of"),
+        (
+            {"condition": "true", "init-containers": True},
+            "init-containers goes with scope: container",
+        ),
+        (
+            {"condition": "true", "fix": {"ops": [{"op": "move", "path": "/x"}]}},
+            "op must be one of",
+        ),
     ],
 )
 def test_configuration_errors_name_the_file_the_rule_and_the_position(
@@ -109,12 +124,19 @@ def test_a_fix_is_relative_to_the_scope() -> None:
     engine = team(
         scope="container",
         condition="!has(container.imagePullPolicy)",
-        fix={"safety": "safe", "ops": [{"op": "add", "path": "/imagePullPolicy", "value": "Always"}]},
+        fix={
+            "safety": "safe",
+            "ops": [{"op": "add", "path": "/imagePullPolicy", "value": "Always"}],
+        },
     )
     [finding] = engine.evaluate(JOB)
     assert finding.fix is not None and finding.fixable
     assert finding.fix.ops == (
-        {"op": "add", "path": "/spec/template/spec/containers/0/imagePullPolicy", "value": "Always"},
+        {
+            "op": "add",
+            "path": "/spec/template/spec/containers/0/imagePullPolicy",
+            "value": "Always",
+        },
     )
 
 
@@ -126,7 +148,13 @@ def mllint(cwd: Path, *args: str, plugins: bool = True) -> subprocess.CompletedP
     if plugins:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PLUGIN_PATH), env.get("PYTHONPATH")]))
     return subprocess.run(
-        [command, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+        [command, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
