@@ -31,6 +31,7 @@ from mllint.linter.kustomize import fragment_of, item_is_fragment
 from mllint.linter.loader import Document, LoadError, Position, load
 from mllint.rules import REGISTRY, ConfigError, Engine, Finding, Rule, Safety, fix_ops
 from mllint.rules import pointer as jp
+from mllint.rules.engine import Registry
 from mllint.rules.setrules import Collector, SetIndex, related
 
 CONFIG_FILES = (*CONFIG_NAMES, "pyproject.toml")
@@ -51,10 +52,8 @@ class Problem:
     end: Position
     document: int | None = None
     prefix: str = ""
-
-    @property
-    def rule(self) -> Rule | None:
-        return REGISTRY.get(self.finding.code)
+    rule: Rule | None = field(default=None, compare=False)
+    """The rule of the finding: a built-in one, or a team rule of the file's configuration."""
 
 
 @dataclass
@@ -88,8 +87,12 @@ class FileState:
         for first_line, piece, documents in self.pieces:
             if documents and documents[0].index <= ref.document <= documents[-1].index:
                 moved = replace(located, line=located.line - first_line)
-                return _shifted(Placer(documents, piece).place(moved), first_line)
-        return Placer([], self.text).place(located)
+                return _shifted(Placer(documents, piece, self.rules).place(moved), first_line)
+        return Placer([], self.text, self.rules).place(located)
+
+    @property
+    def rules(self) -> Registry:
+        return self.engine.registry if self.engine is not None else REGISTRY
 
 
 @dataclass
@@ -118,7 +121,7 @@ def _lint_piece(path: str, engine: Engine, piece: str, first_document: int) -> _
         return None
     for doc in documents:
         doc.index += first_document
-    placer = Placer(documents, piece)
+    placer = Placer(documents, piece, engine.registry)
     problems = [placer.place(located) for located in report.findings]
     return _Piece(problems, documents, _summaries(path, engine, documents))
 
@@ -219,7 +222,7 @@ class Analyzer:
             return state  # an unrendered template: nothing to say until it is rendered
         documents = _documents(text)
         state.sets, state.pieces, state._whole = collector.sets, [(0, text, documents)], documents
-        placer = Placer(documents, text)
+        placer = Placer(documents, text, engine.registry)
         state.problems = [placer.place(located) for located in report.findings]
         return state
 
@@ -412,7 +415,8 @@ _IGNORE = re.compile(r"#\s*mllint:\s*ignore\[(?P<names>[^\]]*)\]")
 
 def hover_text(problems: list[Problem]) -> str:
     """Markdown for the findings under the cursor: each rule's summary, why it matters and its
-    example, from the rule's docs (the text its page is generated from)."""
+    example, from the rule's docs (the text its page is generated from); a team rule's what it
+    does and its definition, from its configuration."""
     parts = []
     for problem in problems:
         rule = problem.rule
@@ -423,13 +427,17 @@ def hover_text(problems: list[Problem]) -> str:
             f"**{rule.code} {rule.name}** ({problem.finding.severity.value}): {rule.summary}",
             problem.finding.message,
         ]
-        why = by_heading.get("Why is this bad?")
-        if why:
-            text.append("#### Why is this bad?\n\n" + why)
+        headings = ["Why is this bad?"]
+        if rule.origin:
+            headings = ["What it does", *headings, "Definition"]  # a team rule's own page
+        for heading in headings:
+            if by_heading.get(heading):
+                text.append(f"#### {heading}\n\n{by_heading[heading]}")
         example = by_heading.get("Example") or by_heading.get("Examples")
         if example:
             text.append("#### Example\n\n" + example)
-        text.append(f"[{rule.code} {rule.name}]({rule.url})")
+        if rule.url:
+            text.append(f"[{rule.code} {rule.name}]({rule.url})")
         parts.append("\n\n".join(text))
     return "\n\n---\n\n".join(parts)
 
@@ -490,25 +498,27 @@ def _documents(text: str) -> list[Document]:
 class Placer:
     """Turns the findings of one text into problems with ranges."""
 
-    def __init__(self, documents: list[Document], text: str) -> None:
+    def __init__(self, documents: list[Document], text: str, rules: Registry = REGISTRY) -> None:
         self.documents = documents
         self.lines = text.splitlines()
+        self.rules = rules
         self._starts = [(d.start.line, d.start.column) for d in documents]
 
     def place(self, located: lint.Located) -> Problem:
         """A finding reported at `located`'s line and column, as a range over its node."""
         finding = located.finding
+        rule = self.rules.get(finding.code)
         at = Position(located.line, located.column)
         if located.line < 1:
-            return Problem(finding, Position(1, 1), _line_end(self.lines, 1))
+            return Problem(finding, Position(1, 1), _line_end(self.lines, 1), rule=rule)
         index = bisect.bisect_right(self._starts, (at.line, at.column)) - 1
         if index >= 0:
             doc = self.documents[index]
             prefix = _item_prefix(doc, at)
             start, end = doc.span(prefix + finding.pointer)
             if start == at:
-                return Problem(finding, start, end, doc.index, prefix)
-        return Problem(finding, at, _rest_of_line(self.lines, at))
+                return Problem(finding, start, end, doc.index, prefix, rule)
+        return Problem(finding, at, _rest_of_line(self.lines, at), rule=rule)
 
 
 def _item_prefix(doc: Document, at: Position) -> str:

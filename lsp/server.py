@@ -393,7 +393,7 @@ def _diagnostic(doc: TextDocument, lines: list[str], problem: Problem) -> types.
         message=f"{finding.message} ({finding.rule})",
         severity=SEVERITIES[finding.severity],
         code=finding.code,
-        code_description=types.CodeDescription(href=rule.url) if rule else None,
+        code_description=types.CodeDescription(href=rule.url) if rule and rule.url else None,
         source="mllint",
         tags=TAGS.get(finding.rule),
     )
