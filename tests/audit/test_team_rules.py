@@ -23,6 +23,7 @@ from test_audit import _mllint
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "webhook"))
 
+import cel_cost
 from policy_harness import Policy, Request, as_json
 from webhook_helpers import PKI, SERVING_NAMES, Running, make_authority, review, start_process
 
@@ -234,3 +235,39 @@ def test_exported_policies_decide_as_the_webhook() -> None:
                 assert actions[policy.name] == [action.capitalize()]
             compared += len(want)
     assert compared >= len(EXAMPLES)
+
+
+def test_exported_policies_stay_within_the_cost_limits() -> None:
+    """By cel-go's runtime cost rules (`cel_cost`), each exported team rule's expressions fit
+    the API server's per-call limit and budget on the page's manifests, and the cost model's
+    evaluation finds what the CEL library finds."""
+    engine = Engine(parse_config(CONFIG, "docs/custom-rules.md"))
+    settings = WebhookSettings(exempt_namespaces=("kube-*",), namespace="mllint-system")
+    raws = [
+        o
+        for o in export(engine, settings, "vap").objects
+        if o["kind"] == "ValidatingAdmissionPolicy"
+    ]
+    measured = found = 0
+    for obj in map(as_json, objects()):
+        api_version = obj["apiVersion"]
+        kind = next(
+            k for k in engine.kinds if (k.group, k.kind) == (group_of(api_version), obj["kind"])
+        )
+        request = Request(obj, (kind.group, api_version.rpartition("/")[2], kind.plural))
+        for raw in raws:
+            policy = Policy(raw)
+            if not policy.matches(request):
+                continue
+            costs = cel_cost.measure(raw, request.bindings())
+            assert max(costs.expressions.values()) <= cel_cost.PER_CALL_LIMIT, policy.name
+            assert costs.total <= cel_cost.RUNTIME_BUDGET, policy.name
+            assert costs.conditions <= cel_cost.MATCH_CONDITIONS_BUDGET, policy.name
+            verdict = policy.validate(request)
+            assert sorted(filter(None, costs.values.get("findings", "").split("\n"))) == sorted(
+                verdict.findings if verdict else []
+            ), (obj["kind"], policy.name)
+            measured += 1
+            found += bool(verdict and verdict.findings)
+    assert measured >= 2 * len(EXAMPLES)
+    assert found >= len(EXAMPLES)

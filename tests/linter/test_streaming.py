@@ -4,6 +4,7 @@ went to a temporary file."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mllint.linter import discover, output, runner
+from mllint.linter import configfile, discover, output, runner
 from mllint.linter.discover import Excluder
 from mllint.rules import REGISTRY, Engine
 
@@ -81,6 +82,95 @@ def _whole(root: str, fmt: str) -> str:
     reports = runner.lint_many(paths, engine, jobs=1)
     run = output.Run.of(reports, {r.path: engine.config.fail_on for r in reports}, REGISTRY.rules)
     return output.FORMATS[fmt](run, False)
+
+
+TEAM_RULES = """\
+custom-rules:
+  - name: image-registry-not-allowed
+    code: X101
+    summary: Image pulled from outside the internal registry
+    scope: container
+    condition: "!container.image.startsWith('registry.acme.io/')"
+    message: "'container ' + container.name + ' runs ' + container.image"
+    docs: "## What it does\\nFlags images from outside registry.acme.io."
+  - name: gpu-pod-unlabelled
+    code: X102
+    severity: warning
+    summary: GPU pod without a team label
+    scope: pod
+    condition: "workload.usesAccelerators && !('team' in object.metadata.labels)"
+    message: "'a ' + workload.kind + ' with GPUs has no team label'"
+"""
+
+
+def _whole_by_config(root: str, fmt: str) -> str:
+    """`_whole` with each file's nearest configuration: the run's rules are the built-in ones
+    and every configuration's team rules."""
+    configs = configfile.Configs(None, lambda config: config)
+    groups: dict[str | None, tuple[configfile.LoadedConfig, list[str]]] = {}
+    for path in discover.discover([root], Excluder((), os.path.abspath(root))):
+        loaded = configs.of_file(path)
+        groups.setdefault(loaded.source, (loaded, []))[1].append(path)
+    reports = []
+    rules = {r.code: r for r in REGISTRY.rules}
+    fail_on = {}
+    for loaded, paths in groups.values():
+        engine = Engine(loaded.config)
+        rules |= {r.code: r for r in engine.registry.rules}
+        reports += runner.lint_many(paths, engine, jobs=1)
+        fail_on |= dict.fromkeys(paths, engine.config.fail_on)
+    reports.sort(key=lambda r: r.path)
+    run = output.Run.of(reports, fail_on, tuple(rules.values()))
+    return output.FORMATS[fmt](run, False)
+
+
+@pytest.mark.parametrize("fmt", ["json", "sarif"])
+def test_team_rules_stream_with_workers_as_with_one_process(
+    mllint: Runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    """Worker processes build each configuration's team rules as this process does: the
+    report of `-j 2` is that of `-j 1` and of the run formatted whole."""
+    _tree(tmp_path / "tree", files=30, jobs_per_file=3)
+    (tmp_path / "tree" / "team-1" / ".mllint.yaml").write_text(TEAM_RULES, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    expected = _whole_by_config("tree", fmt)
+    serial = mllint("--format", fmt, "-j", "1", "tree")
+    parallel = mllint("--format", fmt, "-j", "2", "tree")
+    assert serial.returncode == parallel.returncode == 1, parallel.stderr
+    assert serial.stdout == expected
+    assert parallel.stdout == expected
+    data = json.loads(parallel.stdout)
+    if fmt == "json":
+        team = [f for f in data["findings"] if f["code"].startswith("X")]
+        assert {f["code"] for f in team} == {"X101", "X102"}
+        assert all(Path(f["file"]).parts[1] == "team-1" for f in team)
+        described = {r["code"]: r for r in data["rules"]}
+        assert described["X101"]["origin"] == "configuration"
+        assert "Flags images from outside registry.acme.io." in described["X101"]["docs"]
+        assert list(data) == ["findings", "summary", "rules"]
+    else:
+        driver = data["runs"][0]["tool"]["driver"]
+        team = {r["id"]: r for r in driver["rules"] if r["id"].startswith("X")}
+        assert set(team) == {"X101", "X102"}
+        assert "team" in team["X101"]["properties"]["tags"]
+        results = data["runs"][0]["results"]
+        assert {r["ruleId"] for r in results if r["ruleId"].startswith("X")} == {"X101", "X102"}
+
+
+def test_a_team_rule_error_with_workers_is_a_configuration_error(
+    mllint: Runner, tmp_path: Path
+) -> None:
+    _tree(tmp_path / "tree", files=4, jobs_per_file=1)
+    config = tmp_path / "tree" / ".mllint.yaml"
+    config.write_text(TEAM_RULES.replace("container.image.startsWith", "containr.image.startsWith"))
+    for jobs in ("1", "2"):
+        result = mllint("-j", jobs, "tree")
+        assert result.returncode == 2, result.stderr
+        assert "Traceback" not in result.stderr
+        assert (
+            "tree/.mllint.yaml: custom-rules[0] (image-registry-not-allowed): condition:1:2: "
+            "undeclared reference to 'containr'"
+        ) in result.stderr
 
 
 @pytest.mark.parametrize("fmt", sorted(output.FORMATS))
