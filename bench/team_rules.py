@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from mllint.linter import discover, lint
+from mllint.linter import discover, runner
 from mllint.rules import Engine, parse_config
 from mllint.webhook.admission import Review
 from mllint.webhook.review import Admission
@@ -70,15 +70,15 @@ def main() -> None:
 
     if args.corpus.is_dir():
         files = list(discover.discover([str(args.corpus)], lambda _: False, discover.Found()))
-        lint.lint_many(files, base, 1, None)  # warm caches alike
-        lint.lint_many(files, team, 1, None)
+        runner.lint_many(files, base, jobs=1)  # warm caches alike
+        runner.lint_many(files, team, jobs=1)
         without, with_team = median_pair(
             args.rounds,
-            lambda: lint.lint_many(files, base, 1, None),
-            lambda: lint.lint_many(files, team, 1, None),
+            lambda: runner.lint_many(files, base, jobs=1),
+            lambda: runner.lint_many(files, team, jobs=1),
         )
-        findings = sum(len(r.findings) for r in lint.lint_many(files, team, 1, None)) - sum(
-            len(r.findings) for r in lint.lint_many(files, base, 1, None)
+        findings = sum(len(r.findings) for r in runner.lint_many(files, team, jobs=1)) - sum(
+            len(r.findings) for r in runner.lint_many(files, base, jobs=1)
         )
         print(
             f"corpus lint ({len(files)} files, one process): {without:.2f} s without, "
