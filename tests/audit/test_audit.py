@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import stat
 import subprocess
@@ -17,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 from apiserver import TOKEN, APIServer, Res, corpus_cluster, default_resources, kubeconfig, serve
+from installed import named_pipe
 
 from mllint.audit.cli import main as audit_main
 from mllint.audit.judge import wanted_kinds
@@ -302,21 +302,12 @@ def test_an_output_that_is_a_pipe_is_written_to_not_replaced(
     api: APIServer, config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     api.add(deployment("server"))
-    pipe = tmp_path / "audit.pipe"
-    os.mkfifo(pipe)
-    # The reader is a process of its own, so that a failing run cannot leave the test waiting.
-    received = tmp_path / "received"
-    with received.open("wb") as sink:
-        reader = subprocess.Popen(["cat", str(pipe)], stdout=sink)
-    try:
+    with named_pipe(tmp_path) as (pipe, received):
         code, out, _ = audit(
             capsys, "--kubeconfig", str(config), "--format", "json", "-o", str(pipe)
         )
         assert code == 1 and out == ""
-        assert json.loads(_drained(reader, received))["findings"]
-    finally:
-        reader.kill()
-        reader.wait()
+        assert json.loads(received())["findings"]
     assert stat.S_ISFIFO(pipe.stat().st_mode)
 
 
@@ -432,8 +423,3 @@ def test_a_list_that_keeps_expiring_is_a_message(
     api.expire_tokens = 100
     code, _, err = audit(capsys, "--kubeconfig", str(config), "--page-size", "50")
     assert code == 2 and "HTTP 410" in err and "run again" in err
-
-
-def _drained(reader: subprocess.Popen[bytes], received: Path) -> str:
-    reader.wait(timeout=60)
-    return received.read_text(encoding="utf-8")

@@ -4,26 +4,14 @@ GPU training Job to lint."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from installed import MLLINT
 
 Runner = Callable[..., subprocess.CompletedProcess[str]]
-
-
-def _executable() -> str:
-    beside = Path(sys.executable).with_name("mllint")
-    found = str(beside) if beside.is_file() else shutil.which("mllint")
-    if found is None:
-        pytest.fail("the mllint command is not installed: pip install -e '.[test]'")
-    return found
-
-
-MLLINT = _executable()
 
 
 @pytest.fixture

@@ -8,28 +8,16 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import stat
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from installed import MLLINT
 
 TIMEOUT = 60
 """Seconds; every case here takes well under one, so reaching this means a hang."""
-
-
-def _executable() -> str:
-    beside = Path(sys.executable).with_name("mllint")
-    found = str(beside) if beside.is_file() else shutil.which("mllint")
-    if found is None:
-        pytest.fail("the mllint command is not installed: pip install -e '.[test]'")
-    return found
-
-
-MLLINT = _executable()
 
 
 def lint(cwd: Path, *args: str) -> tuple[int, dict[str, Any]]:

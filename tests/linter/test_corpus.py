@@ -4,12 +4,11 @@ beside the repository): it ends, without a traceback, and places every finding i
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from installed import MLLINT
 
 from mllint.linter.discover import EXTENSIONS, SKIPPED_DIRS
 
@@ -23,18 +22,10 @@ UNREADABLE = "cannot read file"
 """Findings for files that cannot be read at all have no position in them."""
 
 
-def _executable() -> str:
-    beside = Path(sys.executable).with_name("mllint")
-    found = str(beside) if beside.is_file() else shutil.which("mllint")
-    if found is None:
-        pytest.fail("the mllint command is not installed: pip install -e '.[test]'")
-    return found
-
-
 def test_corpus_is_linted_and_every_finding_placed(tmp_path: Path) -> None:
     # No config file is found from tmp_path, so the run uses the defaults.
     result = subprocess.run(
-        [_executable(), "--format", "json", str(CORPUS)],
+        [MLLINT, "--format", "json", str(CORPUS)],
         cwd=tmp_path,
         capture_output=True,
         text=True,

@@ -8,12 +8,11 @@ parallel run are all covered.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from installed import MLLINT
 
 HEAVY = (
     "fastapi",
@@ -49,17 +48,6 @@ spec:
           resources:
             requests: {nvidia.com/gpu: 1}
 """
-
-
-def _executable() -> str:
-    beside = Path(sys.executable).with_name("mllint")
-    found = str(beside) if beside.is_file() else shutil.which("mllint")
-    if found is None:
-        pytest.fail("the mllint command is not installed: pip install -e '.[test]'")
-    return found
-
-
-MLLINT = _executable()
 
 
 def imported(cwd: Path, *args: str, stdin: str = "") -> set[str]:

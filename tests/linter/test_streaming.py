@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from installed import named_pipe
 
 from mllint.linter import configfile, discover, output, runner
 from mllint.linter.discover import Excluder
@@ -235,22 +236,8 @@ def test_an_output_that_is_a_pipe_is_written_to_not_replaced(
 ) -> None:
     """`-o /dev/null` or a named pipe: renaming over it would put a regular file in its place."""
     _tree(tmp_path / "tree", files=1, jobs_per_file=1)
-    pipe = tmp_path / "report.pipe"
-    os.mkfifo(pipe)
-    # The reader is a process of its own, so that a failing run cannot leave the test waiting.
-    received = tmp_path / "received"
-    with received.open("wb") as sink:
-        reader = subprocess.Popen(["cat", str(pipe)], stdout=sink)
-    try:
+    with named_pipe(tmp_path) as (pipe, received):
         result = mllint("--format", "json", "-o", str(pipe), "tree")
         assert result.returncode == 1, result.stderr
-        assert _drained(reader, received) == mllint("--format", "json", "tree").stdout
-    finally:
-        reader.kill()
-        reader.wait()
+        assert received() == mllint("--format", "json", "tree").stdout
     assert stat.S_ISFIFO(pipe.stat().st_mode)
-
-
-def _drained(reader: subprocess.Popen[bytes], received: Path) -> str:
-    reader.wait(timeout=60)
-    return received.read_text(encoding="utf-8")

@@ -16,7 +16,8 @@ from pytest_lsp import ClientServerConfig, LanguageClient
 # importlib import mode puts no test folder on sys.path.
 sys.path.insert(0, str(Path(__file__).parent))
 
-from lsp_helpers import MLLINT, Editor
+from installed import MLLINT
+from lsp_helpers import Editor
 
 
 @pytest.fixture

@@ -4,8 +4,6 @@ files it opens (their text, what the server publishes for them)."""
 from __future__ import annotations
 
 import asyncio
-import shutil
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -13,16 +11,6 @@ import pytest
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-
-def _executable() -> str:
-    beside = Path(sys.executable).with_name("mllint")
-    found = str(beside) if beside.is_file() else shutil.which("mllint")
-    if found is None:
-        pytest.fail("the mllint command is not installed: pip install -e '.[test]'")
-    return found
-
-
-MLLINT = _executable()
 TIMEOUT = 30.0
 
 

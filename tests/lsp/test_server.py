@@ -10,7 +10,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from lsp_helpers import MLLINT, Editor, codes
+from installed import MLLINT
+from lsp_helpers import Editor, codes
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 

@@ -11,7 +11,6 @@ import base64
 import copy
 import functools
 import json
-import os
 import stat
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
+from installed import named_pipe
 from policy_harness import Policy, Request, as_json
 from webhook_helpers import apply_patch
 
@@ -469,21 +469,12 @@ def test_export_command_writes_the_policies_and_lists_what_it_leaves_out(tmp_pat
     objects = [o for o in yaml.safe_load_all(text) if o]
     assert objects == export(Engine(), WebhookSettings(namespace="mllint-system"), "vap").objects
     assert "rule(s) exported" in done.stderr
-    pipe = tmp_path / "policies.pipe"
-    os.mkfifo(pipe)
-    # The reader is a process of its own, so that a failing run cannot leave the test waiting.
-    received = tmp_path / "received"
-    with received.open("wb") as sink:
-        reader = subprocess.Popen(["cat", str(pipe)], stdout=sink)
-    try:
+    with named_pipe(tmp_path) as (pipe, received):
         piped = subprocess.run(
             [*MLLINT, "export", "vap", "-o", str(pipe)], capture_output=True, text=True, check=False
         )
         assert piped.returncode == 0, piped.stderr
-        assert _drained(reader, received) == text.replace(str(out), str(pipe), 1)
-    finally:
-        reader.kill()
-        reader.wait()
+        assert received() == text.replace(str(out), str(pipe), 1)
     assert stat.S_ISFIFO(pipe.stat().st_mode)  # written to, never renamed over
     bad = tmp_path / "bad.yaml"
     bad.write_text("select: [NOPE]\n")
@@ -504,8 +495,3 @@ def test_the_policies_page_lists_what_is_exported() -> None:
     mutating = {r[0].split()[0] for r in rows if r[2].strip() == "yes"}
     assert validating == COVERED
     assert mutating == MUTATING
-
-
-def _drained(reader: subprocess.Popen[bytes], received: Path) -> str:
-    reader.wait(timeout=60)
-    return received.read_text(encoding="utf-8")
