@@ -15,13 +15,13 @@ import os
 import re
 import sys
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from mllint.linter import atomic, configfile, discover, lint, output
 from mllint.linter.discover import Excluder, PathError
 from mllint.linter.runner import Gathered, Runner, batches
 from mllint.rules import REGISTRY, Config, ConfigError, Engine, Severity
+from mllint.rules.model import Record
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 SUBCOMMANDS = ("rules", "rule")
@@ -229,12 +229,17 @@ def _check_flags(args: argparse.Namespace) -> None:
                     raise
 
 
-@dataclass
-class _Group:
+class _Group(Record):
     """The files of a run that share one configuration."""
 
+    _fields = ("loaded", "files")
+
     loaded: configfile.LoadedConfig
-    files: list[str] = field(default_factory=list)
+    files: list[str]
+
+    def __init__(self, loaded: configfile.LoadedConfig, files: list[str] | None = None) -> None:
+        self.loaded = loaded
+        self.files = [] if files is None else files
 
 
 def run(args: argparse.Namespace) -> int:

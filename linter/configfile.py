@@ -15,24 +15,29 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mllint.linter.loader import LoadError, load
 from mllint.rules import Config, ConfigError, Engine, parse_config
 from mllint.rules.config import default_config
+from mllint.rules.model import Frozen, set_field
 
 CONFIG_NAMES = (".mllint.yaml", ".mllint.yml")
 
 
-@dataclass(frozen=True)
-class LoadedConfig:
+class LoadedConfig(Frozen):
+    _fields = ("config", "source", "root")
     config: Config
     source: str | None
     """The file it came from; None for the defaults."""
     root: str
     """The folder path exclusions are relative to."""
+
+    def __init__(self, config: Config, source: str | None, root: str) -> None:
+        set_field(self, "config", config)
+        set_field(self, "source", source)
+        set_field(self, "root", root)
 
 
 def find(start: Path) -> Path | None:

@@ -6,11 +6,11 @@ import fnmatch
 import os
 import stat
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from mllint.linter.configfile import CONFIG_NAMES
 from mllint.linter.lint import STDIN
+from mllint.rules.model import Frozen, Record, set_field
 
 EXTENSIONS = (".yaml", ".yml", ".json")
 SKIPPED_DIRS = frozenset(
@@ -34,12 +34,17 @@ class PathError(Exception):
     """A path given on the command line that does not exist."""
 
 
-@dataclass(frozen=True)
-class Excluder:
+class Excluder(Frozen):
     """Path globs, matched against paths relative to `root` (the config file's folder)."""
+
+    _fields = ("patterns", "root")
 
     patterns: tuple[str, ...]
     root: str
+
+    def __init__(self, patterns: tuple[str, ...], root: str) -> None:
+        set_field(self, "patterns", patterns)
+        set_field(self, "root", root)
 
     def __call__(self, path: str) -> bool:
         if not self.patterns or path == STDIN:
@@ -54,11 +59,15 @@ class Excluder:
         )
 
 
-@dataclass
-class Found:
+class Found(Record):
     """What a walk left out, so that a run finding nothing can say why."""
 
-    excluded: int = 0
+    _fields = ("excluded",)
+
+    excluded: int
+
+    def __init__(self, excluded: int = 0) -> None:
+        self.excluded = excluded
 
 
 def discover(

@@ -21,7 +21,6 @@ import stat
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import replace
 
 from mllint.linter.fix import Edit, fix_text
 from mllint.linter.kustomize import fragment_of
@@ -293,7 +292,7 @@ def _report(
     report = lint_file(path, engine, data, collector)
     if path == STDIN and stdin_name:
         report.path = stdin_name
-        report.findings = [replace(f, file=stdin_name) for f in report.findings]
+        report.findings = [f.replace(file=stdin_name) for f in report.findings]
     return report
 
 

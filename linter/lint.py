@@ -8,7 +8,6 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mllint.linter.kustomize import fragment_of, item_is_fragment
@@ -16,45 +15,91 @@ from mllint.linter.loader import Document, LoadError, Position, decode, load
 from mllint.rules import Engine, Finding
 from mllint.rules.catalog import DUPLICATE_KEY, SUPPRESSION_INVALID, YAML_INVALID
 from mllint.rules.config import closest
+from mllint.rules.model import Frozen, Record, set_field
 from mllint.rules.setrules import Collector
 
 STDIN = "-"
 
 
-@dataclass(frozen=True, slots=True)
-class Located:
+class Located(Frozen):
     """A finding placed in a file (line and column are 1-based; 0 when there is no position)."""
+
+    __slots__ = _fields = ("finding", "file", "line", "column", "source")
 
     finding: Finding
     file: str
     line: int
     column: int
-    source: str | None = None
+    source: str | None
     """The chart template a document of `helm template` output came from (its `# Source:`)."""
 
+    def __init__(
+        self, finding: Finding, file: str, line: int, column: int, source: str | None = None
+    ) -> None:
+        set_field(self, "finding", finding)
+        set_field(self, "file", file)
+        set_field(self, "line", line)
+        set_field(self, "column", column)
+        set_field(self, "source", source)
 
-@dataclass(slots=True)
-class FileReport:
+
+class FileReport(Record):
+    __slots__ = _fields = (
+        "path",
+        "findings",
+        "documents",
+        "objects",
+        "skipped",
+        "failed",
+        "note",
+        "unwritable",
+    )
     path: str
-    findings: list[Located] = field(default_factory=list)
-    documents: int = 0
-    objects: int = 0
-    skipped: int = 0
+    findings: list[Located]
+    documents: int
+    objects: int
+    skipped: int
     """Documents that are not Kubernetes objects (no apiVersion or kind): Helm values, say."""
-    failed: bool = False
+    failed: bool
     """The file could not be read or parsed to its end."""
-    note: str | None = None
+    note: str | None
     """Why the file was not linted although it was read: an unrendered template."""
-    unwritable: bool = False
+    unwritable: bool
     """`--fix` had fixes for the file but could not write them (a read-only file, say)."""
 
+    def __init__(
+        self,
+        path: str,
+        findings: list[Located] | None = None,
+        documents: int = 0,
+        objects: int = 0,
+        skipped: int = 0,
+        *,
+        failed: bool = False,
+        note: str | None = None,
+        unwritable: bool = False,
+    ) -> None:
+        self.path = path
+        self.findings = [] if findings is None else findings
+        self.documents = documents
+        self.objects = objects
+        self.skipped = skipped
+        self.failed = failed
+        self.note = note
+        self.unwritable = unwritable
 
-@dataclass(frozen=True, slots=True)
-class Item:
+
+class Item(Frozen):
     """One Kubernetes object of a document: the whole document, or an item of a `kind: List`."""
+
+    __slots__ = _fields = ("obj", "prefix")
 
     obj: dict[str, Any]
     prefix: str
+
+    def __init__(self, obj: dict[str, Any], prefix: str) -> None:
+        set_field(self, "obj", obj)
+        set_field(self, "prefix", prefix)
 
 
 def is_object(value: Any) -> bool:
@@ -102,13 +147,19 @@ def describe_os_error(exc: OSError) -> str:
     return f"cannot read file: {reason}"
 
 
-@dataclass(frozen=True, slots=True)
-class Ref:
+class Ref(Frozen):
     """Where an object of a run is: its file, document, and `kind: List` item prefix."""
+
+    __slots__ = _fields = ("path", "document", "prefix")
 
     path: str
     document: int
     prefix: str
+
+    def __init__(self, path: str, document: int, prefix: str) -> None:
+        set_field(self, "path", path)
+        set_field(self, "document", document)
+        set_field(self, "prefix", prefix)
 
 
 def lint_file(
@@ -419,7 +470,7 @@ def named(report: FileReport, stdin_name: str | None) -> FileReport:
     """The report of stdin under the name `--stdin-filename` gives it."""
     if report.path == STDIN and stdin_name:
         report.path = stdin_name
-        report.findings = [replace(f, file=stdin_name) for f in report.findings]
+        report.findings = [f.replace(file=stdin_name) for f in report.findings]
     return report
 
 

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import Resolver
+
+from mllint.rules.model import Frozen, Record, set_field
 
 MAX_DEPTH = 256
 MAX_EXPANSION = 1_000_000
@@ -37,20 +38,33 @@ class LoadError(Exception):
         self.column = column
 
 
-@dataclass(frozen=True, slots=True)
-class Position:
+class Position(Frozen):
+    __slots__ = _fields = ("line", "column")
     line: int
     column: int
 
+    def __init__(self, line: int, column: int) -> None:
+        set_field(self, "line", line)
+        set_field(self, "column", column)
 
-@dataclass(slots=True)
-class Document:
+
+class Document(Record):
     """One YAML document: its decoded object and the node tree it came from."""
+
+    __slots__ = _fields = ("obj", "node", "index", "duplicates")
 
     obj: Any
     node: Node
     index: int
-    duplicates: list[tuple[str, Position]] = field(default_factory=list)
+    duplicates: list[tuple[str, Position]]
+
+    def __init__(
+        self, obj: Any, node: Node, index: int, duplicates: list[tuple[str, Position]] | None = None
+    ) -> None:
+        self.obj = obj
+        self.node = node
+        self.index = index
+        self.duplicates = [] if duplicates is None else duplicates
 
     @property
     def start(self) -> Position:

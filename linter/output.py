@@ -10,29 +10,42 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mllint.linter.lint import FileReport, Located, relative
 from mllint.rules import Rule, Severity
+from mllint.rules.model import Record
 from mllint.rules.pointer import to_field_path
 
 if TYPE_CHECKING:
     import xml.etree.ElementTree as ET
 
 
-@dataclass
-class Tally:
+class Tally(Record):
     """The findings of a run counted: by severity, fixable, whether any fails the run, and
     by which rules."""
 
-    severities: Counter[str] = field(default_factory=Counter)
-    fixable: int = 0
-    failing: bool = False
-    codes: set[str] = field(default_factory=set)
+    _fields = ("severities", "fixable", "failing", "codes")
+
+    severities: Counter[str]
+    fixable: int
+    failing: bool
+    codes: set[str]
     """The codes of the rules with findings (reports describe those rules)."""
+
+    def __init__(
+        self,
+        severities: Counter[str] | None = None,
+        fixable: int = 0,
+        failing: bool = False,
+        codes: set[str] | None = None,
+    ) -> None:
+        self.severities = Counter() if severities is None else severities
+        self.fixable = fixable
+        self.failing = failing
+        self.codes = set() if codes is None else codes
 
     @property
     def findings(self) -> int:
@@ -46,11 +59,30 @@ class Tally:
         self.failing = self.failing or severity.rank >= fail_on.rank
 
 
-@dataclass
-class Run:
+class Run(Record):
     """Everything a format needs: the findings in order and what was read.
 
     `findings` may be read once only (a streamed run's); `counted` then holds their tally."""
+
+    _fields = (
+        "findings",
+        "files",
+        "documents",
+        "objects",
+        "skipped",
+        "failed_files",
+        "fail_on",
+        "rules",
+        "fixed",
+        "paths",
+        "unreadable",
+        "unwritable_files",
+        "extra",
+        "templates",
+        "file_fail_on",
+        "cluster",
+        "counted",
+    )
 
     findings: Collection[Located]
     files: int
@@ -61,22 +93,60 @@ class Run:
     fail_on: Severity
     rules: tuple[Rule, ...]
     """The rules mllint knows (SARIF lists them; results point into this list)."""
-    fixed: int = 0
-    paths: tuple[str, ...] = ()
+    fixed: int
+    paths: tuple[str, ...]
     """Every file read, in order, so that formats can also list the clean ones."""
-    unreadable: frozenset[str] = frozenset()
+    unreadable: frozenset[str]
     """Files that could not be read or parsed to their end."""
-    unwritable_files: int = 0
+    unwritable_files: int
     """Files whose fixes could not be written."""
-    extra: dict[str, Any] = field(default_factory=dict)
-    templates: int = 0
+    extra: dict[str, Any]
+    templates: int
     """Files read but not linted: unrendered templates."""
-    file_fail_on: Mapping[str, Severity] = field(default_factory=dict)
+    file_fail_on: Mapping[str, Severity]
     """The fail level of each file, from its own configuration; `fail_on` for the others."""
-    cluster: str = ""
+    cluster: str
     """The API server the objects were read from, when they were not read from files: each
     finding's `file` is then the reference of an object, and the summary counts objects only."""
-    counted: Tally | None = None
+    counted: Tally | None
+
+    def __init__(  # noqa: PLR0917  # the fields in order, positionally
+        self,
+        findings: Collection[Located],
+        files: int,
+        documents: int,
+        objects: int,
+        skipped: int,
+        failed_files: int,
+        fail_on: Severity,
+        rules: tuple[Rule, ...],
+        fixed: int = 0,
+        paths: tuple[str, ...] = (),
+        unreadable: frozenset[str] = frozenset(),
+        unwritable_files: int = 0,
+        extra: dict[str, Any] | None = None,
+        templates: int = 0,
+        file_fail_on: Mapping[str, Severity] | None = None,
+        cluster: str = "",
+        counted: Tally | None = None,
+    ) -> None:
+        self.findings = findings
+        self.files = files
+        self.documents = documents
+        self.objects = objects
+        self.skipped = skipped
+        self.failed_files = failed_files
+        self.fail_on = fail_on
+        self.rules = rules
+        self.fixed = fixed
+        self.paths = paths
+        self.unreadable = unreadable
+        self.unwritable_files = unwritable_files
+        self.extra = {} if extra is None else extra
+        self.templates = templates
+        self.file_fail_on = {} if file_fail_on is None else file_fail_on
+        self.cluster = cluster
+        self.counted = counted
 
     @classmethod
     def of(

@@ -15,7 +15,6 @@ import os
 import sys
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
 from mllint.linter.lint import (
@@ -33,6 +32,7 @@ from mllint.linter.lint import (
 from mllint.linter.output import Tally
 from mllint.rules import REGISTRY, Config, Engine, Rule, Severity
 from mllint.rules.engine import Clock
+from mllint.rules.model import Record
 from mllint.rules.setrules import Collector, SetIndex
 
 if TYPE_CHECKING:
@@ -51,22 +51,36 @@ IN_FLIGHT = 4
 a run however many files it finds."""
 
 
-@dataclass(slots=True)
-class Batch:
+class Batch(Record):
     """Files found one after the other that share one configuration (`group`)."""
+
+    __slots__ = _fields = ("group", "config", "paths")
 
     group: int
     config: Config
-    paths: list[str] = field(default_factory=list)
+    paths: list[str]
+
+    def __init__(self, group: int, config: Config, paths: list[str] | None = None) -> None:
+        self.group = group
+        self.config = config
+        self.paths = [] if paths is None else paths
 
 
-@dataclass(slots=True)
-class Done:
+class Done(Record):
     """A batch's reports (each with its own findings) and its objects' set summaries."""
+
+    __slots__ = _fields = ("batch", "reports", "sets")
 
     batch: Batch
     reports: list[FileReport]
     sets: dict[str, SetIndex[Ref]]
+
+    def __init__(
+        self, batch: Batch, reports: list[FileReport], sets: dict[str, SetIndex[Ref]]
+    ) -> None:
+        self.batch = batch
+        self.reports = reports
+        self.sets = sets
 
 
 def batches(found: Iterable[tuple[int, Config, str]]) -> Iterator[Batch]:
@@ -272,28 +286,83 @@ class Spool:
             self._file.close()
 
 
-@dataclass
-class Gathered:
+class Gathered(Record):
     """What a run has found so far: counts, notes, set summaries, findings spooled."""
 
-    stdin_name: str | None = None
-    keep_paths: bool = False
+    _fields = (
+        "stdin_name",
+        "keep_paths",
+        "files",
+        "documents",
+        "objects",
+        "skipped",
+        "failed",
+        "templates",
+        "paths",
+        "unreadable",
+        "notes",
+        "collectors",
+        "fail_on",
+        "spool",
+        "tally",
+        "rules",
+    )
+
+    stdin_name: str | None
+    keep_paths: bool
     """Whether to remember every path (the JUnit report lists the clean files too)."""
-    files: int = 0
-    documents: int = 0
-    objects: int = 0
-    skipped: int = 0
-    failed: int = 0
-    templates: int = 0
-    paths: list[str] = field(default_factory=list)
-    unreadable: set[str] = field(default_factory=set)
-    notes: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
-    collectors: dict[int, Collector[Ref]] = field(default_factory=dict)
-    fail_on: dict[int, Severity] = field(default_factory=dict)
-    spool: Spool = field(default_factory=Spool)
-    tally: Tally = field(default_factory=Tally)
-    rules: dict[str, Rule] = field(default_factory=lambda: {r.code: r for r in REGISTRY.rules})
+    files: int
+    documents: int
+    objects: int
+    skipped: int
+    failed: int
+    templates: int
+    paths: list[str]
+    unreadable: set[str]
+    notes: dict[int, list[tuple[str, str]]]
+    collectors: dict[int, Collector[Ref]]
+    fail_on: dict[int, Severity]
+    spool: Spool
+    tally: Tally
+    rules: dict[str, Rule]
     """The rules of the run by code: the built-in ones and each configuration's team rules."""
+
+    def __init__(
+        self,
+        stdin_name: str | None = None,
+        keep_paths: bool = False,
+        files: int = 0,
+        documents: int = 0,
+        objects: int = 0,
+        *,
+        skipped: int = 0,
+        failed: int = 0,
+        templates: int = 0,
+        paths: list[str] | None = None,
+        unreadable: set[str] | None = None,
+        notes: dict[int, list[tuple[str, str]]] | None = None,
+        collectors: dict[int, Collector[Ref]] | None = None,
+        fail_on: dict[int, Severity] | None = None,
+        spool: Spool | None = None,
+        tally: Tally | None = None,
+        rules: dict[str, Rule] | None = None,
+    ) -> None:
+        self.stdin_name = stdin_name
+        self.keep_paths = keep_paths
+        self.files = files
+        self.documents = documents
+        self.objects = objects
+        self.skipped = skipped
+        self.failed = failed
+        self.templates = templates
+        self.paths = [] if paths is None else paths
+        self.unreadable = set() if unreadable is None else unreadable
+        self.notes = {} if notes is None else notes
+        self.collectors = {} if collectors is None else collectors
+        self.fail_on = {} if fail_on is None else fail_on
+        self.spool = Spool() if spool is None else spool
+        self.tally = Tally() if tally is None else tally
+        self.rules = {r.code: r for r in REGISTRY.rules} if rules is None else rules
 
     def add(self, done: Done, engine: Engine) -> None:
         group = done.batch.group

@@ -86,7 +86,7 @@ class FileState:
         """A finding in the object `ref` names, reported at `located`, as a range."""
         for first_line, piece, documents in self.pieces:
             if documents and documents[0].index <= ref.document <= documents[-1].index:
-                moved = replace(located, line=located.line - first_line)
+                moved = located.replace(line=located.line - first_line)
                 return _shifted(Placer(documents, piece, self.rules).place(moved), first_line)
         return Placer([], self.text, self.rules).place(located)
 

@@ -677,8 +677,6 @@ def _gpu_scale_to_zero(engine: Engine, active: ActiveRule) -> Translation:
 
 
 def _mpi_slots_gpu_mismatch(engine: Engine, active: ActiveRule) -> Translation:
-    from dataclasses import replace as copy
-
     from mllint.rules.catalog.mpi_slots_gpu_mismatch import SLOTS, WORKER
 
     if SLOTS != "/spec/slotsPerWorker":
@@ -697,8 +695,8 @@ def _mpi_slots_gpu_mismatch(engine: Engine, active: ActiveRule) -> Translation:
                 a in (b, jp.WILDCARD) for a, b in zip(tokens, replica, strict=False)
             ):
                 path = jp.join("", *replica, *tokens[len(replica) :])
-                templates.append(copy(t, path=path))
-        kinds.append(copy(kind, templates=tuple(templates)))
+                templates.append(t.replace(path=path))
+        kinds.append(kind.replace(templates=tuple(templates)))
     names = Names()
     g, p, e, n = names("g"), names("p"), names("e"), names("n")
     spec = "object.spec"

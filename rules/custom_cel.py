@@ -10,7 +10,6 @@ purpose, which reads commands and environment) is not exported, with the reason.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from mllint.rules import cel
@@ -171,4 +170,4 @@ def _pods(engine: Engine, active: ActiveRule, team: Team, read: set[str]) -> cel
 
 
 def _replace_templates(kind: WorkloadKind, templates: tuple[PodTemplate, ...]) -> WorkloadKind:
-    return kind if templates == kind.templates else replace(kind, templates=templates)
+    return kind if templates == kind.templates else kind.replace(templates=templates)

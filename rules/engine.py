@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from mllint.rules import patch
@@ -26,7 +25,17 @@ from mllint.rules.config import (
     validate,
 )
 from mllint.rules.exceptions import RuleException, kind_names, lapsed, parse_annotation
-from mllint.rules.model import Finding, Op, Role, Rule, RuleOptions, Safety, Severity
+from mllint.rules.model import (
+    Finding,
+    Frozen,
+    Op,
+    Role,
+    Rule,
+    RuleOptions,
+    Safety,
+    Severity,
+    set_field,
+)
 from mllint.rules.operators import OPERATOR_KINDS
 from mllint.rules.setrules import Collector
 from mllint.rules.traits import Purpose
@@ -49,13 +58,25 @@ Clock = Callable[[], dt.date]
 """What today is, as a front end knows it: exceptions that expire are judged against it."""
 
 
-@dataclass(frozen=True, slots=True)
-class ActiveRule:
+class ActiveRule(Frozen):
+    __slots__ = _fields = ("rule", "severity", "options", "purposes")
     rule: Rule
     severity: Severity
     options: RuleOptions
-    purposes: frozenset[Purpose] = frozenset()
+    purposes: frozenset[Purpose]
     """The pod purposes it judges under the configured scope (empty: any)."""
+
+    def __init__(
+        self,
+        rule: Rule,
+        severity: Severity,
+        options: RuleOptions,
+        purposes: frozenset[Purpose] = frozenset(),
+    ) -> None:
+        set_field(self, "rule", rule)
+        set_field(self, "severity", severity)
+        set_field(self, "options", options)
+        set_field(self, "purposes", purposes)
 
 
 class Registry:

@@ -21,7 +21,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from mllint.rules.model import ConfigModel, option
+from mllint.rules.model import ConfigModel, Frozen, option, set_field
 
 
 def kind_names(api_version: str, kind: str) -> set[str]:
@@ -97,14 +97,22 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _EXPIRES = re.compile(r"\(\s*expires\s+([^)]*?)\s*\)\s*$", re.IGNORECASE)
 
 
-@dataclass(frozen=True, slots=True)
-class AnnotationValue:
+class AnnotationValue(Frozen):
     """A suppression annotation's value: the reason and the optional expiry."""
 
+    __slots__ = _fields = ("reason", "expires", "bad_expiry")
+
     reason: str
-    expires: dt.date | None = None
-    bad_expiry: str | None = None
+    expires: dt.date | None
+    bad_expiry: str | None
     """The text of an expiry that is not a YYYY-MM-DD date."""
+
+    def __init__(
+        self, reason: str, expires: dt.date | None = None, bad_expiry: str | None = None
+    ) -> None:
+        set_field(self, "reason", reason)
+        set_field(self, "expires", expires)
+        set_field(self, "bad_expiry", bad_expiry)
 
 
 def parse_annotation(value: str) -> AnnotationValue:

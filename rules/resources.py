@@ -5,10 +5,10 @@ workload is (its accelerators, its purpose) is `traits`'s."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from mllint.rules import pointer as jp
+from mllint.rules.model import Frozen, set_field
 
 
 def section(container: Mapping[str, Any], name: str) -> Mapping[str, Any]:
@@ -20,14 +20,20 @@ def section(container: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-@dataclass(frozen=True, slots=True)
-class ImageRef:
+class ImageRef(Frozen):
     """A container image reference split as the container runtime reads it."""
+
+    __slots__ = _fields = ("name", "tag", "digest")
 
     name: str
     """Registry (with its port, if any) and repository: `localhost:5000/team/bert`."""
     tag: str | None
     digest: str | None
+
+    def __init__(self, name: str, tag: str | None, digest: str | None) -> None:
+        set_field(self, "name", name)
+        set_field(self, "tag", tag)
+        set_field(self, "digest", digest)
 
     @property
     def floating(self) -> bool:
@@ -45,18 +51,25 @@ def parse_image(reference: str) -> ImageRef:
     return ImageRef(name, tag, digest if at else None)
 
 
-@dataclass(frozen=True, slots=True)
-class Field:
+class Field(Frozen):
     """A field a rule wants set, found or not.
 
     `owner` points to the mapping that holds the field, or, when that mapping is missing too,
     to its nearest existing ancestor: where a finding about the missing field is shown.
     """
 
+    __slots__ = _fields = ("at", "owner", "present", "value")
+
     at: str
     owner: str
     present: bool
-    value: Any = None
+    value: Any
+
+    def __init__(self, at: str, owner: str, present: bool, value: Any = None) -> None:
+        set_field(self, "at", at)
+        set_field(self, "owner", owner)
+        set_field(self, "present", present)
+        set_field(self, "value", value)
 
 
 def fields(obj: Any, pattern: str) -> Iterator[Field]:

@@ -29,14 +29,15 @@ import inspect
 import sys
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from mllint.rules import pointer as jp
 from mllint.rules.model import (
     Finding,
     Fix,
+    Frozen,
     NoOptions,
+    Record,
     Role,
     Rule,
     RuleOptions,
@@ -44,6 +45,7 @@ from mllint.rules.model import (
     SetCheck,
     Severity,
     Violation,
+    set_field,
 )
 from mllint.rules.traits import ML_PURPOSES, Purpose, is_placeholder
 from mllint.rules.workload import Scope, Subject, group_of
@@ -54,33 +56,78 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
-class Entry(Generic[T]):
+class Entry(Frozen, Generic[T]):
     """One object of the set: how to find it again and how it is named."""
+
+    __slots__ = _fields = (
+        "ref",
+        "kind",
+        "api_version",
+        "name",
+        "namespace",
+        "reportable",
+        "suppressed",
+        "set_name",
+    )
 
     ref: T
     kind: str
     api_version: str
     name: str
     namespace: str
-    reportable: bool = True
+    reportable: bool
     """False for an object the configuration excludes: it exists, but is not reported on."""
-    suppressed: tuple[tuple[str, frozenset[str]], ...] = ()
+    suppressed: tuple[tuple[str, frozenset[str]], ...]
     """(pointer prefix, rule names or `*`) from the object's suppression annotations."""
-    set_name: str = ""
+    set_name: str
     """The set it belongs to (the linter's: its file's directory)."""
 
+    def __init__(
+        self,
+        ref: T,
+        kind: str,
+        api_version: str,
+        name: str,
+        namespace: str,
+        *,
+        reportable: bool = True,
+        suppressed: tuple[tuple[str, frozenset[str]], ...] = (),
+        set_name: str = "",
+    ) -> None:
+        set_field(self, "ref", ref)
+        set_field(self, "kind", kind)
+        set_field(self, "api_version", api_version)
+        set_field(self, "name", name)
+        set_field(self, "namespace", namespace)
+        set_field(self, "reportable", reportable)
+        set_field(self, "suppressed", suppressed)
+        set_field(self, "set_name", set_name)
 
-@dataclass(frozen=True, slots=True)
-class PodLabels:
+
+class PodLabels(Frozen):
     """The labels a workload's pods are created with, and where they are declared."""
+
+    __slots__ = _fields = ("at", "labels")
 
     at: str
     labels: Mapping[str, str]
 
+    def __init__(self, at: str, labels: Mapping[str, str]) -> None:
+        set_field(self, "at", at)
+        set_field(self, "labels", labels)
 
-@dataclass(frozen=True, slots=True)
-class Workload(Generic[T]):
+
+class Workload(Frozen, Generic[T]):
+    __slots__ = _fields = (
+        "entry",
+        "role",
+        "replicas_at",
+        "replicas",
+        "pods",
+        "claims",
+        "purposes",
+        "devices",
+    )
     entry: Entry[T]
     role: Role | None
     replicas_at: str | None
@@ -90,10 +137,30 @@ class Workload(Generic[T]):
     pods: tuple[PodLabels, ...]
     claims: tuple[tuple[str, str], ...]
     """(pointer, PVC name) of every PVC the pods mount by name."""
-    purposes: frozenset[Purpose] = frozenset()
+    purposes: frozenset[Purpose]
     """What its pods are (`traits.Purpose`)."""
-    devices: tuple[tuple[str, str, str], ...] = ()
+    devices: tuple[tuple[str, str, str], ...]
     """(pointer, kind, name) of every DRA ResourceClaim or ResourceClaimTemplate the pods name."""
+
+    def __init__(  # noqa: PLR0917  # the fields in order, positionally
+        self,
+        entry: Entry[T],
+        role: Role | None,
+        replicas_at: str | None,
+        replicas: Any,
+        pods: tuple[PodLabels, ...],
+        claims: tuple[tuple[str, str], ...],
+        purposes: frozenset[Purpose] = frozenset(),
+        devices: tuple[tuple[str, str, str], ...] = (),
+    ) -> None:
+        set_field(self, "entry", entry)
+        set_field(self, "role", role)
+        set_field(self, "replicas_at", replicas_at)
+        set_field(self, "replicas", replicas)
+        set_field(self, "pods", pods)
+        set_field(self, "claims", claims)
+        set_field(self, "purposes", purposes)
+        set_field(self, "devices", devices)
 
     @property
     def ml(self) -> bool:
@@ -104,25 +171,50 @@ class Workload(Generic[T]):
         return Purpose.MODEL_SERVER in self.purposes
 
 
-@dataclass(frozen=True, slots=True)
-class Autoscaler(Generic[T]):
+class Autoscaler(Frozen, Generic[T]):
+    __slots__ = _fields = ("entry", "at", "kind", "name", "min_replicas", "max_replicas")
     entry: Entry[T]
     at: str
     """Pointer to `scaleTargetRef`."""
     kind: str
     name: str
-    min_replicas: Any = None
+    min_replicas: Any
     """`spec.minReplicas` as written (None when absent)."""
-    max_replicas: Any = None
+    max_replicas: Any
+
+    def __init__(  # noqa: PLR0917  # the fields in order, positionally
+        self,
+        entry: Entry[T],
+        at: str,
+        kind: str,
+        name: str,
+        min_replicas: Any = None,
+        max_replicas: Any = None,
+    ) -> None:
+        set_field(self, "entry", entry)
+        set_field(self, "at", at)
+        set_field(self, "kind", kind)
+        set_field(self, "name", name)
+        set_field(self, "min_replicas", min_replicas)
+        set_field(self, "max_replicas", max_replicas)
 
 
-@dataclass(frozen=True, slots=True)
-class Selector:
+class Selector(Frozen):
     """A label selector. `labels` None selects nothing (a missing selector, or an empty one in
     policy/v1beta1); empty `labels` and `expressions` select every pod (policy/v1)."""
 
+    __slots__ = _fields = ("labels", "expressions")
+
     labels: Mapping[str, str] | None
-    expressions: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
+    expressions: tuple[tuple[str, str, tuple[str, ...]], ...]
+
+    def __init__(
+        self,
+        labels: Mapping[str, str] | None,
+        expressions: tuple[tuple[str, str, tuple[str, ...]], ...] = (),
+    ) -> None:
+        set_field(self, "labels", labels)
+        set_field(self, "expressions", expressions)
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         if self.labels is None:
@@ -144,10 +236,14 @@ class Selector:
         return True
 
 
-@dataclass(frozen=True, slots=True)
-class Budget(Generic[T]):
+class Budget(Frozen, Generic[T]):
+    __slots__ = _fields = ("entry", "selector")
     entry: Entry[T]
     selector: Selector
+
+    def __init__(self, entry: Entry[T], selector: Selector) -> None:
+        set_field(self, "entry", entry)
+        set_field(self, "selector", selector)
 
 
 def same_namespace(a: str, b: str) -> bool:
@@ -156,19 +252,37 @@ def same_namespace(a: str, b: str) -> bool:
     return a == b or not a or not b
 
 
-@dataclass
-class SetIndex(Generic[T]):
+class SetIndex(Record, Generic[T]):
     """What the set rules read: compact summaries of every object of a run."""
 
-    names: dict[tuple[str, str], set[str]] = field(default_factory=lambda: defaultdict(set))
+    _fields = ("names", "workloads", "autoscalers", "budgets", "claims", "scalable")
+
+    names: dict[tuple[str, str], set[str]]
     """(kind, name) -> the namespaces holding such an object."""
-    workloads: list[Workload[T]] = field(default_factory=list)
-    autoscalers: list[Autoscaler[T]] = field(default_factory=list)
-    budgets: list[Budget[T]] = field(default_factory=list)
-    claims: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    workloads: list[Workload[T]]
+    autoscalers: list[Autoscaler[T]]
+    budgets: list[Budget[T]]
+    claims: dict[str, set[str]]
     """PVC name -> the namespaces defining it."""
-    scalable: int = 0
+    scalable: int
     """How many objects of a kind with a replica count the set holds."""
+
+    def __init__(
+        self,
+        names: dict[tuple[str, str], set[str]] | None = None,
+        workloads: list[Workload[T]] | None = None,
+        autoscalers: list[Autoscaler[T]] | None = None,
+        budgets: list[Budget[T]] | None = None,
+        claims: dict[str, set[str]] | None = None,
+        *,
+        scalable: int = 0,
+    ) -> None:
+        self.names = defaultdict(set) if names is None else names
+        self.workloads = [] if workloads is None else workloads
+        self.autoscalers = [] if autoscalers is None else autoscalers
+        self.budgets = [] if budgets is None else budgets
+        self.claims = defaultdict(set) if claims is None else claims
+        self.scalable = scalable
 
     def merge(self, other: SetIndex[T]) -> None:
         """Take in the summaries another collector gathered (a worker process's share)."""
@@ -208,14 +322,21 @@ class SetIndex(Generic[T]):
         ]
 
 
-@dataclass(frozen=True, slots=True)
-class SetViolation(Generic[T]):
+class SetViolation(Frozen, Generic[T]):
     """What a set rule yields: the object, where in it, what, and maybe a fix against it."""
+
+    __slots__ = _fields = ("entry", "at", "message", "fix")
 
     entry: Entry[T]
     at: str
     message: str
-    fix: Fix | None = None
+    fix: Fix | None
+
+    def __init__(self, entry: Entry[T], at: str, message: str, fix: Fix | None = None) -> None:
+        set_field(self, "entry", entry)
+        set_field(self, "at", at)
+        set_field(self, "message", message)
+        set_field(self, "fix", fix)
 
 
 def set_rule(

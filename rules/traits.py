@@ -65,10 +65,9 @@ import functools
 import re
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mllint.rules.model import Role
+from mllint.rules.model import Frozen, Role, set_field
 from mllint.rules.quantity import quantity
 
 if TYPE_CHECKING:
@@ -88,13 +87,18 @@ ML_PURPOSES = frozenset({Purpose.MODEL_SERVER, Purpose.BATCH, Purpose.ML})
 """The purposes of ML workloads: what the ML rules judge by default."""
 
 
-@dataclass(frozen=True, slots=True)
-class Accelerator:
+class Accelerator(Frozen):
     """An accelerator resource a device plugin advertises; `name` ending in `*` is a prefix."""
+
+    __slots__ = _fields = ("name", "device")
 
     name: str
     device: str
     """What to call it in a message: `GPU`, `TPU`, `Gaudi`, `Neuron`."""
+
+    def __init__(self, name: str, device: str) -> None:
+        set_field(self, "name", name)
+        set_field(self, "device", device)
 
     def matches(self, resource: str) -> bool:
         if self.name.endswith("*"):
@@ -270,15 +274,23 @@ def is_placeholder(value: Any) -> bool:
     return isinstance(value, str) and bool(_PLACEHOLDER.search(value))
 
 
-@dataclass(frozen=True, slots=True)
-class Server:
+class Server(Frozen):
     """A model server, known by its image repository or its command line."""
+
+    __slots__ = _fields = ("name", "image", "command")
 
     name: str
     image: re.Pattern[str]
     """Matches the image reference, lower-cased, without tag or digest."""
-    command: re.Pattern[str] | None = None
+    command: re.Pattern[str] | None
     """Matches the container's command and arguments joined by spaces."""
+
+    def __init__(
+        self, name: str, image: re.Pattern[str], command: re.Pattern[str] | None = None
+    ) -> None:
+        set_field(self, "name", name)
+        set_field(self, "image", image)
+        set_field(self, "command", command)
 
 
 def _server(name: str, image: str, command: str | None = None) -> Server:
@@ -726,32 +738,69 @@ _REPLICA_MEMBERS = {
 }
 
 
-@dataclass(frozen=True)
-class Traits:
+class Traits(Frozen):
     """What one pod is; see the module docstring for how each is decided."""
+
+    _fields = (
+        "purpose",
+        "reason",
+        "accelerators",
+        "claims",
+        "server",
+        "member",
+        "replica",
+        "long_running",
+        "restart_policy",
+        "serving",
+    )
 
     purpose: Purpose
     reason: str
     """Why it has that purpose, in words fit for a message (`it runs vLLM`)."""
-    accelerators: Mapping[str, int] = field(default_factory=dict)
+    accelerators: Mapping[str, int]
     """Accelerators the pod's main containers ask for, by resource name (summed)."""
-    claims: tuple[str, ...] = ()
+    claims: tuple[str, ...]
     """DRA claims the pod declares (`spec.resourceClaims[].name`) or its containers use."""
-    server: str | None = None
+    server: str | None
     """The model server a main container runs, when one is known (`vLLM`)."""
-    member: Member | None = None
+    member: Member | None
     """Its place in a multi-pod workload; None for a workload of one kind of pod."""
-    replica: str | None = None
+    replica: str | None
     """The replica type or group it belongs to as written (`Launcher`, `worker-group-1`)."""
-    long_running: bool = False
+    long_running: bool
     """Restarted when it exits (a Deployment's pods, a Ray cluster's), rather than run once."""
-    restart_policy: str = "Always"
+    restart_policy: str
     """The restart policy its pods run with: the pod's own, or for a Kubeflow replica the
     replica spec's, or the operator's default for that replica type."""
-    serving: tuple[str, ...] = ()
+    serving: tuple[str, ...]
     """Pointers of the main containers that serve the model, in a model server: those running
     a known server, using accelerators or serving a port, or the only main container; not
     sidecars such as proxies and exporters."""
+
+    def __init__(
+        self,
+        purpose: Purpose,
+        reason: str,
+        accelerators: Mapping[str, int] | None = None,
+        claims: tuple[str, ...] = (),
+        server: str | None = None,
+        *,
+        member: Member | None = None,
+        replica: str | None = None,
+        long_running: bool = False,
+        restart_policy: str = "Always",
+        serving: tuple[str, ...] = (),
+    ) -> None:
+        set_field(self, "purpose", purpose)
+        set_field(self, "reason", reason)
+        set_field(self, "accelerators", {} if accelerators is None else accelerators)
+        set_field(self, "claims", claims)
+        set_field(self, "server", server)
+        set_field(self, "member", member)
+        set_field(self, "replica", replica)
+        set_field(self, "long_running", long_running)
+        set_field(self, "restart_policy", restart_policy)
+        set_field(self, "serving", serving)
 
     @property
     def uses_accelerators(self) -> bool:

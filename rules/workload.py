@@ -10,13 +10,12 @@ Paths are JSON Pointer patterns (`*` matches any key or index), as in the config
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 from mllint.rules import patch
 from mllint.rules import pointer as jp
-from mllint.rules.model import Op, Role
+from mllint.rules.model import Frozen, Op, Record, Role, set_field
 from mllint.rules.resources import fields
 from mllint.rules.traits import (
     Member,
@@ -31,8 +30,7 @@ from mllint.rules.traits import (
 )
 
 
-@dataclass(frozen=True)
-class PodTemplate:
+class PodTemplate(Frozen):
     """Where pod specs live in an object of some kind.
 
     `path` names a pod template (an object with `metadata` and `spec`), or, with `inline`, the
@@ -42,47 +40,109 @@ class PodTemplate:
     lists shared by every pod (Argo's workflow-level `volumes`). `role` overrides the kind's.
     """
 
+    _fields = (
+        "path",
+        "inline",
+        "containers",
+        "init_containers",
+        "main_containers",
+        "volumes",
+        "role",
+        "restart_policy",
+        "when",
+        "inherit",
+        "provides",
+        "injects",
+        "operator",
+        "purpose",
+        "member",
+        "unless",
+        "mounts_shm",
+        "partial",
+    )
+
     path: str
-    inline: bool = False
-    containers: tuple[str, ...] = ()
-    init_containers: tuple[str, ...] = ("/initContainers/*",)
-    main_containers: tuple[str, ...] = ("/containers/*",)
-    volumes: tuple[str, ...] = ()
-    role: Role | None = None
-    restart_policy: str | None = None
+    inline: bool
+    containers: tuple[str, ...]
+    init_containers: tuple[str, ...]
+    main_containers: tuple[str, ...]
+    volumes: tuple[str, ...]
+    role: Role | None
+    restart_policy: str | None
     """The pod `restartPolicy` this template must have, when the kind's semantics fix one."""
-    when: tuple[str, ...] = ()
+    when: tuple[str, ...]
     """Patterns, relative to the pod spec, one of which must match for it to be a pod at all (an
     Argo template makes a pod only when it has a `container`, `script` or `containerSet`)."""
-    inherit: tuple[str, ...] = ()
+    inherit: tuple[str, ...]
     """Pointers, relative to the object, of pod-spec-like objects whose pod-level settings
     (`POD_LEVEL`) the pods take when they do not set them (an Argo workflow's `tolerations`)."""
-    provides: frozenset[str] = frozenset()
+    provides: frozenset[str]
     """Container fields the platform sets itself, or makes unneeded, on every container it
     creates from this template (Seldon's probes, Knative's readiness check), so a rule asking
     for them finds them set (`Container.has`)."""
-    injects: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    injects: Mapping[str, Mapping[str, Any]]
     """Probes the operator adds, with their timing, to containers that set none (KubeRay's
     liveness and readiness probes): `Container.probe` returns them."""
-    operator: str = ""
+    operator: str
     """Who provides or injects them, as messages name it (`KubeRay`)."""
-    purpose: Purpose | None = None
+    purpose: Purpose | None
     """What the pods are, when the kind decides it (a KServe predictor is a model server);
     otherwise `traits.derive` decides from the pod."""
-    member: Member | None = None
+    member: Member | None
     """The pods' place in a multi-pod workload, when the template decides it (a Ray head)."""
-    unless: tuple[tuple[str, Any], ...] = ()
+    unless: tuple[tuple[str, Any], ...]
     """(pointer, value), relative to the object: when the object has that value there, this
     template makes no pods (a ModelMesh-mode InferenceService's predictor is served by
     ModelMesh's shared pods)."""
-    mounts_shm: bool = False
+    mounts_shm: bool
     """The operator mounts a memory-backed emptyDir at /dev/shm in the pod's first container
     when it has none (KubeRay, for the Ray container)."""
-    partial: bool = False
+    partial: bool
     """The template only overrides part of a pod that another object defines (a TrainJob's
     `trainer`, `runtimePatches` and `podTemplateOverrides` over its runtime's pod templates):
     like a kustomize patch, it is judged only by rules about the values it writes
     (`Rule.fragments`)."""
+
+    def __init__(
+        self,
+        path: str,
+        inline: bool = False,
+        containers: tuple[str, ...] = (),
+        init_containers: tuple[str, ...] = ("/initContainers/*",),
+        main_containers: tuple[str, ...] = ("/containers/*",),
+        *,
+        volumes: tuple[str, ...] = (),
+        role: Role | None = None,
+        restart_policy: str | None = None,
+        when: tuple[str, ...] = (),
+        inherit: tuple[str, ...] = (),
+        provides: frozenset[str] = frozenset(),
+        injects: Mapping[str, Mapping[str, Any]] | None = None,
+        operator: str = "",
+        purpose: Purpose | None = None,
+        member: Member | None = None,
+        unless: tuple[tuple[str, Any], ...] = (),
+        mounts_shm: bool = False,
+        partial: bool = False,
+    ) -> None:
+        set_field(self, "path", path)
+        set_field(self, "inline", inline)
+        set_field(self, "containers", containers)
+        set_field(self, "init_containers", init_containers)
+        set_field(self, "main_containers", main_containers)
+        set_field(self, "volumes", volumes)
+        set_field(self, "role", role)
+        set_field(self, "restart_policy", restart_policy)
+        set_field(self, "when", when)
+        set_field(self, "inherit", inherit)
+        set_field(self, "provides", provides)
+        set_field(self, "injects", {} if injects is None else injects)
+        set_field(self, "operator", operator)
+        set_field(self, "purpose", purpose)
+        set_field(self, "member", member)
+        set_field(self, "unless", unless)
+        set_field(self, "mounts_shm", mounts_shm)
+        set_field(self, "partial", partial)
 
     def makes_pods(self, obj: Any) -> bool:
         for at, value in self.unless:
@@ -111,29 +171,63 @@ POD_LEVEL = (
 """Pod settings an operator kind may give once for all its pods (see `PodTemplate.inherit`)."""
 
 
-@dataclass(frozen=True)
-class Lifecycle:
+class Lifecycle(Frozen):
     """Pointers to a run-to-completion workload's lifecycle fields (absent: not applicable)."""
 
-    backoff_limit: str | None = None
-    active_deadline: str | None = None
-    ttl: str | None = None
-    concurrency: str | None = None
-    concurrency_values: tuple[str, ...] = ("Allow", "Forbid", "Replace")
-    retries: int | None = 6
+    _fields = (
+        "backoff_limit",
+        "active_deadline",
+        "ttl",
+        "concurrency",
+        "concurrency_values",
+        "retries",
+        "satisfied_by",
+        "enabled_by",
+        "releases",
+    )
+
+    backoff_limit: str | None
+    active_deadline: str | None
+    ttl: str | None
+    concurrency: str | None
+    concurrency_values: tuple[str, ...]
+    retries: int | None
     """How many times a failed run is retried when the backoff limit is unset: 6 for a Job,
     3 for a Volcano Job; None when without bound (an Argo `retryStrategy` with no `limit`, a
     Kubeflow job whose replicas restart in place)."""
-    satisfied_by: tuple[tuple[str, str], ...] = ()
+    satisfied_by: tuple[tuple[str, str], ...]
     """(setting, pattern): another field whose presence does the setting's job (an Argo
     workflow's `ttlStrategy` in any form, or its `podGC`, for a TTL)."""
-    enabled_by: tuple[tuple[str, str, Any], ...] = ()
+    enabled_by: tuple[tuple[str, str, Any], ...]
     """(setting, pointer, value): a switch without which the setting has no effect (a RayJob's
     TTL needs `shutdownAfterJobFinishes: true`); the switch is what is asked for and set."""
-    releases: tuple[str, Any] | None = None
+    releases: tuple[str, Any] | None
     """(pointer, value): the switch without which the operator leaves the pods running when the
     run ends or its deadline passes (a RayJob's `shutdownAfterJobFinishes: true`), so that a
     deadline alone frees nothing."""
+
+    def __init__(
+        self,
+        backoff_limit: str | None = None,
+        active_deadline: str | None = None,
+        ttl: str | None = None,
+        concurrency: str | None = None,
+        concurrency_values: tuple[str, ...] = ("Allow", "Forbid", "Replace"),
+        *,
+        retries: int | None = 6,
+        satisfied_by: tuple[tuple[str, str], ...] = (),
+        enabled_by: tuple[tuple[str, str, Any], ...] = (),
+        releases: tuple[str, Any] | None = None,
+    ) -> None:
+        set_field(self, "backoff_limit", backoff_limit)
+        set_field(self, "active_deadline", active_deadline)
+        set_field(self, "ttl", ttl)
+        set_field(self, "concurrency", concurrency)
+        set_field(self, "concurrency_values", concurrency_values)
+        set_field(self, "retries", retries)
+        set_field(self, "satisfied_by", satisfied_by)
+        set_field(self, "enabled_by", enabled_by)
+        set_field(self, "releases", releases)
 
     def unmet(self, obj: Any, setting: str, default: Any) -> Iterator[Unmet]:
         """Where `setting` (`backoff_limit`, `active_deadline`, `ttl`) is not in effect in
@@ -166,31 +260,70 @@ class Lifecycle:
                 yield Unmet(f.owner, name, default, (patch.set_value(f.at, default),))
 
 
-@dataclass(frozen=True, slots=True)
-class Unmet:
+class Unmet(Frozen):
     """A lifecycle setting not in effect: where to report it, the field and value to set, and
     the operations that set it."""
+
+    __slots__ = _fields = ("owner", "name", "value", "ops")
 
     owner: str
     name: str
     value: Any
     ops: tuple[Op, ...]
 
+    def __init__(self, owner: str, name: str, value: Any, ops: tuple[Op, ...]) -> None:
+        set_field(self, "owner", owner)
+        set_field(self, "name", name)
+        set_field(self, "value", value)
+        set_field(self, "ops", ops)
 
-@dataclass(frozen=True)
-class WorkloadKind:
+
+class WorkloadKind(Frozen):
+    _fields = (
+        "group",
+        "kind",
+        "versions",
+        "plural",
+        "role",
+        "templates",
+        "lifecycle",
+        "replicas",
+        "embeds",
+    )
     group: str
     kind: str
     versions: tuple[str, ...]
     plural: str
     role: Role
     templates: tuple[PodTemplate, ...]
-    lifecycle: Lifecycle = field(default_factory=Lifecycle)
-    replicas: str | None = None
+    lifecycle: Lifecycle
+    replicas: str | None
     """Pointer to the replica count of a scalable workload."""
-    embeds: str | None = None
+    embeds: str | None
     """Pointer to a whole workload object of another kind that it creates for each run (a Katib
     Experiment's `trialTemplate.trialSpec`): that kind's lifecycle fields govern each run."""
+
+    def __init__(  # noqa: PLR0917  # the fields in order, positionally
+        self,
+        group: str,
+        kind: str,
+        versions: tuple[str, ...],
+        plural: str,
+        role: Role,
+        templates: tuple[PodTemplate, ...],
+        lifecycle: Lifecycle | None = None,
+        replicas: str | None = None,
+        embeds: str | None = None,
+    ) -> None:
+        set_field(self, "group", group)
+        set_field(self, "kind", kind)
+        set_field(self, "versions", versions)
+        set_field(self, "plural", plural)
+        set_field(self, "role", role)
+        set_field(self, "templates", templates)
+        set_field(self, "lifecycle", Lifecycle() if lifecycle is None else lifecycle)
+        set_field(self, "replicas", replicas)
+        set_field(self, "embeds", embeds)
 
     @property
     def key(self) -> str:
@@ -269,14 +402,21 @@ BUILTIN_KINDS: tuple[WorkloadKind, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class ResourceKind:
+class ResourceKind(Frozen):
     """A kind some rule checks that is not a workload (an autoscaler, say)."""
+
+    _fields = ("group", "kind", "versions", "plural")
 
     group: str
     kind: str
     versions: tuple[str, ...]
     plural: str
+
+    def __init__(self, group: str, kind: str, versions: tuple[str, ...], plural: str) -> None:
+        set_field(self, "group", group)
+        set_field(self, "kind", kind)
+        set_field(self, "versions", versions)
+        set_field(self, "plural", plural)
 
 
 OTHER_KINDS: tuple[ResourceKind, ...] = (
@@ -306,12 +446,18 @@ class KindIndex:
         return self._by_key.get((group_of(api_version), kind))
 
 
-@dataclass(frozen=True)
-class Container:
+class Container(Frozen):
+    _fields = ("pointer", "spec", "pod", "init")
     pointer: str
     spec: Mapping[str, Any]
     pod: Pod
-    init: bool = False
+    init: bool
+
+    def __init__(self, pointer: str, spec: Mapping[str, Any], pod: Pod, init: bool = False) -> None:
+        set_field(self, "pointer", pointer)
+        set_field(self, "spec", spec)
+        set_field(self, "pod", pod)
+        set_field(self, "init", init)
 
     @cached_property
     def accelerators(self) -> dict[str, int]:
@@ -353,9 +499,19 @@ class Container:
         return None, ""
 
 
-@dataclass
-class Pod:
+class Pod(Record):
     """One pod spec of a workload, with where its metadata and spec live."""
+
+    _fields = (
+        "pointer",
+        "spec",
+        "metadata",
+        "role",
+        "template",
+        "subject",
+        "containers",
+        "volumes",
+    )
 
     pointer: str
     """Pointer to the pod spec (the object holding `containers`)."""
@@ -364,8 +520,28 @@ class Pod:
     role: Role
     template: PodTemplate
     subject: Subject
-    containers: list[Container] = field(default_factory=list)
-    volumes: list[tuple[str, Mapping[str, Any]]] = field(default_factory=list)
+    containers: list[Container]
+    volumes: list[tuple[str, Mapping[str, Any]]]
+
+    def __init__(  # noqa: PLR0917  # the fields in order, positionally
+        self,
+        pointer: str,
+        spec: Mapping[str, Any],
+        metadata: Mapping[str, Any],
+        role: Role,
+        template: PodTemplate,
+        subject: Subject,
+        containers: list[Container] | None = None,
+        volumes: list[tuple[str, Mapping[str, Any]]] | None = None,
+    ) -> None:
+        self.pointer = pointer
+        self.spec = spec
+        self.metadata = metadata
+        self.role = role
+        self.template = template
+        self.subject = subject
+        self.containers = [] if containers is None else containers
+        self.volumes = [] if volumes is None else volumes
 
     @property
     def main_containers(self) -> Iterator[Container]:
@@ -390,16 +566,29 @@ def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-@dataclass
-class Subject:
+class Subject(Record):
     """One Kubernetes object under evaluation, with its workload view computed once."""
 
+    _fields = ("obj", "workload", "fragment", "index")
+
     obj: Mapping[str, Any]
-    workload: WorkloadKind | None = None
-    fragment: bool = False
+    workload: WorkloadKind | None
+    fragment: bool
     """A partial object (a kustomize patch): rules about missing fields do not judge it."""
-    index: KindIndex | None = None
+    index: KindIndex | None
     """The kinds the engine knows, to read an embedded workload (`WorkloadKind.embeds`)."""
+
+    def __init__(
+        self,
+        obj: Mapping[str, Any],
+        workload: WorkloadKind | None = None,
+        fragment: bool = False,
+        index: KindIndex | None = None,
+    ) -> None:
+        self.obj = obj
+        self.workload = workload
+        self.fragment = fragment
+        self.index = index
 
     @property
     def kind(self) -> str:
@@ -565,12 +754,17 @@ class Subject:
         return [p for p in self.pods if partial or not p.template.partial]
 
 
-@dataclass(frozen=True, slots=True)
-class Scope:
+class Scope(Frozen):
     """What a rule's check sees: the subject, and its pods of the roles the rule applies to."""
+
+    __slots__ = _fields = ("subject", "pods")
 
     subject: Subject
     pods: list[Pod]
+
+    def __init__(self, subject: Subject, pods: list[Pod]) -> None:
+        set_field(self, "subject", subject)
+        set_field(self, "pods", pods)
 
     @property
     def obj(self) -> Mapping[str, Any]:
