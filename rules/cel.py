@@ -42,6 +42,7 @@ from mllint.rules.traits import (
     ACCELERATORS,
     FOREVER,
     SLEEP_COMMANDS,
+    Pattern,
 )
 
 if TYPE_CHECKING:
@@ -997,7 +998,7 @@ def _sleeps_forever(spec: str) -> str:
     )
 
 
-def image_name_pattern(pattern: re.Pattern[str]) -> str:
+def image_name_pattern(pattern: Pattern | re.Pattern[str]) -> str:
     """A pattern of an image reference as written, equivalent to `pattern` searched in the
     reference's name (`traits._image_name`: stripped, no digest, no tag, lower-cased) followed
     by `:`, for patterns of the shape `(?:^|/)(?:...)(?:$|[:@/])`."""

@@ -74,6 +74,34 @@ if TYPE_CHECKING:
     from mllint.rules.workload import Container, Pod
 
 
+class Pattern:
+    """A regular expression compiled on its first use. Most runs need few of the patterns here,
+    and compiling all of them took several milliseconds of every start. `pattern` is the
+    source, as `re.Pattern.pattern` is (rules/cel.py translates some of them)."""
+
+    __slots__ = ("_compiled", "flags", "pattern")
+
+    def __init__(self, pattern: str, flags: int = 0) -> None:
+        self.pattern = pattern
+        self.flags = flags
+        self._compiled: re.Pattern[str] | None = None
+
+    @property
+    def compiled(self) -> re.Pattern[str]:
+        if self._compiled is None:
+            self._compiled = re.compile(self.pattern, self.flags)
+        return self._compiled
+
+    def search(self, string: str) -> re.Match[str] | None:
+        return self.compiled.search(string)
+
+    def match(self, string: str) -> re.Match[str] | None:
+        return self.compiled.match(string)
+
+    def findall(self, string: str) -> list[Any]:
+        return self.compiled.findall(string)
+
+
 class Purpose(enum.StrEnum):
     """What a pod is for, which decides the rules that judge it."""
 
@@ -121,7 +149,7 @@ ACCELERATORS: tuple[Accelerator, ...] = (
 )
 
 
-_VENDOR_GPU = re.compile(r"^[a-z0-9.-]+\.[a-z]+/gpu(?:\.shared)?$")
+_VENDOR_GPU = Pattern(r"^[a-z0-9.-]+\.[a-z]+/gpu(?:\.shared)?$")
 _OTHER_GPU = Accelerator("<domain>/gpu", "GPU")
 
 
@@ -149,7 +177,7 @@ def is_accelerator(resource: Any) -> bool:
 # The name part of a key that can only mean a GPU: `gpu`, `gpus`, `nvidia-gpu`, `nvidia_gpu`.
 # Names that merely contain "gpu" (`gpumem`, `vgpu-number`, `gpu-mem`) belong to GPU-sharing
 # device plugins and are real resources.
-_GPU_WORD = re.compile(r"^(?:[a-z0-9]+[-_])?gpus?$")
+_GPU_WORD = Pattern(r"^(?:[a-z0-9]+[-_])?gpus?$")
 
 
 def means_gpu(resource: str) -> bool:
@@ -237,7 +265,7 @@ def claims_of(spec: Mapping[str, Any]) -> tuple[str, ...]:
 
 # Placeholders: shell and Make variables, Go and Jinja templates, angle-bracket stand-ins, and
 # upper-case words that name what to put there.
-_PLACEHOLDER = re.compile(
+_PLACEHOLDER = Pattern(
     r"\$\{[^}]*\}|\$\([^)]*\)|\$[A-Za-z_][A-Za-z0-9_]*|\{\{.*?\}\}|\{%.*?%\}|<[^<>]+>"
     r"|(?:^|[/:_.-])(?:[A-Z0-9]+_)*(?:PLACEHOLDER|REPLACE|REPLACE_ME|CHANGE_?ME|YOUR|TODO|TBD"
     r"|IMAGE|IMG|TAG|VERSION|REGISTRY|PROJECT_ID|PROJECT|REGION|ACCOUNT)(?:_[A-Z0-9]+)*"
@@ -280,21 +308,19 @@ class Server(Frozen):
     __slots__ = _fields = ("name", "image", "command")
 
     name: str
-    image: re.Pattern[str]
+    image: Pattern
     """Matches the image reference, lower-cased, without tag or digest."""
-    command: re.Pattern[str] | None
+    command: Pattern | None
     """Matches the container's command and arguments joined by spaces."""
 
-    def __init__(
-        self, name: str, image: re.Pattern[str], command: re.Pattern[str] | None = None
-    ) -> None:
+    def __init__(self, name: str, image: Pattern, command: Pattern | None = None) -> None:
         set_field(self, "name", name)
         set_field(self, "image", image)
         set_field(self, "command", command)
 
 
 def _server(name: str, image: str, command: str | None = None) -> Server:
-    return Server(name, re.compile(image), re.compile(command) if command else None)
+    return Server(name, Pattern(image), Pattern(command) if command else None)
 
 
 MODEL_SERVERS: tuple[Server, ...] = (
@@ -339,11 +365,11 @@ MODEL_SERVERS: tuple[Server, ...] = (
 
 # A container that only joins a Ray cluster (`ray start ... --block`, an LWS worker of a
 # multi-node vLLM) serves nothing itself, whatever its image.
-_RAY_MEMBER = re.compile(r"\bray\s+start\b(?!.*--head)|multi-node-serving\.sh\s+worker\b")
+_RAY_MEMBER = Pattern(r"\bray\s+start\b(?!.*--head)|multi-node-serving\.sh\s+worker\b")
 
 # Images of software that is not an ML workload whatever it is told to do: databases, queues,
 # caches, proxies and web servers, routers, controllers and operators, test and demo images.
-_SERVICE_IMAGES = re.compile(
+_SERVICE_IMAGES = Pattern(
     r"(?:^|/)(?:postgres(?:ql)?|mysql|mariadb|percona[a-z0-9_-]*|mongo(?:db)?|redis|valkey"
     r"|memcached|cassandra|elasticsearch|opensearch|kibana|etcd[a-z0-9_-]*|zookeeper|kafka"
     r"|rabbitmq|nats|pulsar|redpanda|nginx(?:-slim)?|httpd|php-apache|hpa-example|tomcat"
@@ -358,7 +384,7 @@ _SERVICE_IMAGES = re.compile(
 )
 # Shells and tools: a helper unless its command speaks of models, datasets or training (a
 # `google/cloud-sdk` container that copies a model is data preparation).
-_TOOL_IMAGES = re.compile(
+_TOOL_IMAGES = Pattern(
     r"(?:^|/)(?:busybox|alpine|ubuntu|debian|centos|fedora|bash|golang|curl|curlimages"
     r"|kubectl|cloud-sdk|google-cloud-cli|aws-cli|awscli|azure-cli)(?:$|[:@/])"
 )
@@ -377,17 +403,15 @@ _TRIVIAL = frozenset(
     }
 )  # fmt: skip
 # Load generators and benchmark clients: a test pod, whatever image it runs in.
-_LOAD_TEST = re.compile(
-    r"\bgenai-perf\b|\bperf_analyzer\b|\blocust\b|\bvegeta\b|\bbenchmark_serving"
-)
+_LOAD_TEST = Pattern(r"\bgenai-perf\b|\bperf_analyzer\b|\blocust\b|\bvegeta\b|\bbenchmark_serving")
 _SHELLS = frozenset(
     {"sh", "bash", "/bin/sh", "/bin/bash", "-c", "-lc", "-ec", "-xc", "-exc", "exec", "while",
      "do", "done", "then", "fi", "else", "elif", "if", "until", "!", "{", "}", "(", ")", "time"}
 )  # fmt: skip
 # Statements that start a loop or a case declare words, not a program to run.
 _LOOP_HEADS = frozenset({"for", "select", "case", "esac"})
-_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
-_REDIRECT = re.compile(r"^\d*[<>]")
+_ASSIGNMENT = Pattern(r"^[A-Za-z_][A-Za-z0-9_]*=")
+_REDIRECT = Pattern(r"^\d*[<>]")
 
 # Launchers start another program on this pod or on others (MPI ranks on the workers): what a
 # pod does is what they start. Options of theirs that take a value, and how many values: Open
@@ -422,7 +446,7 @@ _OPTION_VALUES: dict[str, dict[str, int]] = {
 
 # Words in a command, its arguments or its environment that say the container does ML work:
 # trains, loads or downloads a model, reads a dataset, talks NCCL.
-_ML_COMMAND = re.compile(
+_ML_COMMAND = Pattern(
     r"(?i)(?<!resource-)(?<!resource_)"
     r"(?:\b|_)(?:train|training|finetune|fine-tune|fine_tune|torch|torchrun|deepspeed"
     r"|accelerate|transformers|huggingface|hugging_face|hf|model|models|checkpoint|checkpoints"
@@ -489,7 +513,7 @@ def _service_name(name: str) -> bool:
 
 
 # Images whose own entrypoint is a server that runs until stopped.
-_SERVERS_FOREVER = re.compile(
+_SERVERS_FOREVER = Pattern(
     r"(?:^|/)(?:nginx(?:-slim)?|httpd|postgres(?:ql)?|mysql|mariadb|mongo(?:db)?|redis|valkey"
     r"|memcached|elasticsearch|opensearch|kafka|rabbitmq|zookeeper|etcd|minio|envoy|haproxy"
     r"|traefik|caddy|tomcat)(?:$|[:@/])"
@@ -674,7 +698,7 @@ _ML_WORDS = frozenset(
     }
 )  # fmt: skip
 _SERVING_WORDS = frozenset({"inference", "predictor", "serve", "server", "serving"})
-_WORD = re.compile(r"[a-z0-9]+")
+_WORD = Pattern(r"[a-z0-9]+")
 
 
 def _words(image: Any) -> set[str]:
@@ -1010,7 +1034,7 @@ _FRONT_WORDS = frozenset(
         "tensorboard",
     }
 )  # fmt: skip
-_NOTEBOOK = re.compile(r"\bjupyter\b|\bnotebook\b|\btensorboard\b")
+_NOTEBOOK = Pattern(r"\bjupyter\b|\bnotebook\b|\btensorboard\b")
 
 
 def _fronts(c: Container) -> bool:
