@@ -239,8 +239,7 @@ def _no_check(scope: Scope, options: Any) -> Iterator[Violation]:
     yield from ()
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(Frozen):
     """A rule's metadata and its pure check.
 
     `kinds` limits the rule to objects of those kinds (`Kind` or `group/Kind`); `roles` to
@@ -248,39 +247,109 @@ class Rule:
     empty means every object.
     """
 
+    _fields = (
+        "code",
+        "name",
+        "severity",
+        "summary",
+        "check",
+        "docs",
+        "kinds",
+        "roles",
+        "workloads_only",
+        "purposes",
+        "generic",
+        "fragments",
+        "options",
+        "fix_safety",
+        "enabled_by_default",
+        "meta",
+        "set_check",
+        "origin",
+        "link",
+        "definition",
+        "enforcement",
+    )
+
     code: str
     name: str
     severity: Severity
     summary: str
     check: Check
     docs: str
-    kinds: frozenset[str] = frozenset()
-    roles: frozenset[Role] = frozenset()
-    workloads_only: bool = False
-    purposes: frozenset[Purpose] = frozenset()
-    generic: bool = False
+    kinds: frozenset[str]
+    roles: frozenset[Role]
+    workloads_only: bool
+    purposes: frozenset[Purpose]
+    generic: bool
     """A check that makes sense for any workload (probes, resources, image tags): the
     configuration's `scope: all` lets it judge every pod, whatever its purpose."""
-    fragments: bool = False
+    fragments: bool
     """Whether it judges partial objects (kustomize patches): only rules about values that are
     written, never about fields that are missing."""
-    options: type[RuleOptions] = NoOptions
-    fix_safety: Safety | None = None
-    enabled_by_default: bool = True
-    meta: bool = False
+    options: type[RuleOptions]
+    fix_safety: Safety | None
+    enabled_by_default: bool
+    meta: bool
     """Reported by a front end or the engine itself (parse errors, suppression problems)."""
-    set_check: SetCheck | None = None
+    set_check: SetCheck | None
     """The check of a whole-set rule (`setrules`): it reads summaries of every object of a run,
     so `Engine.evaluate`, which sees one object (as the webhook does), skips the rule."""
-    origin: str = ""
+    origin: str
     """Where a rule that is not built in comes from: the configuration file or the plugin."""
-    link: str = ""
+    link: str
     """Its page, for a rule that is not built in (built-in rules have `DOCS_URL`)."""
-    definition: Any = None
+    definition: Any
     """A team rule's compiled definition (`custom.Team`: its configuration and programs)."""
-    enforcement: str | None = None
+    enforcement: str | None
     """What its findings do at admission (`deny`, `warn`, `audit`) unless the webhook's
     configuration says otherwise; None: by severity."""
+
+    def __init__(  # noqa: PLR0917  # the fields in order, positionally
+        self,
+        code: str,
+        name: str,
+        severity: Severity,
+        summary: str,
+        check: Check,
+        docs: str,
+        kinds: frozenset[str] = frozenset(),
+        roles: frozenset[Role] = frozenset(),
+        workloads_only: bool = False,
+        purposes: frozenset[Purpose] = frozenset(),
+        generic: bool = False,
+        fragments: bool = False,
+        options: type[RuleOptions] = NoOptions,
+        fix_safety: Safety | None = None,
+        enabled_by_default: bool = True,
+        meta: bool = False,
+        set_check: SetCheck | None = None,
+        origin: str = "",
+        link: str = "",
+        definition: Any = None,
+        enforcement: str | None = None,
+    ) -> None:
+        set_field(self, "code", code)
+        set_field(self, "name", name)
+        set_field(self, "severity", severity)
+        set_field(self, "summary", summary)
+        set_field(self, "check", check)
+        set_field(self, "docs", docs)
+        set_field(self, "kinds", kinds)
+        set_field(self, "roles", roles)
+        set_field(self, "workloads_only", workloads_only)
+        set_field(self, "purposes", purposes)
+        set_field(self, "generic", generic)
+        set_field(self, "fragments", fragments)
+        set_field(self, "options", options)
+        set_field(self, "fix_safety", fix_safety)
+        set_field(self, "enabled_by_default", enabled_by_default)
+        set_field(self, "meta", meta)
+        set_field(self, "set_check", set_check)
+        set_field(self, "origin", origin)
+        set_field(self, "link", link)
+        set_field(self, "definition", definition)
+        set_field(self, "enforcement", enforcement)
 
     @property
     def fixable(self) -> bool:

@@ -10,7 +10,6 @@ the entry point is looked up in the installed distributions' metadata.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import re
 
@@ -50,5 +49,5 @@ def load(names: tuple[str, ...]) -> tuple[Rule, ...]:
                     f"{where}: rule code {rule.code!r} is outside the range for team rules "
                     "(X and three digits, such as X201)"
                 )
-            rules.append(dataclasses.replace(rule, origin=f"plugin {name} ({ep.value})"))
+            rules.append(rule.replace(origin=f"plugin {name} ({ep.value})"))
     return tuple(rules)
