@@ -7,6 +7,7 @@ object key or array index; the workload model and user-declared CRDs are written
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import Any
 
@@ -31,7 +32,7 @@ def join(base: str, *tokens: str | int) -> str:
     """Append reference tokens to a pointer, escaping each."""
     if not tokens:
         return base
-    return base + "/" + "/".join(escape(t) for t in tokens)
+    return base + "/" + "/".join(map(escape, tokens))
 
 
 def split(pointer: str) -> list[str]:
@@ -78,27 +79,35 @@ def expand(doc: Any, pattern: str) -> Iterator[tuple[str, Any]]:
     if pattern == "":
         yield "", doc
         return
-    yield from _expand(doc, split(pattern), "")
+    yield from _expand(doc, _tokens(pattern), 0, "")
 
 
-def _expand(node: Any, tokens: list[str], at: str) -> Iterator[tuple[str, Any]]:
-    if not tokens:
-        yield at, node
-        return
-    head, rest = tokens[0], tokens[1:]
-    if head == WILDCARD:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                yield from _expand(value, rest, join(at, key))
-        elif isinstance(node, list):
-            for index, value in enumerate(node):
-                yield from _expand(value, rest, f"{at}/{index}")
-        return
-    try:
-        child = step(node, head)
-    except KeyError:
-        return
-    yield from _expand(child, rest, join(at, head))
+@functools.lru_cache(maxsize=1024)
+def _tokens(pattern: str) -> tuple[tuple[str, str], ...]:
+    """A pattern's tokens, each unescaped and escaped (patterns are few and used often)."""
+    return tuple((token, escape(token)) for token in split(pattern))
+
+
+def _expand(
+    node: Any, tokens: tuple[tuple[str, str], ...], index: int, at: str
+) -> Iterator[tuple[str, Any]]:
+    # Plain tokens are stepped through in a loop; only a wildcard branches.
+    for position in range(index, len(tokens)):
+        head, escaped = tokens[position]
+        if head == WILDCARD:
+            if isinstance(node, dict):
+                for key, value in node.items():
+                    yield from _expand(value, tokens, position + 1, f"{at}/{escape(key)}")
+            elif isinstance(node, list):
+                for i, value in enumerate(node):
+                    yield from _expand(value, tokens, position + 1, f"{at}/{i}")
+            return
+        try:
+            node = step(node, head)
+        except KeyError:
+            return
+        at = f"{at}/{escaped}"
+    yield at, node
 
 
 def to_field_path(pointer: str) -> str:

@@ -557,13 +557,19 @@ def _helper_name(name: str) -> bool:
     return bool(name) and (_service_name(name) or bool(_TOOL_IMAGES.search(name + ":")))
 
 
+_TO_SEMICOLON = str.maketrans("&|\n", ";;;")
+
+
 def _statements(command: str) -> list[str]:
     """A shell command's statements: split at `;`, `&`, `|` and line ends outside quotes, with
     backslash-newline continuations joined."""
+    command = command.replace("\\\n", " ")
+    if "'" not in command and '"' not in command:
+        return [f for f in command.translate(_TO_SEMICOLON).split(";") if f.strip()]
     found: list[str] = []
     current: list[str] = []
     quote = ""
-    for ch in command.replace("\\\n", " "):
+    for ch in command:
         if quote:
             quote = "" if ch == quote else quote
         elif ch in "'\"":
@@ -577,7 +583,14 @@ def _statements(command: str) -> list[str]:
     return [f for f in found if f.strip()]
 
 
+# Without quotes or backslashes, `shlex.split` only splits at these (and is slow: a Python loop
+# over every character).
+_BLANKS = str.maketrans("\t\r\n", "   ")
+
+
 def _split(statement: str) -> list[str]:
+    if "'" not in statement and '"' not in statement and "\\" not in statement:
+        return [word for word in statement.translate(_BLANKS).split(" ") if word]
     try:
         return shlex.split(statement)
     except ValueError:  # an unbalanced quote, where a statement was split inside quotes

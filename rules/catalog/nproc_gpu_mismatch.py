@@ -121,9 +121,9 @@ def _container_gpus(scope: Scope, c: Container) -> int | None:
 
 def _flags(c: Container) -> Iterator[tuple[str, int]]:
     """(pointer, count) of each `--nproc_per_node` given to torchrun in the container."""
-    parts = _parts(c)
-    if not _LAUNCHER.search(" ".join(text for _, text in parts)):
+    if not _LAUNCHER.search(" ".join(_texts(c))):
         return
+    parts = _parts(c)
     for index, (at, text) in enumerate(parts):
         for match in _FLAG.finditer(text):
             value = _count(match.group(1).strip("\"'"))
@@ -243,12 +243,23 @@ def _env(c: Container, names: tuple[str, ...]) -> tuple[str, str] | None:
     return None
 
 
+def _texts(c: Container) -> Iterator[str]:
+    """The words of the container's command and arguments (as `_parts`, without pointers)."""
+    for key in ("command", "args"):
+        value = c.spec.get(key)
+        if isinstance(value, list):
+            yield from map(str, value)
+        elif isinstance(value, str):
+            yield value
+
+
 def _parts(c: Container) -> list[tuple[str, str]]:
     parts: list[tuple[str, str]] = []
     for key in ("command", "args"):
         value = c.spec.get(key)
         if isinstance(value, list):
-            parts += [(jp.join(c.pointer, key, str(i)), str(v)) for i, v in enumerate(value)]
+            at = jp.join(c.pointer, key)
+            parts += [(f"{at}/{i}", str(v)) for i, v in enumerate(value)]
         elif isinstance(value, str):
             parts.append((jp.join(c.pointer, key), value))
     return parts
