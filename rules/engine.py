@@ -182,6 +182,11 @@ class Engine:
         self.kinds = KindIndex([*kinds, *(_custom_kind(k) for k in self.config.kinds)])
         self.active = self._activate()
         self._by_rule = {a.rule.name: a for a in self.active}
+        self._named_kinds = frozenset(k for a in self.active for k in a.rule.kinds)
+        self._by_kind: dict[
+            tuple[str | None, bool, bool],
+            list[tuple[ActiveRule, tuple[frozenset[Role], frozenset[Purpose], bool]]],
+        ] = {}
         self.today = today
         """The front end's clock; without one, no exception ever lapses."""
         self.exceptions = [
@@ -283,15 +288,8 @@ class Engine:
         # is built once per object.
         scopes: dict[tuple[frozenset[Role], frozenset[Purpose], bool], Scope] = {}
         wholes: dict[bool, list[Pod]] = {}
-        for active in self.active:
+        for active, key in self._candidates(subject, fragment):
             r = active.rule
-            if r.meta or r.whole_set or (fragment and not r.fragments):
-                continue
-            if r.kinds and subject.kind not in r.kinds:
-                continue
-            if r.workloads_only and subject.workload is None:
-                continue
-            key = (r.roles, active.purposes, r.fragments)
             scope = scopes.get(key)
             if scope is None:
                 scope = scopes[key] = subject.scope(r.roles, active.purposes, partial=r.fragments)
@@ -307,6 +305,25 @@ class Engine:
                     self.stamp(active, subject, v.at, v.message, v.fix, severity=v.severity)
                 )
         return self._suppress(subject, findings)
+
+    def _candidates(
+        self, subject: Subject, fragment: bool
+    ) -> list[tuple[ActiveRule, tuple[frozenset[Role], frozenset[Purpose], bool]]]:
+        """The rules that may judge an object of this kind, each with the key of the view of
+        the object it reads; what the kind, the mode and being a workload rule out is decided
+        once per combination, not per object."""
+        kind = subject.kind if subject.kind in self._named_kinds else None
+        workload = subject.workload is not None
+        found = self._by_kind.get((kind, fragment, workload))
+        if found is None:
+            found = self._by_kind[kind, fragment, workload] = [
+                (a, (a.rule.roles, a.purposes, a.rule.fragments))
+                for a in self.active
+                if not (a.rule.meta or a.rule.whole_set or (fragment and not a.rule.fragments))
+                and (not a.rule.kinds or kind in a.rule.kinds)
+                and (workload or not a.rule.workloads_only)
+            ]
+        return found
 
     def stamp(
         self,

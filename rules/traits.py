@@ -458,7 +458,7 @@ _ML_COMMAND = Pattern(
 
 def _joined(value: Any) -> str:
     if isinstance(value, list):
-        return " ".join(str(v) for v in value)
+        return " ".join(map(str, value))
     return str(value) if isinstance(value, str | int | float) else ""
 
 
