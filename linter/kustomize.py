@@ -34,8 +34,24 @@ def is_fragment(path: str) -> bool:
     """Whether a kustomization near `path` lists it as a patch."""
     if not path or path == "-":
         return False
-    target = os.path.realpath(path)
+    target = _realpath(path)
     return any(target in _patches(k) for k in _nearby(os.path.dirname(target)))
+
+
+def _realpath(path: str) -> str:
+    """`os.path.realpath(path)`, with the folder's part resolved once per folder: a run asks
+    for every file, and resolving each component costs a system call."""
+    folder, name = os.path.split(path)
+    if name in ("", os.curdir, os.pardir):
+        return os.path.realpath(path)
+    real = os.path.join(_real_folder(os.getcwd(), folder), name)
+    return os.path.realpath(path) if os.path.islink(real) else real
+
+
+@functools.lru_cache(maxsize=4096)
+def _real_folder(cwd: str, folder: str) -> str:
+    # `cwd` is part of the key: a relative folder means another folder after a chdir.
+    return os.path.realpath(folder)
 
 
 def fragment_of(path: str) -> bool | None:

@@ -321,6 +321,20 @@ _BY_FIRST: dict[str, _Patterns] = {
 }
 
 
+_TAGS: dict[str, str] = {}
+"""The tag of plain scalars seen before: the same keys and values (`name`, `apiVersion`, `v1`,
+`true`) recur in every manifest. Short ones only, and a bounded number."""
+_TAG_KEY_CHARS = 64
+_TAG_KEYS = 1 << 15
+
+
+def _implicit_tag(value: str) -> str:
+    for tag, pattern in _BY_FIRST.get(value[:1], _ANY_FIRST):
+        if pattern.match(value):
+            return tag
+    return _STR
+
+
 class _Composer(yaml.CSafeLoader):
     """PyYAML's C composer with the same tags, resolved faster.
 
@@ -332,9 +346,12 @@ class _Composer(yaml.CSafeLoader):
     def resolve(self, kind: type[Node], value: Any, implicit: Any) -> str:
         if kind is ScalarNode:
             if implicit[0]:
-                for tag, pattern in _BY_FIRST.get(value[:1], _ANY_FIRST):
-                    if pattern.match(value):
-                        return tag
+                tag = _TAGS.get(value)
+                if tag is None:
+                    tag = _implicit_tag(value)
+                    if len(value) <= _TAG_KEY_CHARS and len(_TAGS) < _TAG_KEYS:
+                        _TAGS[value] = tag
+                return tag
             return _STR
         return _SEQ if kind is SequenceNode else _MAP
 
