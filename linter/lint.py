@@ -314,10 +314,15 @@ def lint_document(
         found = True
         report.objects += 1
         partial = item_is_fragment(fragment, item.obj)
+        # One subject for the whole-set summary and the rules: its pods and traits are derived
+        # once.
+        subject = engine.subject(item.obj, fragment=partial)
         if collector is not None and not partial:
-            collector.add(item.obj, Ref(report.path, doc.index, item.prefix), set_of(report.path))
+            collector.add(
+                item.obj, Ref(report.path, doc.index, item.prefix), set_of(report.path), subject
+            )
         try:
-            placed = list(evaluate(engine, doc, item, ignores or {}, fragment=partial))
+            placed = list(_placed(engine, doc, item.prefix, engine.judge(subject), ignores or {}))
         except Exception as exc:  # this object gets an error finding; the others are linted
             _meta(report, engine, YAML_INVALID, unexpected(exc, "linted"), doc.locate(item.prefix))
             report.failed = True

@@ -280,7 +280,12 @@ class Engine:
     def evaluate(self, obj: Mapping[str, Any], *, fragment: bool = False) -> list[Finding]:
         """Findings for one object, suppressed and excluded ones removed. A `fragment` (a
         kustomize patch) is judged only by rules about the values it writes."""
-        subject = self.subject(obj, fragment=fragment)
+        return self.judge(self.subject(obj, fragment=fragment))
+
+    def judge(self, subject: Subject) -> list[Finding]:
+        """`evaluate` for an object already made a subject (`subject`), whose views of the object
+        (pods, their traits) other readers share, such as the whole-set `Collector`."""
+        fragment = subject.fragment
         if self.excluded(subject):
             return []
         findings: list[Finding] = []

@@ -401,12 +401,16 @@ class Collector(Generic[T]):
         """Whether any whole-set rule is enabled (if not, `add` keeps nothing)."""
         return bool(self._rules)
 
-    def add(self, obj: Mapping[str, Any], ref: T, set_name: str = "") -> None:
+    def add(
+        self, obj: Mapping[str, Any], ref: T, set_name: str = "", subject: Subject | None = None
+    ) -> None:
         """File what the set rules need to know about one object (not the object itself), in
-        the set `set_name` (the linter's sets are directories; see docs/operators.md)."""
+        the set `set_name` (the linter's sets are directories; see docs/operators.md). The
+        object's `subject` (of `Engine.subject(obj)`) may be given to share its views."""
         if not self._rules or not isinstance(obj, dict):
             return
-        subject = self.engine.subject(obj)
+        if subject is None:
+            subject = self.engine.subject(obj)
         kind, name, namespace = subject.kind, subject.name, subject.namespace
         if not kind:
             return

@@ -88,18 +88,20 @@ class Pattern:
 
     @property
     def compiled(self) -> re.Pattern[str]:
-        if self._compiled is None:
-            self._compiled = re.compile(self.pattern, self.flags)
+        return self._compiled or self._compile()
+
+    def _compile(self) -> re.Pattern[str]:
+        self._compiled = re.compile(self.pattern, self.flags)
         return self._compiled
 
     def search(self, string: str) -> re.Match[str] | None:
-        return self.compiled.search(string)
+        return (self._compiled or self._compile()).search(string)
 
     def match(self, string: str) -> re.Match[str] | None:
-        return self.compiled.match(string)
+        return (self._compiled or self._compile()).match(string)
 
     def findall(self, string: str) -> list[Any]:
-        return self.compiled.findall(string)
+        return (self._compiled or self._compile()).findall(string)
 
 
 class Purpose(enum.StrEnum):
