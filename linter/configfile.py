@@ -142,14 +142,15 @@ class Configs:
         found = self._by_folder.get(key)
         if found is None:
             path = self._find(key)
-            if path is None:
-                found = LoadedConfig(default_config(), None, str(Path.cwd().resolve()))
-            else:
-                source = str(path)
-                found = self._by_source.get(source) or LoadedConfig(
-                    read(path), source, str(path.resolve().parent)
-                )
-            found = self._adjusted(found)
+            source = None if path is None else str(path)
+            # A configuration is made (and checked) once per source, not once per folder.
+            found = self._by_source.get(source)
+            if found is None:
+                if path is None:
+                    loaded = LoadedConfig(default_config(), None, str(Path.cwd().resolve()))
+                else:
+                    loaded = LoadedConfig(read(path), source, str(path.resolve().parent))
+                found = self._adjusted(loaded)
             self._by_folder[key] = found
         return found
 
