@@ -183,6 +183,9 @@ class Engine:
         self.active = self._activate()
         self._by_rule = {a.rule.name: a for a in self.active}
         self._named_kinds = frozenset(k for a in self.active for k in a.rule.kinds)
+        self._last_suppressions: (
+            tuple[Subject, dt.date | None, list[tuple[str, set[str]]], list[Finding]] | None
+        ) = None
         self._by_kind: dict[
             tuple[str | None, bool, bool],
             list[tuple[ActiveRule, tuple[frozenset[Role], frozenset[Purpose], bool]]],
@@ -396,7 +399,20 @@ class Engine:
     ) -> tuple[list[tuple[str, set[str]]], list[Finding]]:
         """(pointer prefix, suppressed rule names) for each annotated metadata and each
         exception of the configuration that applies, and findings for annotations that are
-        invalid or lapsed and so suppress nothing."""
+        invalid or lapsed and so suppress nothing. The whole-set summary of an object asks
+        right before its rules do: the last answer is kept for that subject and day."""
+        last = self._last_suppressions
+        if last is None or last[0] is not subject or last[1] != today:
+            last = self._last_suppressions = (
+                subject,
+                today,
+                *self._read_suppressions(subject, today),
+            )
+        return [(prefix, set(names)) for prefix, names in last[2]], list(last[3])
+
+    def _read_suppressions(
+        self, subject: Subject, today: dt.date | None
+    ) -> tuple[list[tuple[str, set[str]]], list[Finding]]:
         # The configuration's exceptions are the admin's, so allow-suppression (which stops
         # objects from exempting themselves) leaves them in force.
         scopes = [
