@@ -654,6 +654,7 @@ def _programs(command: str) -> list[str]:
     return found
 
 
+@functools.lru_cache(maxsize=4096)
 def _trivial(command: str) -> bool:
     """Whether every statement of a command runs a program that only waits, prints or probes,
     looking through launchers at what they start (`mpirun -n 2 fi_info` probes the fabric)."""
@@ -716,8 +717,13 @@ _SERVING_WORDS = frozenset({"inference", "predictor", "serve", "server", "servin
 _WORD = Pattern(r"[a-z0-9]+")
 
 
-def _words(image: Any) -> set[str]:
-    return set(_WORD.findall(_image_name(image).rpartition("/")[2]))
+def _words(image: Any) -> frozenset[str]:
+    return _name_words(_image_name(image))
+
+
+@functools.lru_cache(maxsize=4096)
+def _name_words(name: str) -> frozenset[str]:
+    return frozenset(_WORD.findall(name.rpartition("/")[2]))
 
 
 def ml_image(image: Any) -> bool:
