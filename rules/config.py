@@ -140,6 +140,9 @@ class CustomRule(ConfigModel):
 
 @dataclass(frozen=True)
 class Config(ConfigModel):
+    """A whole configuration: the rules that run, their severities and options, what they judge
+    and the exceptions to them."""
+
     select: tuple[str, ...] | None = option(
         None, "rules to run (codes, names, code prefixes, or ALL); default: those on by default"
     )

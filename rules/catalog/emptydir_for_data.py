@@ -69,6 +69,8 @@ SHM = "/dev/shm"
 
 @dataclass(frozen=True)
 class Options(RuleOptions):
+    """The rule's options (its table under `rules` in the configuration)."""
+
     data_paths: tuple[str, ...] = option(
         (
             "*data*",

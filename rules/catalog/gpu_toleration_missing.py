@@ -64,6 +64,8 @@ from mllint.rules.workload import Pod, Scope
 
 @dataclass(frozen=True)
 class Options(RuleOptions):
+    """The rule's options (its table under `rules` in the configuration)."""
+
     taint_keys: tuple[str, ...] = option(
         ("nvidia.com/gpu",), "Keys of the taints on GPU nodes.", min_length=1
     )

@@ -65,6 +65,8 @@ ALPHA_METRICS = "autoscaling.alpha.kubernetes.io/metrics"
 
 @dataclass(frozen=True)
 class Options(RuleOptions):
+    """The rule's options (its table under `rules` in the configuration)."""
+
     cpu_utilization: int = option(
         70, "The CPU utilization target (percent) the fix sets.", gt=0, le=100
     )

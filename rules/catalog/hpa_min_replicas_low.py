@@ -55,6 +55,8 @@ AT = "/spec/minReplicas"
 
 @dataclass(frozen=True)
 class Options(RuleOptions):
+    """The rule's options (its table under `rules` in the configuration)."""
+
     minimum: int = option(2, "The fewest replicas the autoscaler may keep.", ge=1)
 
 

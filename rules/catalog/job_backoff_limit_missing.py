@@ -83,6 +83,8 @@ from mllint.rules.workload import Scope, Subject
 
 @dataclass(frozen=True)
 class Options(RuleOptions):
+    """The rule's options (its table under `rules` in the configuration)."""
+
     default: int = option(3, "The backoffLimit the fix sets.", ge=0)
 
 

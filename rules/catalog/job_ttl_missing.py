@@ -67,6 +67,8 @@ from mllint.rules.workload import Scope
 
 @dataclass(frozen=True)
 class Options(RuleOptions):
+    """The rule's options (its table under `rules` in the configuration)."""
+
     default: int = option(86400, "The ttlSecondsAfterFinished the fix sets.", ge=0)
 
 

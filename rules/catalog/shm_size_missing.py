@@ -100,6 +100,8 @@ _SHM_SERVERS = frozenset({"vLLM", "SGLang"})
 
 @dataclass(frozen=True)
 class Options(RuleOptions):
+    """The rule's options (its table under `rules` in the configuration)."""
+
     size: str = option("8Gi", "The sizeLimit of the /dev/shm volume the fix adds.")
 
     def __post_init__(self) -> None:

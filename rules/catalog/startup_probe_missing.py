@@ -86,6 +86,8 @@ PERIOD_SECONDS = 10
 
 @dataclass(frozen=True)
 class Options(RuleOptions):
+    """The rule's options (its table under `rules` in the configuration)."""
+
     model_load_seconds: int = option(
         600, "The longest a model server may take to start and load its model.", gt=0
     )
