@@ -22,6 +22,12 @@ path, at most two per pod path (a Seldon predictor's component specs); a kind wi
 is left out of a policy, with the reason. The pods of each kind are found by a variable of their
 own, so only the object's kind is evaluated and each expression stays small.
 
+Rules that judge pods by their purpose read `traits.derive` in CEL (`pods(..., purposes=True)`):
+the same tables (model servers, service and tool images, trivial programs, ML words and
+commands), the look-around patterns rewritten for RE2 by `re2.translate`, and the facts that scan
+a container's whole command text each in a variable of its own, so that no variable comes near
+the API server's per-expression cost limit.
+
 Not every rule is expressible: see `NOT_EXPORTED` for the rules this module leaves out and why.
 """
 
@@ -34,7 +40,9 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from mllint.rules import pointer as jp
+from mllint.rules import re2, traits
 from mllint.rules.engine import IGNORE_ALL, IGNORE_PREFIX
+from mllint.rules.model import Role
 from mllint.rules.traits import (
     _PLACEHOLDER,
     _SERVERS_FOREVER,
@@ -44,6 +52,7 @@ from mllint.rules.traits import (
     SLEEP_COMMANDS,
     Pattern,
 )
+from mllint.rules.workload import BATCH_RESTART
 
 if TYPE_CHECKING:
     from mllint.rules.engine import ActiveRule, Engine
@@ -81,6 +90,9 @@ class Translation:
     """(group, kind) the patch covers; None: the same as `kinds`."""
     left_out: tuple[str, ...] = ()
     """Kinds the rule judges that the translation does not cover, each with the reason."""
+    undecided: str | None = None
+    """The pods the policy leaves alone (admits without judging) because it cannot decide
+    them as the engine does; None when it decides every pod."""
 
 
 def literal(value: Any) -> str:
@@ -236,6 +248,7 @@ def pods(
     *,
     suppression: list[str] | None,
     accelerators: bool = False,
+    purposes: bool = False,
     extra: Extra | None = None,
     kind_extra: KindExtra | None = None,
     metadata: bool = False,
@@ -266,11 +279,12 @@ def pods(
     for kind in kinds:
         made = [
             _template(
+                kind,
                 t,
                 names,
                 suppression,
                 _with_kind(extra, kind_extra, kind) if kind_extra else extra,
-                metadata,
+                metadata=metadata,
             )
             for t in kind.templates
         ]
@@ -279,6 +293,16 @@ def pods(
         test = f"object.kind == {literal(kind.kind)} && {_group_test(kind.group)}"
         parts.append(f"{test} ? variables.{name}")
     chosen = "(" + " : ".join([*parts, "[]"]) + ")"
+    if purposes:
+        stages = _trait_stages("pods_found", names)
+        last = f"variables.{stages[-1][0]}"
+        return (
+            *variables,
+            ("pods_found", chosen),
+            *stages,
+            ("pods_facts", _with_facts(last, names)),
+            ("pods", _with_traits("variables.pods_facts", names)),
+        )
     if accelerators:
         chosen = _with_accelerators(chosen, names, metadata)
     return (*variables, ("pods", chosen))
@@ -315,6 +339,140 @@ def _with_accelerators(groups: str, names: Names, metadata: bool = False) -> str
     return f"{groups}.map({g}, {g}.map({p}, {{{entries}}}))"
 
 
+def _helper(facts: str) -> str:
+    """A CEL bool: `traits.is_helper` of the container with these facts."""
+    return (
+        f"({facts}.trivial || {facts}.service || {facts}.load || "
+        f"(({facts}.service || {facts}.tool) && !{facts}.mlcmd))"
+    )
+
+
+def _uncertain(facts: str) -> str:
+    """A CEL bool: whether `traits.is_helper` of the container with these facts is unknown (its
+    command's reading is not the engine's, and a trivial program may be what it runs)."""
+    sure = (
+        f"({facts}.service || {facts}.load || "
+        f"(({facts}.service || {facts}.tool) && !{facts}.mlcmd))"
+    )
+    return f"({facts}.unread && !{sure})"
+
+
+def _with_facts(groups: str, names: Names) -> str:
+    """The pods of `groups` with each container's `facts` (`_container_traits`)."""
+    g, p, e = names("g"), names("p"), names("e")
+    pod = {k: f"{p}.{k}" for k in _POD_FIELDS}
+    pod["containers"] = f"{p}.containers.map({e}, {_container_traits(e, names)})"
+    made = ", ".join(f"{literal(k)}: {v}" for k, v in pod.items())
+    return f"{groups}.map({g}, {g}.map({p}, {{{made}}}))"
+
+
+def _mpi_purpose(groups: str, names: Names) -> str:
+    """A CEL string: `traits._mpi_purpose` of the object's batch pods, `not-ml`, `none` (None)
+    or `?` (undecided: what its launcher's `mpirun` starts decides, which is not read)."""
+    g, p, e = names("g"), names("p"), names("e")
+    f = f"{e}.facts"
+
+    def launchers(test: str, how: str = "exists") -> str:
+        inner = "exists" if how == "exists" else "all"
+        if how == "exists":
+            each = f"{p}.launcher && {p}.containers.exists({e}, !{e}.init && {test})"
+        else:
+            each = f"!{p}.launcher || {p}.containers.all({e}, {e}.init || {test})"
+        return f"{groups}.{inner}({g}, {g}.{inner}({p}, {each}))"
+
+    evidence = f"(size({f}.asked) > 0 || {f}.claims || {f}.gpu || {f}.mlimage)"
+    used = f"{p}.containers.exists({e}, !{e}.init && {evidence})"
+    anyone = f"{groups}.exists({g}, {g}.exists({p}, {used}))"
+    return (
+        f"(!{launchers('true')} ? 'none' : "
+        f"{launchers(f'!{_uncertain(f)} && {_helper(f)}', 'all')} ? 'not-ml' : "
+        f"{launchers(f'{_uncertain(f)} || {_helper(f)}', 'all')} ? '?' : "
+        f"{launchers(f'!{f}.mpi')} || {anyone} ? 'none' : '?')"
+    )
+
+
+def _with_traits(groups: str, names: Names) -> str:
+    """The pods of `groups` (`_with_facts`) with their traits (`traits.derive`): `purpose`,
+    `uses` and `device` (as `_with_accelerators`), each container's `facts` and `serving`, and
+    `undecided`: whether the purpose is not known, for a command not read as the engine reads
+    it (`_reading`); rules leave such pods alone."""
+    g, p, e, cs, u, d, r, x = (names(n) for n in ("g", "p", "e", "cs", "u", "d", "r", "x"))
+    m, s = names("m"), names("s")
+    facts = f"{e}.facts"
+    main = f"{cs}.filter({e}, !{e}.init)"
+    spec = f"{p}.spec"
+    claims = member(spec, "resourceClaims")
+    named = f"(type({x}) == map && {has(x, 'name')} && {_truthy(member(x, 'name'))})"
+    declared = (
+        f"({has(spec, 'resourceClaims')} && type({claims}) == list && "
+        f"{claims}.exists({x}, {named}))"
+    )
+    any_claims = f"({declared} || {cs}.exists({e}, {facts}.claims))"
+    uses = f"({main}.exists({e}, size({facts}.asked) > 0) || {any_claims})"
+    wants = f"({uses} || {main}.exists({e}, {facts}.gpu))"
+    helper = _helper(facts)
+    helpers = f"(size({main}) > 0 && {main}.all({e}, {helper}))"
+    does_ml = f"({facts}.server || {facts}.mlimage || {facts}.mlcmd)"
+    candidates = f"{main}.filter({e}, !{facts}.front)"
+    evidence = f"({wants} || {main}.exists({e}, {does_ml}))"
+    # A training operator's kind says its pods run to completion, not that they run ML
+    # (`traits._purpose`): helpers only, or an MPI job whose launcher starts no ML, are not.
+    purpose = (
+        f"({p}.decided == 'batch' ? ({helpers} || {m} == 'not-ml' ? 'not-ml' : 'batch') : "
+        f"{p}.decided != '' ? {p}.decided : "
+        f"{helpers} ? 'not-ml' : "
+        f"{p}.role == 'batch' ? ({evidence} ? 'batch' : 'not-ml') : "
+        f"size({main}) > 0 && {main}.all({e}, {facts}.front) ? ({wants} ? 'ml' : 'not-ml') : "
+        f"{candidates}.exists({e}, {facts}.server) ? 'model-server' : "
+        f"{p}.role == 'daemon' ? 'not-ml' : "
+        f"{wants} && {candidates}.exists({e}, {facts}.port) ? 'model-server' : "
+        f"{candidates}.exists({e}, {facts}.mlimage && {facts}.servingimage) ? 'model-server' : "
+        f"{candidates}.exists({e}, {facts}.ports && {facts}.mlimage && !{facts}.ui) ? "
+        f"'model-server' : {evidence} ? 'ml' : 'not-ml')"
+    )
+    for name, value in (("batch", "BATCH"), ("not-ml", "NOT_ML"), ("ml", "ML")):
+        if traits.Purpose[value].value != name:
+            raise NotExpressible("traits' purposes were renamed")
+    # `traits._serving`: the main containers that serve the model.
+    o = names("o")
+
+    def first(c: str) -> str:
+        return (
+            f"({c}.facts.server || size({c}.facts.asked) > 0 || {c}.facts.claims || {c}.facts.gpu)"
+        )
+
+    def second(c: str) -> str:
+        return f"({c}.facts.port && !{_helper(f'{c}.facts')})"
+
+    others = f"{cs}.filter({o}, !{o}.init)"
+    serving = (
+        f"(!{e}.init && ({others}.exists({o}, {first(o)}) ? {first(e)} : "
+        f"{others}.exists({o}, {second(o)}) ? {second(e)} : size({others}) == 1))"
+    )
+    devices = literal(device_patterns())
+    asking = f"{main}.exists({e}, {facts}.asked.exists({r}, {r}.matches({devices}[{d}])))"
+    device_list = (
+        f"({devices}.filter({d}, {asking}).map({d}, {d}) + ({any_claims} ? ['', ''] : []))"
+    )
+    fields = {k: f"{p}.{k}" for k in _POD_FIELDS}
+    fields["containers"] = (
+        f"{cs}.map({e}, {{'name': {e}.name, 'spec': {e}.spec, 'init': {e}.init, "
+        f"'facts': {facts}, 'serving': {serving}}})"
+    )
+    fields["uses"] = uses
+    fields["device"] = device_list
+    fields["purpose"] = u
+    fields["undecided"] = (
+        f"({main}.exists({e}, {_uncertain(facts)}) || "
+        f"({p}.decided == 'batch' && !{helpers} && {m} == '?'))"
+    )
+    entries = ", ".join(f"{literal(k)}: {v}" for k, v in fields.items())
+    pod = f"[{purpose}].map({u}, {{{entries}}})[0]"
+    enriched = f"[{p}.containers].map({cs}, {pod})[0]"
+    every = f"{s}.map({g}, {g}.map({p}, {enriched}))"
+    return f"[{groups}].map({s}, [{_mpi_purpose(s, names)}].map({m}, {every})[0])[0]"
+
+
 Extra = Callable[["PodTemplate", Names], dict[str, str]]
 """Rule-specific fields of the pods of a template: name -> CEL expression (over `object`)."""
 KindExtra = Callable[["WorkloadKind", "PodTemplate", Names], dict[str, str]]
@@ -330,13 +488,19 @@ def _group_test(group: str) -> str:
 
 
 def _template(
+    kind: WorkloadKind,
     template: PodTemplate,
     names: Names,
     suppression: list[str] | None,
     extra: Extra | None,
+    *,
     metadata: bool = False,
 ) -> str:
-    node = names("t")
+    tokens = jp.split(template.path)
+    launcher = _launcher_at(template, tokens)
+    # A template whose wildcard picks a Kubeflow replica keeps the key with each item (`q`).
+    q = names("q")
+    node = names("t") if isinstance(launcher, bool) else f"{q}.t"
     spec = node if template.inline else member(node, "spec")
     kept = [is_map(node)]
     if template.when:
@@ -355,7 +519,12 @@ def _template(
         )
         specs = f"{values(spec, pattern, names)}.filter({c}, {is_map(c)})"
         init = "true" if index < len(template.init_containers) else "false"
-        found.append(f"{specs}.map({c}, {{'name': {shown}, 'spec': {c}, 'init': {init}}})")
+        raw = literal(last) if last != jp.WILDCARD else literal("")
+        # Only a string name can hold a word (`traits._fronts`): others have none of theirs.
+        label = f"({has(c, 'name')} ? (type({name}) == string ? {name} : '') : {raw})"
+        found.append(
+            f"{specs}.map({c}, {{'name': {shown}, 'spec': {c}, 'init': {init}, 'label': {label}}})"
+        )
     fields = {"containers": "(" + (" + ".join(found) or "[]") + ")", "spec": spec}
     silenced = "false"
     if suppression is not None and not template.inline and template.path:
@@ -373,12 +542,19 @@ def _template(
         meta = "object.metadata" if template.inline else member(node, "metadata")
         owner = "object" if template.inline else node
         fields["metadata"] = f"({has(owner, 'metadata')} && {is_map(meta)} ? {meta} : {{}})"
+    fields["decided"] = literal(template.purpose.value if template.purpose else "")
+    fields["role"] = _role(kind, template, spec, "true" if template.inline else has(node, "spec"))
+    fields["partial"] = literal(template.partial)
+    fields["provided"] = literal(sorted({*template.provides, *template.injects}))
     added = extra(template, names) if extra is not None else {}
     fields["extra"] = "{" + ", ".join(f"{literal(k)}: {v}" for k, v in added.items()) + "}"
+    fields["launcher"] = literal(launcher) if isinstance(launcher, bool) else f"{q}.l"
     entries = ", ".join(f"{literal(k)}: {v}" for k, v in fields.items())
     pod = f"{{{entries}}}"
-    tokens = jp.split(template.path)
-    if tokens.count(jp.WILDCARD) == 2:
+    if not isinstance(launcher, bool):
+        made = f"{_replicas(tokens, q, names)}.filter({q}, {' && '.join(kept)})"
+        result = f"[{made}.map({q}, {pod})]"
+    elif tokens.count(jp.WILDCARD) == 2:
         # A group per item of the first wildcard (a Seldon predictor's component specs).
         second = tokens.index(jp.WILDCARD, tokens.index(jp.WILDCARD) + 1)
         outer, inner = names("g"), "/" + "/".join(jp.escape(t) for t in tokens[second:])
@@ -392,6 +568,67 @@ def _template(
         skip = " || ".join(equals("object", at, value) for at, value in template.unless)
         result = f"(({skip}) ? [] : {result})"
     return result
+
+
+_LAUNCHER = next(k for k, m in traits._REPLICA_MEMBERS.items() if m is traits.Member.LAUNCHER)
+
+
+def _launcher_at(template: PodTemplate, tokens: list[str]) -> bool | int:
+    """Whether the pods of a template are an MPI job's launcher (`traits._member`): a bool when
+    the path decides it, or the index of the wildcard whose key decides it (the replica of a
+    `...ReplicaSpecs` map: `Launcher` in any case)."""
+    if template.member is not None:
+        return template.member is traits.Member.LAUNCHER
+    for index, token in enumerate(tokens[:-1]):
+        after = tokens[index + 1]
+        if token == jp.WILDCARD:
+            if any(t.endswith("ReplicaSpecs") for t in tokens[index:]):
+                raise NotExpressible(f"a wildcard before the replica in {template.path!r}")
+            continue
+        if token in ("replicatedJobs", "tasks"):
+            return False
+        if token.endswith("ReplicaSpecs"):
+            if after != jp.WILDCARD:
+                return after.lower() == _LAUNCHER
+            if tokens.count(jp.WILDCARD) != 1:
+                raise NotExpressible(f"more than one wildcard in {template.path!r}")
+            return index + 1
+    return False
+
+
+def _replicas(tokens: list[str], q: str, names: Names) -> str:
+    """A CEL list: the values a template path with one wildcard, the replica of a
+    `...ReplicaSpecs` map, reaches, each as `{"t": value, "l": launcher}` (`l`: the key,
+    lower-cased, is `launcher`; a list's items are never one)."""
+    star = tokens.index(jp.WILDCARD)
+    head, rest = tokens[:star], tokens[star + 1 :]
+    parent = _path("object", head)
+    k = names("k")
+    items = (
+        f"(type({parent}) == list ? {parent}.map({k}, {{'t': {k}, 'l': false}}) : "
+        f"type({parent}) == map ? {parent}.map({k}, {{'t': {parent}[{k}], "
+        f"'l': {k}.lowerAscii() == {literal(_LAUNCHER)}}}) : [])"
+    )
+    if rest:
+        items = (
+            f"{items}.filter({q}, {_path_exists(f'{q}.t', rest)})"
+            f".map({q}, {{'t': {_path(f'{q}.t', rest)}, 'l': {q}.l}})"
+        )
+    return f"({_path_exists('object', head)} ? {items} : [])"
+
+
+def _role(kind: WorkloadKind, template: PodTemplate, spec: str, present: str) -> str:
+    """A CEL string: the pod's role (`Subject._pod_role`: a bare Pod that runs to completion
+    is a batch run)."""
+    if template.role is not None:
+        return literal(template.role.value)
+    if kind.kind != "Pod":
+        return literal(kind.role.value)
+    restart, batch = member(spec, "restartPolicy"), literal(list(BATCH_RESTART))
+    return (
+        f"({present} && {has(spec, 'restartPolicy')} && {restart} in {batch} ? "
+        f"{literal(Role.BATCH.value)} : {literal(kind.role.value)})"
+    )
 
 
 def device(pod: str) -> str:
@@ -484,6 +721,18 @@ def _truthy(value: str) -> str:
     )
 
 
+def _container_claims(c: str, names: Names) -> str:
+    """A CEL bool: the container uses a DRA claim (`traits.claims_of` is not empty)."""
+    x = names("x")
+    resources = member(c, "resources")
+    used = member(resources, "claims")
+    named = f"(type({x}) == map && {has(x, 'name')} && {_truthy(member(x, 'name'))})"
+    return (
+        f"({has(c, 'resources')} && {has(resources, 'claims')} && type({used}) == list && "
+        f"{used}.exists({x}, {named}))"
+    )
+
+
 def _claims(spec: str, containers: str, names: Names) -> str:
     """A CEL bool: the pod uses a DRA claim (`traits._pod_claims` is not empty)."""
     x, c = names("x"), names("c")
@@ -573,6 +822,349 @@ def set_value(pointer: str, value: Any) -> str:
         )
 
     return build("object", 0)
+
+
+# The purpose model (`traits.derive`) in CEL, from traits' own tables: its patterns rewritten
+# for RE2 (`re2.translate`), its word sets as alternations.
+
+
+def pattern(compiled: re.Pattern[str]) -> str:
+    """An engine pattern as RE2 (`re2.translate`); NotExpressible when it cannot be."""
+    try:
+        found = re2.translate(compiled.pattern)
+    except re2.Unsupported as exc:
+        raise NotExpressible(f"a pattern of rules/traits.py: {exc}") from exc
+    return found if found is not None else _NEVER
+
+
+_NEVER = r"[^\x00-\x{10FFFF}]"
+"""Matches nothing (for a table whose every entry is `(?!)`)."""
+
+
+def any_of(patterns: Iterable[re.Pattern[str]]) -> str:
+    """One RE2 pattern matching where any of the engine patterns does."""
+    found = [p for p in (pattern(c) for c in patterns) if p != _NEVER]
+    return "|".join(f"(?:{p})" for p in found) if found else _NEVER
+
+
+def words(table: Iterable[str]) -> str:
+    """Matches a string holding one of the words as a whole `[a-z0-9]+` run (`traits._words`)."""
+    return "(?:^|[^a-z0-9])(?:" + "|".join(sorted(map(re.escape, table))) + ")(?:$|[^a-z0-9])"
+
+
+def python_str(value: str) -> str:
+    """A CEL string: a scalar JSON value as Python's `str()` writes it (empty for a list or a
+    map, which Kubernetes never takes where this reads)."""
+    whole = f"({value} == double(int({value})) ? string(int({value})) + '.0' : string({value}))"
+    return (
+        f"(type({value}) == string ? {value} : type({value}) == null_type ? 'None' : "
+        f"type({value}) == bool ? ({value} ? 'True' : 'False') : "
+        f"type({value}) == int || type({value}) == uint ? string({value}) : "
+        f"type({value}) == double ? ({value} > -1e15 && {value} < 1e15 ? {whole} : "
+        f"string({value})) : '')"
+    )
+
+
+def _joined(spec: str, key: str, names: Names) -> str:
+    """A CEL string: `traits._joined(spec.get(key))`."""
+    x, value = names("x"), member(spec, key)
+    return (
+        f"({has(spec, key)} ? (type({value}) == list ? "
+        f"{value}.map({x}, {python_str(x)}).join(' ') : {python_str(value)}) : '')"
+    )
+
+
+def _env(spec: str, names: Names) -> str:
+    """A CEL string: `traits._env(spec)`."""
+    x, env = names("x"), member(spec, "env")
+    part = {k: f"({has(x, k)} ? {python_str(member(x, k))} : '')" for k in ("name", "value")}
+    return (
+        f"({has(spec, 'env')} && type({env}) == list ? {env}.filter({x}, {is_map(x)})"
+        f".map({x}, {part['name']} + ' ' + {part['value']}).join(' ') : '')"
+    )
+
+
+def _image_name(spec: str, names: Names) -> str:
+    """A CEL string: `traits._image_name(spec.get("image"))` (stripped, no digest, lower-case,
+    no tag)."""
+    i, n, image = names("i"), names("n"), member(spec, "image")
+    at = f"{i}.indexOf('@')"
+    colon, slash = f"{n}.lastIndexOf(':')", f"{n}.lastIndexOf('/')"
+    return (
+        f"({has(spec, 'image')} && type({image}) == string ? [{image}.trim()]"
+        f".map({i}, ({at} >= 0 ? {i}.substring(0, {at}) : {i}).lowerAscii())"
+        f".map({n}, {colon} > {slash} ? {n}.substring(0, {colon}) : {n})[0] : '')"
+    )
+
+
+def _word_class(chars: str, negate: bool = False) -> str:
+    return re2.char_class(chars, negate)
+
+
+def _any_nocase(words: Iterable[str]) -> str:
+    """Matches any of the lower-case ASCII words in any letter case (RE2's `(?i)`: besides
+    ASCII it folds the Kelvin sign into `k`, as Python's `str.lower()` does, and the long s,
+    U+017F, into `s`, which Python does not: `plain` commands have none)."""
+    return "(?i:" + "|".join(re2.escape(w) for w in sorted(words)) + ")"
+
+
+_DIGITS = r"\p{Nd}"
+"""RE2's class of what Python's `\\d` matches in a string (Unicode decimal digits)."""
+
+
+def _reading() -> dict[str, str]:
+    """RE2 patterns reading a command as `traits._programs` does, for the commands whose
+    reading a regular expression gets exactly (no `unclean` and no `launcher`):
+
+    - `unclean`: a statement (split at `;&|` and line ends outside quotes) whose shell words,
+      assignments and redirections and then its program word hold a quote, a backslash, a
+      space other than space, tab and CR, or a long s (see `_any_nocase`); without one, the
+      words up to each program are those `shlex` splits at those spaces, as does the engine's
+      fallback for an unbalanced quote, and the rest of the statement may hold anything,
+      quotes hiding separators;
+    - `launcher`: a word naming a launcher (`mpirun`, `ssh`, `torchrun`, a Python launcher
+      module) anywhere, whose options the engine skips to the program they start (read on the
+      command without quotes and backslashes, like `maybe` and `mpi`);
+    - `trivial` / `none`: every statement's program (after the shell words, assignments and
+      redirections that lead it; a loop head makes it run none) only waits, prints or probes /
+      no statement runs a program;
+    - `maybe`: on the command without quotes and backslashes, some word whose base name is a
+      trivial program; without one the command is not trivial whatever its reading;
+    - `mpi`: likewise, some word naming an MPI launcher (`traits.launched`).
+    Raises NotExpressible when traits' reading changed shape."""
+    checks = (
+        traits._statements("a;b&c|d\ne 'f;g'") == ["a", "b", "c", "d", "e 'f;g'"],
+        traits._ASSIGNMENT.pattern == r"^[A-Za-z_][A-Za-z0-9_]*=",
+        traits._REDIRECT.pattern == r"^\d*[<>]",
+        not traits._TRIVIAL & {w.lower() for w in traits._SHELLS},
+        not traits._TRIVIAL & {w.rsplit("/", 1)[-1].lower() for w in traits._SHELLS},
+        not traits._TRIVIAL & (traits._LOOP_HEADS | traits._MPI | {"ssh", "torchrun"}),
+        all(re.fullmatch(r"[a-z_][a-z0-9_.-]*", w) for w in traits._TRIVIAL),
+    )
+    if not all(checks):
+        raise NotExpressible("traits' reading of commands changed shape")
+    separators = ";&|\n"
+    blanks = " \t\r"
+    quoting = "'\"\\"
+    # Read only without other spaces (`str.split` splits at them where `shlex` does not) or a
+    # long s: these are `odd` anywhere in a command.
+    odd = "".join(set(re2.WHITESPACE) - set(blanks + "\n")) + "\u017f"
+    ws, sep = re2.char_class(blanks), re2.char_class(separators)
+    word = re2.char_class(blanks + separators + quoting, negate=True)
+    end = f"(?:{ws}|{sep}|$)"
+    # The rest of a statement, where quotes hide separators (`traits._statements`: no escapes
+    # but a backslash-newline, which joins lines).
+    tail = "(?:\\\\\n|[^;&|\\n'\"]|'[^']*(?:'|$)|\"[^\"]*(?:\"|$))*"
+    rest = f"(?:{sep}|$|{ws}{tail})"
+    shells = "|".join(re2.escape(w) for w in sorted(traits._SHELLS, key=lambda w: (-len(w), w)))
+    assignment = f"[A-Za-z_][A-Za-z0-9_]*={word}*"
+    redirect = f"{_DIGITS}*[<>]{word}*"
+    skip = f"(?:{shells}|{assignment}|{redirect}){end}"
+    loop = f"(?:{word}*/)?{_any_nocase(traits._LOOP_HEADS)}{rest}"
+
+    def but(chars: str, extra: str) -> str:
+        return re2.char_class(blanks + separators + quoting + chars, negate=True)[:-1] + extra + "]"
+
+    # The path before a program's base name, on a word that is no assignment or redirection.
+    other = but("<>/", f"A-Za-z_{_DIGITS}")
+    ident_end = but("=/", "A-Za-z0-9_")
+    digit_end = but("<>/", _DIGITS)
+    path = (
+        f"(?:/|[A-Za-z_][A-Za-z0-9_]*(?:/|{ident_end}{word}*/)|"
+        f"{_DIGITS}+(?:/|{digit_end}{word}*/)|{other}{word}*/)(?:{word}*/)?"
+    )
+    program = f"(?:{path})?{_any_nocase(traits._TRIVIAL)}{rest}"
+    # Around a word's base name, on a command without quotes: wider than the engine's word
+    # boundaries (any space, a separator, a slash), so these find at least what it finds.
+    before, after = "(?:^|[^A-Za-z0-9_])", "(?:$|[^A-Za-z0-9_./-])"
+    python = "|".join(re2.escape(m) for m in sorted(traits._PYTHON_LAUNCHERS))
+    launchers = _any_nocase(traits._MPI | {"ssh", "torchrun"})
+    # A statement to its separator (any one led by a clean word: the words that lead the
+    # others are not read).
+    statement = f"(?:{ws}*(?:{word}+(?:{ws}{tail})?)?{sep})"
+    return {
+        "odd": re2.char_class(odd),
+        "unclean": f"^{statement}*(?:{ws}|{skip})*{word}*{re2.char_class(quoting)}",
+        "launcher": f"{before}{launchers}{after}|{python}",
+        "mpi": f"{before}{_any_nocase(traits._MPI)}{after}",
+        "trivial": f"^(?:{ws}|{sep}|{skip}|{loop}|{program})*$",
+        "none": f"^(?:{ws}|{sep}|{skip}|{loop})*$",
+        "maybe": f"{before}{_any_nocase(traits._TRIVIAL)}{after}",
+    }
+
+
+def _unquoted(text: str) -> str:
+    """A CEL string: `text` without quotes and backslashes."""
+    return f"{text}.replace(\"'\", '').replace('\"', '').replace('\\\\', '')"
+
+
+def _means_gpu(r: str) -> str:
+    """A CEL bool: `traits.means_gpu(r)`."""
+    lowered = f"{r}.lowerAscii()"
+    accelerator = literal(accelerator_pattern())
+    gpu = literal(device_patterns()["GPU"])
+    gpu_word = traits._GPU_WORD.pattern
+    if not (gpu_word.startswith("^") and gpu_word.endswith("$")):
+        raise NotExpressible("traits' GPU word pattern changed shape")
+    part = literal("(?:^|/)" + gpu_word[1:])
+    return (
+        f"({lowered}.matches({gpu}) || "
+        f"(!{lowered}.matches({accelerator}) && {lowered}.matches({part})))"
+    )
+
+
+def _asks_gpu(c: str, names: Names) -> str:
+    """A CEL bool: `traits._asks_gpu(c)` (a resource key of requests or limits means a GPU)."""
+    resources = member(c, "resources")
+    r = names("r")
+    found = []
+    for section in ("requests", "limits"):
+        amounts = member(resources, section)
+        found.append(
+            f"({has(c, 'resources')} && {has(resources, section)} && {is_map(amounts)} && "
+            f"{amounts}.exists({r}, {_means_gpu(r)}))"
+        )
+    return "(" + " || ".join(found) + ")"
+
+
+def _declares_port(c: str, names: Names) -> str:
+    """A CEL bool: `traits.declares_port(c)`."""
+    x, ports = names("x"), member(c, "ports")
+    probes = [
+        f"({has(c, probe)} && {is_map(member(c, probe))} && "
+        + "("
+        + " || ".join(
+            f"({has(member(c, probe), h)} && {is_map(member(member(c, probe), h))})"
+            for h in ("httpGet", "tcpSocket", "grpc")
+        )
+        + "))"
+        for probe in traits._PROBES
+    ]
+    declared = f"({has(c, 'ports')} && type({ports}) == list && {ports}.exists({x}, {is_map(x)}))"
+    return "(" + " || ".join([declared, *probes]) + ")"
+
+
+_STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("pods_server", ("server",)),
+    ("pods_ml", ("mlcmd",)),
+    ("pods_launch", ("launch",)),
+    ("pods_read", ("read",)),
+    ("pods_every", ("every",)),
+    ("pods_trivial", ("trivial",)),
+    ("pods_unread", ("unread", "mpi")),
+)
+"""The costly facts of containers (patterns over their whole command text), each computed in a
+variable of its own: the API server limits the cost of each variable (`PerCallLimit`), and
+`matches()` costs the length of the text times the pattern's (docs/policies.md)."""
+
+
+def _trait_stages(found: str, names: Names) -> list[tuple[str, str]]:
+    """Variables that add the containers' text (`t`) and then, stage by stage, their costly
+    facts (`f`) to the pods `found` (the name of the variable holding them)."""
+    reading = {k: literal(v) for k, v in _reading().items()}
+    servers = traits.MODEL_SERVERS
+    server_command = any_of(s.command for s in servers if s.command is not None)
+    server_image = any_of(s.image for s in servers)
+
+    def facts(e: str) -> dict[str, str]:
+        t, bare = f"{e}.t", _unquoted(f"{e}.t.cmd")
+        read = f"{e}.f.read"
+        return {
+            "server": (
+                f"({t}.cmd.matches({literal(server_command)}) || "
+                f"(!{t}.cmd.matches({literal(pattern(traits._RAY_MEMBER))}) && "
+                f"{t}.image != '' && {t}.image.matches({literal(server_image)})))"
+            ),
+            "mlcmd": f"({t}.cmd + ' ' + {t}.env).matches({literal(pattern(traits._ML_COMMAND))})",
+            # A command the patterns read as the engine does (`_reading`); another is read
+            # only for whether it may run a trivial program (`unread`: undecided) and an MPI
+            # launcher. (`&&` stops early: the API server charges only the calls made.)
+            "launch": f"{bare}.matches({reading['launcher']})",
+            "read": (
+                f"(!{e}.f.launch && !{t}.cmd.matches({reading['odd']}) && "
+                f"!{t}.cmd.matches({reading['unclean']}))"
+            ),
+            "every": f"({read} && {t}.cmd.matches({reading['trivial']}))",
+            "trivial": f"({e}.f.every && !{t}.cmd.matches({reading['none']}))",
+            "unread": f"(!{read} && {bare}.matches({reading['maybe']}))",
+            "mpi": f"({e}.f.launch && {bare}.matches({reading['mpi']}))",
+        }
+
+    def restage(source: str, fields: Callable[[str], dict[str, str]]) -> str:
+        g, p, e = names("g"), names("p"), names("e")
+        entries = ", ".join(f"{literal(k)}: {v}" for k, v in fields(e).items())
+        pod = {k: f"{p}.{k}" for k in _POD_FIELDS}
+        pod["containers"] = f"{p}.containers.map({e}, {{{entries}}})"
+        made = ", ".join(f"{literal(k)}: {v}" for k, v in pod.items())
+        return f"{source}.map({g}, {g}.map({p}, {{{made}}}))"
+
+    def text(e: str) -> dict[str, str]:
+        spec = f"{e}.spec"
+        basics = {
+            "image": _image_name(spec, names),
+            "raw": f"({has(spec, 'image')} && type({spec}.image) == string ? {spec}.image : '')",
+            "cmd": f"{_joined(spec, 'command', names)} + ' ' + {_joined(spec, 'args', names)}",
+            "env": _env(spec, names),
+            "label": f"{e}.label.lowerAscii()",
+        }
+        made = ", ".join(f"{literal(k)}: {v}" for k, v in basics.items())
+        return {"name": f"{e}.name", "spec": spec, "init": f"{e}.init", "t": f"{{{made}}}"}
+
+    stages = [("pods_text", restage(f"variables.{found}", text))]
+    done: list[str] = []
+    for name, added in _STAGES:
+
+        def more(
+            e: str, added: tuple[str, ...] = added, kept: tuple[str, ...] = tuple(done)
+        ) -> dict[str, str]:
+            fields = {k: f"{e}.{k}" for k in ("name", "spec", "init", "t")}
+            new = {k: v for k, v in facts(e).items() if k in added}
+            old = {k: f"{e}.f.{k}" for k in kept}
+            fields["f"] = (
+                "{" + ", ".join(f"{literal(k)}: {v}" for k, v in {**old, **new}.items()) + "}"
+            )
+            return fields
+
+        stages.append((name, restage(f"variables.{stages[-1][0]}", more)))
+        done += added
+    if set(done) != set(facts("e")):
+        raise NotExpressible("a costly fact is computed in no stage")
+    return stages
+
+
+_POD_FIELDS = ("spec", "suppressed", "extra", "role", "partial", "provided", "decided", "launcher")
+
+
+def _container_traits(e: str, names: Names) -> str:
+    """A CEL map: the staged container entry `e` (`_trait_stages`) with every fact the purpose
+    model reads of it."""
+    spec = f"{e}.spec"
+    f = f"{e}.t"
+    service = image_name_pattern(traits._SERVICE_IMAGES)
+    tool = image_name_pattern(traits._TOOL_IMAGES)
+    last = f"{f}.image.substring({f}.image.lastIndexOf('/') + 1)"
+    ports = member(spec, "ports")
+    facts = {
+        **{k: f"{e}.f.{k}" for _, added in _STAGES for k in added},
+        "service": f"({f}.image != '' && {f}.raw.matches({literal(service)}))",
+        "tool": f"({f}.image != '' && {f}.raw.matches({literal(tool)}))",
+        "load": f"{f}.cmd.matches({literal(pattern(traits._LOAD_TEST))})",
+        "mlimage": f"{last}.matches({literal(words(traits._ML_WORDS))})",
+        "servingimage": f"{last}.matches({literal(words(traits._SERVING_WORDS))})",
+        "ui": f"{last}.matches({literal(words(traits._UI_WORDS))})",
+        "front": (
+            f"({last}.matches({literal(words(traits._FRONT_WORDS))}) || "
+            f"{f}.label.matches({literal(words(traits._FRONT_WORDS))}) || "
+            f"{f}.cmd.matches({literal(pattern(traits._NOTEBOOK))}))"
+        ),
+        "port": _declares_port(spec, names),
+        "ports": f"({has(spec, 'ports')} && type({ports}) == list && size({ports}) > 0)",
+        "asked": _asked(spec, names),
+        "claims": _container_claims(spec, names),
+        "gpu": _asks_gpu(spec, names),
+    }
+    entries = ", ".join(f"{literal(k)}: {v}" for k, v in facts.items())
+    return f"{{'name': {e}.name, 'spec': {spec}, 'init': {e}.init, 'facts': {{{entries}}}}}"
 
 
 # The translations, one per rule code.
@@ -1010,6 +1602,163 @@ def image_name_pattern(pattern: Pattern | re.Pattern[str]) -> str:
     return rf"(?i)^(?:\s*|[^@]*/)(?:{words})(?:\s*$|[:@/])"
 
 
+def _by_purpose(
+    engine: Engine, active: ActiveRule, per_pod: Callable[[str, Names], str]
+) -> Translation:
+    """A rule judging the pods of the purposes and roles it names (`Subject.scope`):
+    `per_pod(p, names)` gives the CEL string of its findings for the pod `p`."""
+    rule = active.rule
+    names = Names()
+    g, p = names("g"), names("p")
+    # A pod whose purpose the policy cannot decide as the engine does is left alone.
+    tests = [f"!{p}.suppressed", f"!{p}.undecided"]
+    if not rule.fragments:
+        tests.append(f"!{p}.partial")
+    if rule.roles:
+        tests.append(f"{p}.role in {literal(sorted(r.value for r in rule.roles))}")
+    if active.purposes:
+        tests.append(f"{p}.purpose in {literal(sorted(x.value for x in active.purposes))}")
+    judged = " && ".join(tests)
+    per_group = lines(f"{g}.map({p}, {judged} ? {per_pod(p, names)} : '')")
+    findings = lines(f"variables.pods.map({g}, {per_group})")
+    kinds = [k for k in engine.kinds if not rule.kinds or k.kind in rule.kinds]
+    keys = _template_suppression(engine, active)
+    return Translation(
+        findings,
+        variables=pods(kinds, names, suppression=keys, purposes=True),
+        undecided=UNDECIDED,
+    )
+
+
+def _has_key(p: str, e: str, key: str) -> str:
+    """A CEL bool: `Container.has(key)` (the container sets it, or its platform does)."""
+    return f"({has(f'{e}.spec', key)} || {literal(key)} in {p}.provided)"
+
+
+def _section_has(spec: str, section: str, key: str) -> str:
+    resources = member(spec, "resources")
+    amounts = member(resources, section)
+    return (
+        f"({has(spec, 'resources')} && {has(resources, section)} && {is_map(amounts)} && "
+        f"{literal(key)} in {amounts})"
+    )
+
+
+def _resources_missing(engine: Engine, active: ActiveRule) -> Translation:
+    def per_pod(p: str, names: Names) -> str:
+        e, m = names("e"), names("m")
+        spec = f"{e}.spec"
+        unset = {
+            n: f"!({_section_has(spec, 'requests', n)} || {_section_has(spec, 'limits', n)})"
+            for n in ("cpu", "memory")
+        }
+        no_limit = f"!{_section_has(spec, 'limits', 'memory')}"
+        missing = (
+            f"({unset['cpu']} ? ['resources.requests.cpu'] : []) + "
+            f"({unset['memory']} ? ['resources.requests.memory'] : []) + "
+            f"({no_limit} ? ['resources.limits.memory'] : [])"
+        )
+        effects = (
+            f"(({unset['cpu']} || {unset['memory']}) ? ['is scheduled as if it needed none'] : [])"
+            f' + ({no_limit} ? ["can use up the node\'s memory"] : [])'
+        )
+        listing = (
+            f"(size({m}) == 1 ? {m}[0] : size({m}) == 2 ? {m}[0] + ' or ' + {m}[1] : "
+            f"{m}[0] + ', ' + {m}[1] + ' or ' + {m}[2])"
+        )
+        message = (
+            f"'container ' + {e}.name + ' sets no ' + {listing} + ', so it ' + "
+            f"({effects}).join(' and ') + ': set ' + (size({m}) == 1 ? 'it' : 'them') + "
+            f"' from measured usage'"
+        )
+        per_container = f"[{missing}].map({m}, size({m}) > 0 ? {message} : '')[0]"
+        skip = f"'resources' in {p}.provided"
+        return f"({skip} ? '' : {lines(f'{p}.containers.map({e}, {per_container})')})"
+
+    return _by_purpose(engine, active, per_pod)
+
+
+def _image_tag_latest(engine: Engine, active: ActiveRule) -> Translation:
+    floating = "(?s)^(?:" + "|".join(sorted(map(re.escape, traits.FLOATING_TAGS))) + ")(?:-.*)?$"
+    blank = re2.char_class(re2.WHITESPACE)
+
+    def per_pod(p: str, names: Names) -> str:
+        e, i, n, t = names("e"), names("i"), names("n"), names("t")
+        image = f"{e}.spec.image"
+        at = f"{i}.indexOf('@')"
+        name = f"({at} >= 0 ? {i}.substring(0, {at}) : {i})"
+        colon, slash = f"{n}.lastIndexOf(':')", f"{n}.lastIndexOf('/')"
+        tag = f"[{name}].map({n}, {colon} > {slash} ? [{n}.substring({colon} + 1)] : [])[0]"
+        shown = (
+            f"({i}.contains(\"'\") && !{i}.contains('\"') ? "
+            f"'\"' + {i}.replace('\\\\', '\\\\\\\\') + '\"' : "
+            f"\"'\" + {i}.replace('\\\\', '\\\\\\\\').replace(\"'\", \"\\\\'\") + \"'\")"
+        )
+        what = (
+            f"(size({t}) == 0 ? 'has no tag, which means :latest' : {t}[0] == 'latest' ? "
+            f"'is tagged :latest' : 'has the floating tag :' + {t}[0])"
+        )
+        message = (
+            f"'container ' + {e}.name + ' image ' + {shown} + ' ' + {what} + "
+            f"', so what runs changes with each push: pin a version tag or a digest'"
+        )
+        judged = (
+            f"{i} != '' && !{i}.matches({literal(_PLACEHOLDER.pattern)}) && "
+            f"!{i}.matches({literal(blank)}) && {at} < 0"
+        )
+        floats = f"(size({t}) == 0 || {t}[0].lowerAscii().matches({literal(floating)}))"
+        per_image = f"[{tag}].map({t}, {judged} && {floats} ? {message} : '')[0]"
+        per_container = (
+            f"({has(f'{e}.spec', 'image')} && type({image}) == string ? "
+            f"[{image}.trim()].map({i}, {per_image})[0] : '')"
+        )
+        return lines(f"{p}.containers.map({e}, {per_container})")
+
+    return _by_purpose(engine, active, per_pod)
+
+
+def _liveness_probe_missing(engine: Engine, active: ActiveRule) -> Translation:
+    def per_pod(p: str, names: Names) -> str:
+        e = names("e")
+        message = (
+            f"'container ' + {e}.name + ' has no livenessProbe, so a hung server is never "
+            f"restarted: add a livenessProbe on its health endpoint'"
+        )
+        judged = _serving_container(p, e)
+        found = f"{judged} && !{_has_key(p, e, 'livenessProbe')} ? {message} : ''"
+        return lines(f"{p}.containers.map({e}, {found})")
+
+    return _by_purpose(engine, active, per_pod)
+
+
+def _serving_container(p: str, e: str) -> str:
+    """A CEL bool: the container is one of `Scope.serving_containers` (the serving ones of a
+    model server, every main one of other pods)."""
+    return f"(!{e}.init && ({p}.purpose == 'model-server' ? {e}.serving : true))"
+
+
+def _readiness_probe_missing(engine: Engine, active: ActiveRule) -> Translation:
+    def per_pod(p: str, names: Names) -> str:
+        e, o = names("e"), names("o")
+        f = f"{e}.facts"
+        helper = (
+            f"({f}.trivial || {f}.service || {f}.load || (({f}.service || {f}.tool) && !{f}.mlcmd))"
+        )
+        judged = f"({e}.serving || ({f}.port && !{helper}))"
+        server = f"{p}.purpose == 'model-server'"
+        message = (
+            f"'container ' + {e}.name + ' has no readinessProbe, so the pod gets traffic as "
+            f"soon as it starts, ' + ({server} ? 'while a model may still be loading' : "
+            f"'before it can answer') + ': add a readinessProbe on the server\\'s health "
+            f"endpoint'"
+        )
+        ready = f"{p}.containers.exists({o}, !{o}.init && {_has_key(p, o, 'readinessProbe')})"
+        found = f"!{e}.init && (!({server}) || {judged}) ? {message} : ''"
+        return f"({ready} ? '' : {lines(f'{p}.containers.map({e}, {found})')})"
+
+    return _by_purpose(engine, active, per_pod)
+
+
 def _template_suppression(engine: Engine, active: ActiveRule) -> list[str] | None:
     if not engine.config.allow_suppression:
         return None
@@ -1022,7 +1771,11 @@ TRANSLATORS: dict[str, Translator] = {
     "ML101": _gpu_not_in_limits,
     "ML102": _gpu_resource_name_invalid,
     "ML204": _job_ttl_missing,
+    "ML302": _readiness_probe_missing,
+    "ML303": _liveness_probe_missing,
     "ML501": _hpa_metrics_missing,
+    "ML601": _resources_missing,
+    "ML602": _image_tag_latest,
     "ML703": _mpi_slots_gpu_mismatch,
     "ML704": _ray_head_gpu,
     "ML705": _gpu_scale_to_zero,
@@ -1050,11 +1803,21 @@ FIX_REASONS: dict[str, str] = {
 }
 """Why a rule exported as a validating policy has no mutating one."""
 
+UNDECIDED = (
+    "pods whose purpose the policy cannot decide as the engine does: a pod with a main "
+    "container whose command and arguments name a launcher (mpirun, mpiexec, orterun, srun, "
+    "ssh, torchrun, a Python launcher module) or hold a quote, a backslash, a space other than "
+    "space, tab or CR, or a long s in the words that lead a statement up to its program, and "
+    "name a program that only waits, prints or probes (sleep, echo, ...), unless its image or "
+    "command already makes it a helper; and a pod of a training job whose MPI launcher's "
+    "containers all may run mpirun, are not all helpers, on pods without accelerators or ML "
+    "images"
+)
+"""What a policy judging by purpose leaves undecided, and so admits without judging."""
+
 PURPOSE_REASON = (
-    "judges pods by their purpose (rules/traits.py), which reads commands as a shell does "
-    "(statements outside quotes, words as shlex splits them, assignments, redirections and loop "
-    "heads skipped), through launchers (mpirun, ssh, torchrun) to the program they start, and an "
-    "MPI job's pods by what its launcher starts; not translated to CEL"
+    "judges pods by their purpose, which the policies compute as the engine does (ML302, ML303, "
+    "ML601, ML602 use it); this rule's own checks are not translated to CEL and proven equal yet"
 )
 NOT_TRANSLATED = "not translated to CEL and proven equal yet"
 
@@ -1066,15 +1829,17 @@ def translate(engine: Engine, active: ActiveRule) -> Translation:
         raise NotExpressible(NOT_EXPORTED[rule.code])
     if rule.whole_set:
         raise NotExpressible("whole-set rule: reads other objects")
-    if active.purposes:
-        raise NotExpressible(PURPOSE_REASON)
     if rule.origin and rule.definition is None:
         raise NotExpressible("a Python rule (plugin): only team rules written in CEL are exported")
     if rule.definition is not None:
+        if active.purposes:
+            raise NotExpressible(PURPOSE_REASON)
         from mllint.rules import custom_cel
 
         return custom_cel.translate(engine, active)
     found = TRANSLATORS.get(rule.code)
+    if found is None and active.purposes:
+        raise NotExpressible(PURPOSE_REASON)
     if found is None:
         raise NotExpressible(NOT_TRANSLATED)
     return found(engine, active)

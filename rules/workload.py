@@ -154,6 +154,9 @@ class PodTemplate(Frozen):
         return True
 
 
+BATCH_RESTART = ("Never", "OnFailure")
+"""Restart policies that make a bare Pod a batch run rather than a long-running one."""
+
 POD_LEVEL = (
     "affinity",
     "automountServiceAccountToken",
@@ -676,7 +679,7 @@ class Subject(Record):
 
     def _pod_role(self, spec: Mapping[str, Any]) -> Role:
         assert self.workload is not None
-        if self.workload.kind == "Pod" and spec.get("restartPolicy") in ("Never", "OnFailure"):
+        if self.workload.kind == "Pod" and spec.get("restartPolicy") in BATCH_RESTART:
             return Role.BATCH
         return self.workload.role
 

@@ -14,6 +14,7 @@ import re
 import shlex
 import sys
 import tempfile
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -415,6 +416,20 @@ def export(argv: list[str]) -> int:
     if done.partial:
         header.append("# Exported for some of the kinds they judge; left out:")
         header += [f"#   {s.code} {s.name}: {s.reason}" for s in done.partial]
+    if done.undecided:
+        header.append(
+            "# Partly exported: these leave alone (admit without judging) the pods they cannot"
+            " decide as the engine does, a missed finding, never a false one:"
+        )
+        for code in sorted({s.reason for s in done.undecided}):
+            rules = ", ".join(s.code for s in done.undecided if s.reason == code)
+            header += textwrap.wrap(
+                f"{rules}: {code}",
+                96,
+                initial_indent="#   ",
+                subsequent_indent="#     ",
+                break_on_hyphens=False,
+            )
     if done.skipped:
         header.append("# Not exported:")
         header += [f"#   {s.code} {s.name}: {s.reason}" for s in done.skipped]

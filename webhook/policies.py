@@ -31,6 +31,8 @@ LABELS = {"app.kubernetes.io/name": "mllint", "app.kubernetes.io/component": "ad
 RULE_ANNOTATION = "mllint.io/rule"
 NOT_COVERED_ANNOTATION = "mllint.io/not-covered"
 """On a policy covering some of the kinds its rule judges: the others, and why."""
+UNDECIDED_ANNOTATION = "mllint.io/undecided"
+"""On a policy that leaves some pods undecided (admitted without judging): which."""
 
 Which = Literal["vap", "map"]
 
@@ -53,6 +55,8 @@ class Export:
     """Codes of the rules exported."""
     partial: list[Skipped]
     """Rules exported for some of the kinds they judge: the others, and why."""
+    undecided: list[Skipped]
+    """Rules exported for some of the pods they judge: the pods they leave alone."""
 
 
 def failure_policy(settings: WebhookSettings) -> str:
@@ -66,6 +70,7 @@ def export(engine: Engine, settings: WebhookSettings, which: Which) -> Export:
     objects: list[dict[str, Any]] = []
     skipped: list[Skipped] = []
     partial: list[Skipped] = []
+    undecided: list[Skipped] = []
     exported: list[str] = []
     mutating = _mutating(engine, settings)
     for active in engine.active:
@@ -98,13 +103,15 @@ def export(engine: Engine, settings: WebhookSettings, which: Which) -> Export:
         left_out = _left_out(translation, which)
         if left_out:
             partial.append(Skipped(rule.code, rule.name, "; ".join(left_out)))
-        meta = _metadata(name, active, left_out)
+        if translation.undecided is not None:
+            undecided.append(Skipped(rule.code, rule.name, translation.undecided))
+        meta = _metadata(name, active, left_out, translation.undecided)
         if which == "vap":
             objects += _validating(meta, active, action(engine, active, settings), spec)
         else:
             objects += _mutating_policy(meta, spec, translation)
         exported.append(rule.code)
-    return Export(objects, skipped, exported, partial)
+    return Export(objects, skipped, exported, partial, undecided)
 
 
 def _left_out(translation: cel.Translation, which: Which) -> list[str]:
@@ -274,10 +281,14 @@ def _spec(
     }
 
 
-def _metadata(name: str, active: ActiveRule, left_out: Sequence[str]) -> dict[str, Any]:
+def _metadata(
+    name: str, active: ActiveRule, left_out: Sequence[str], undecided: str | None
+) -> dict[str, Any]:
     annotations = {RULE_ANNOTATION: active.rule.code, "mllint.io/docs": active.rule.url}
     if left_out:
         annotations[NOT_COVERED_ANNOTATION] = "; ".join(left_out)
+    if undecided is not None:
+        annotations[UNDECIDED_ANNOTATION] = undecided
     return {"name": name, "labels": dict(LABELS), "annotations": annotations}
 
 

@@ -152,6 +152,9 @@ class Verdict:
     messages: list[str]
     """What the API server answers: one message per failed validation."""
     findings: list[str]
+    undecided: list[bool] | None = None
+    """For a policy judging pods by purpose: whether it left each pod (in the engine's order)
+    undecided (`variables.pods`, flattened)."""
 
 
 class Policy:
@@ -208,7 +211,11 @@ class Policy:
             if evaluation.run(expression) is not True:
                 failed.append(evaluation.run(message))
         text = evaluation.values.get("findings", "")
-        return Verdict(failed, text.split("\n") if failed and text else [])
+        groups = evaluation.values.get("pods")
+        undecided = None
+        if groups is not None and all("undecided" in p for g in groups for p in g):
+            undecided = [bool(p["undecided"]) for g in groups for p in g]
+        return Verdict(failed, text.split("\n") if failed and text else [], undecided)
 
     def mutate(self, obj: dict[str, Any], request: Request) -> dict[str, Any]:
         """The object after the policy's JSON Patch mutations, as the API server applies them."""

@@ -3,12 +3,14 @@ corpus object, measured by cel-go's runtime cost rules (`cel_cost`)."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import cel_cost
 import pytest
 from policy_harness import Policy, Request
 from test_policies import (
+    BAD_GPU,
     CORPUS,
     COVERED,
     SETTINGS,
@@ -95,3 +97,30 @@ def test_every_expression_stays_within_the_limits_on_the_corpus() -> None:
     worst = measure_all(corpus_objects())
     for name, (largest, total, where) in sorted(worst.items()):
         print(f"{name}: largest expression {largest:,}, policy {total:,} ({where})")
+
+
+def command_of(length: int) -> dict[str, Any]:
+    obj = copy.deepcopy(BAD_GPU)
+    container = obj["spec"]["template"]["spec"]["containers"][0]
+    container["command"] = ["sh", "-c", ("echo step; " * length)[:length]]
+    return obj
+
+
+def test_the_cost_grows_with_the_length_of_commands_as_documented() -> None:
+    """A pod's purpose reads each main container's command, arguments and environment with
+    patterns; cel-go charges each `matches()` the product of the text's length and the
+    pattern's, so the per-call limit caps the text a container can carry (docs/policies.md)."""
+    (raw, _) = next((r, p) for r, p in POLICIES if r["metadata"]["name"].startswith("mllint-ml601"))
+    resource = ("apps", "v1", "deployments")
+
+    def cost(length: int) -> int:
+        bindings = Request(command_of(length), resource).bindings()
+        return max(cel_cost.measure(raw, bindings).expressions.values())
+
+    per_char = (cost(4_000) - cost(2_000)) / 2_000
+    assert 5 < per_char < 200
+    assert cost(2_000) < cel_cost.PER_CALL_LIMIT
+    limit = int(cel_cost.PER_CALL_LIMIT / per_char)
+    assert 20_000 < limit < 200_000
+    assert cost(limit + 2_000) > cel_cost.PER_CALL_LIMIT
+    print(f"pods variable: {per_char:.0f} per character of command text; limit ~{limit:,}")
