@@ -828,7 +828,7 @@ def set_value(pointer: str, value: Any) -> str:
 # for RE2 (`re2.translate`), its word sets as alternations.
 
 
-def pattern(compiled: re.Pattern[str]) -> str:
+def pattern(compiled: Pattern | re.Pattern[str]) -> str:
     """An engine pattern as RE2 (`re2.translate`); NotExpressible when it cannot be."""
     try:
         found = re2.translate(compiled.pattern)
@@ -841,7 +841,7 @@ _NEVER = r"[^\x00-\x{10FFFF}]"
 """Matches nothing (for a table whose every entry is `(?!)`)."""
 
 
-def any_of(patterns: Iterable[re.Pattern[str]]) -> str:
+def any_of(patterns: Iterable[Pattern | re.Pattern[str]]) -> str:
     """One RE2 pattern matching where any of the engine patterns does."""
     found = [p for p in (pattern(c) for c in patterns) if p != _NEVER]
     return "|".join(f"(?:{p})" for p in found) if found else _NEVER
