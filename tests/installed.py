@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,3 +47,17 @@ def named_pipe(folder: Path) -> Iterator[tuple[Path, Callable[[], str]]]:
     finally:
         reader.kill()
         reader.wait()
+
+
+def json_report(*args: str, exits: tuple[int, ...] = (0, 1)) -> dict[str, Any]:
+    """`mllint ARGS --format json`, run as a user runs it, and its report."""
+    done = subprocess.run(
+        [MLLINT, *args, "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode in exits, done.stderr
+    report: dict[str, Any] = json.loads(done.stdout)
+    return report

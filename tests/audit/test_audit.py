@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import stat
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 from apiserver import TOKEN, APIServer, Res, corpus_cluster, default_resources, kubeconfig, serve
-from installed import named_pipe
+from installed import MLLINT, named_pipe
 
 from mllint.audit.cli import main as audit_main
 from mllint.audit.judge import wanted_kinds
@@ -24,13 +23,6 @@ from mllint.linter import output
 from mllint.rules import Engine
 
 EMPTY_CONFIG = "{}\n"
-
-
-def _mllint() -> str:
-    beside = Path(sys.executable).with_name("mllint")
-    found = str(beside) if beside.is_file() else shutil.which("mllint")
-    assert found, "the mllint command is not installed: pip install -e '.[test]'"
-    return found
 
 
 def audit(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -92,7 +84,7 @@ def test_findings_equal_linting_the_same_objects_from_files(
     config = tmp_path / "mllint.yaml"
     config.write_text(EMPTY_CONFIG)
     linted = subprocess.run(
-        [_mllint(), "--config", str(config), "--format", "json", str(files)],
+        [MLLINT, "--config", str(config), "--format", "json", str(files)],
         capture_output=True,
         text=True,
         check=False,
@@ -103,7 +95,7 @@ def test_findings_equal_linting_the_same_objects_from_files(
     with serve(api):
         audited = subprocess.run(
             [
-                _mllint(),
+                MLLINT,
                 "audit",
                 "--kubeconfig",
                 str(kubeconfig(tmp_path / "kubeconfig", api.url)),

@@ -12,7 +12,8 @@ import kubernetes_validate
 import pytest
 import yaml
 from apiserver import APIServer
-from test_audit import _mllint, audit, deployment
+from installed import MLLINT
+from test_audit import audit, deployment
 
 from mllint.audit.cli import parser
 from mllint.audit.judge import wanted_kinds
@@ -50,7 +51,7 @@ def test_the_namespace_is_the_webhooks() -> None:
 def test_mllint_finds_nothing_with_every_rule() -> None:
     done = subprocess.run(
         [
-            _mllint(),
+            MLLINT,
             str(AUDIT),
             "--select",
             "ALL",

@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 from apiserver import APIServer, default_resources, kubeconfig, serve
-from test_audit import _mllint
+from installed import json_report
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "webhook"))
 
@@ -74,23 +72,13 @@ def webhook(tmp_path_factory: pytest.TempPathFactory, config: Path) -> Iterator[
     running.stop()
 
 
-def _run(*args: str) -> dict[str, Any]:
-    done = subprocess.run(
-        [_mllint(), *args, "--format", "json"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert done.returncode == 1, done.stderr
-    answer: dict[str, Any] = json.loads(done.stdout)
-    return answer
-
-
 def linter_codes(config: Path, tmp_path: Path) -> set[str]:
     manifest = tmp_path / "llm.yaml"
     manifest.write_text(yaml.safe_dump(OBJECT))
-    return {f["code"] for f in _run("--config", str(config), str(manifest))["findings"]}
+    return {
+        f["code"]
+        for f in json_report("--config", str(config), str(manifest), exits=(1,))["findings"]
+    }
 
 
 def webhook_codes(webhook: Running) -> set[str]:
@@ -108,7 +96,9 @@ def audit_codes(config: Path, tmp_path: Path) -> set[str]:
     with serve(APIServer(default_resources())) as api:
         api.add(json.loads(json.dumps(OBJECT)))
         kube = kubeconfig(tmp_path / "kubeconfig", api.url)
-        found = _run("audit", "--kubeconfig", str(kube), "--config", str(config))["findings"]
+        found = json_report(
+            "audit", "--kubeconfig", str(kube), "--config", str(config), exits=(1,)
+        )["findings"]
     return {f["code"] for f in found}
 
 
@@ -129,7 +119,9 @@ def test_the_lapsed_annotation_is_reported_in_every_front_end(
     manifest = tmp_path / "llm.yaml"
     manifest.write_text(yaml.safe_dump(OBJECT))
     [note] = [
-        f for f in _run("--config", str(config), str(manifest))["findings"] if f["code"] == "ML003"
+        f
+        for f in json_report("--config", str(config), str(manifest), exits=(1,))["findings"]
+        if f["code"] == "ML003"
     ]
     assert "expired on 2020-01-31" in note["message"]
     warnings = webhook.validate(review(OBJECT))["response"]["warnings"]

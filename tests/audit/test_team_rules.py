@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 from apiserver import APIServer, default_resources, kubeconfig, serve
-from test_audit import _mllint
+from installed import MLLINT, json_report
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "webhook"))
 
@@ -95,19 +95,6 @@ def webhook(tmp_path_factory: pytest.TempPathFactory, config: Path) -> Iterator[
     running.stop()
 
 
-def _run(*args: str) -> dict[str, Any]:
-    done = subprocess.run(
-        [_mllint(), *args, "--format", "json"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode in (0, 1), done.stderr
-    answer: dict[str, Any] = json.loads(done.stdout)
-    return answer
-
-
 def by_object(findings: list[dict[str, Any]], names: dict[str, str]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for f in findings:
@@ -121,7 +108,7 @@ def test_linter(config: Path, tmp_path: Path) -> None:
         path = tmp_path / f"m{i}.yaml"
         path.write_text(yaml.safe_dump(obj))
         names[str(path)] = key(obj)
-    found = _run("--config", str(config), *names)
+    found = json_report("--config", str(config), *names)
     files = {f["file"]: f for f in found["findings"]}
     assert all(Path(f).is_absolute() or True for f in files)
     got: dict[str, set[str]] = {}
@@ -169,7 +156,7 @@ def test_fixes_are_the_same_offline_and_at_admission(webhook: Running, tmp_path:
         config = tmp_path / "c.yaml"
         config.write_text(yaml.safe_dump(CONFIG))
         subprocess.run(
-            [_mllint(), "--config", str(config), "--fix", str(path)], check=False, timeout=120
+            [MLLINT, "--config", str(config), "--fix", str(path)], check=False, timeout=120
         )
         offline = yaml.safe_load(path.read_text())
         answer = webhook.mutate(review(bad))["response"]
@@ -177,7 +164,7 @@ def test_fixes_are_the_same_offline_and_at_admission(webhook: Running, tmp_path:
         from webhook_helpers import apply_patch
 
         assert apply_patch(bad, ops) == offline != bad
-        assert _run("--config", str(config), str(path))["findings"] == []
+        assert json_report("--config", str(config), str(path))["findings"] == []
         fixed += 1
     assert fixed >= 1
 
@@ -187,7 +174,7 @@ def test_audit(config: Path, tmp_path: Path) -> None:
         for obj in objects():
             api.add(json.loads(json.dumps(obj)))
         kube = kubeconfig(tmp_path / "kubeconfig", api.url)
-        found = _run("audit", "--kubeconfig", str(kube), "--config", str(config))["findings"]
+        found = json_report("audit", "--kubeconfig", str(kube), "--config", str(config))["findings"]
     got: dict[str, set[str]] = {}
     for f in found:
         got.setdefault(f"{f['kind']}/{f['name']}", set()).add(f["code"])
