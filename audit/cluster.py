@@ -255,13 +255,10 @@ class Cluster:
 
 
 def refusal(method: str, path: str, exc: Any) -> str:
-    message = exc.reason or ""
-    try:
-        status = json.loads(exc.body or "")
-        message = status.get("message") or message
-    except (ValueError, AttributeError):
-        pass
-    text = f"{method} {path}: HTTP {exc.status}: {message}"
+    # Read only on a refusal: the installer's module brings the certificate tooling with it.
+    from mllint.webhook.install import api_message
+
+    text = f"{method} {path}: HTTP {exc.status}: {api_message(exc)}"
     if exc.status in (401, 403):
         text += (
             "; the audit needs get/list on the kinds it judges, and with --write the "

@@ -160,14 +160,19 @@ def _patch_call(api_client: Any, obj: dict[str, Any]) -> tuple[Callable[..., Any
     raise ValueError(f"install does not apply {obj['kind']} objects")
 
 
-def _refusal(kind: str, name: str, exc: Any, done: Sequence[Applied]) -> str:
-    message = exc.reason or ""
+def api_message(exc: Any) -> str:
+    """What the API server said in a refusal (`kubernetes.client.ApiException`): the message of
+    the Status it sent, else the HTTP reason."""
+    message: str = exc.reason or ""
     try:
         status = json.loads(exc.body or "")
-        message = status.get("message") or message
+        return str(status.get("message") or message)
     except (ValueError, AttributeError):
-        pass
-    lines = [f"applying {kind.lower()}/{name} failed: HTTP {exc.status}: {message}"]
+        return message
+
+
+def _refusal(kind: str, name: str, exc: Any, done: Sequence[Applied]) -> str:
+    lines = [f"applying {kind.lower()}/{name} failed: HTTP {exc.status}: {api_message(exc)}"]
     if exc.status in (401, 403):
         lines.append(
             "the kubeconfig's user needs the mllint-installer roles (see the Permissions "
