@@ -113,5 +113,14 @@ def _bounded(amount: Fraction) -> Fraction:
 
 def quantity(value: Any) -> float | None:
     """A quantity as a float (bounded, so always finite); None when it is not one."""
+    if isinstance(value, str):
+        return _text_float(value) if value and len(value) <= _MAX_TEXT else None
     amount = parse(value)
+    return None if amount is None else float(amount)
+
+
+@functools.lru_cache(maxsize=4096)
+def _text_float(value: str) -> float | None:
+    # Rules ask for the same few values on every object; a fraction's float costs microseconds.
+    amount = _text(value)
     return None if amount is None else float(amount)

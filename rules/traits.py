@@ -182,6 +182,7 @@ def is_accelerator(resource: Any) -> bool:
 _GPU_WORD = Pattern(r"^(?:[a-z0-9]+[-_])?gpus?$")
 
 
+@functools.lru_cache(maxsize=4096)
 def means_gpu(resource: str) -> bool:
     """Whether a resource key was written to ask for a GPU, valid name or not."""
     lowered = resource.lower()
@@ -223,9 +224,12 @@ def accelerators_of(spec: Mapping[str, Any]) -> dict[str, int]:
     asked = {**_section(spec, "requests"), **_section(spec, "limits")}
     found: dict[str, int] = {}
     for resource, amount in asked.items():
+        if not is_accelerator(resource):
+            continue
         # A placeholder amount still asks for the accelerator; its count is unknown (0).
-        if is_accelerator(resource) and (_count(amount) > 0 or is_placeholder(amount)):
-            found[resource] = _count(amount)
+        count = _count(amount)
+        if count > 0 or is_placeholder(amount):
+            found[resource] = count
     return found
 
 
@@ -503,14 +507,10 @@ def _server_run(image: str, command: str) -> str | None:
     return None
 
 
-def is_service_image(image: Any) -> bool:
-    """Whether an image is software that is not ML (a database, a proxy, a controller, a test
-    image), whatever its command."""
-    return _service_name(_image_name(image))
-
-
 @functools.lru_cache(maxsize=4096)
 def _service_name(name: str) -> bool:
+    """Whether an image (`_image_name`) is software that is not ML (a database, a proxy, a
+    controller, a test image), whatever its command."""
     return bool(name) and bool(_SERVICE_IMAGES.search(name + ":"))
 
 
@@ -548,14 +548,10 @@ def sleeps_forever(spec: Mapping[str, Any]) -> bool:
     return len(words) == 2 and words[0] in SLEEP_COMMANDS and words[1] in FOREVER
 
 
-def is_helper_image(image: Any) -> bool:
-    """Whether an image is not ML software: a service (`is_service_image`) or a shell or tool
-    (`busybox`, `curl`, `google/cloud-sdk`)."""
-    return _helper_name(_image_name(image))
-
-
 @functools.lru_cache(maxsize=4096)
 def _helper_name(name: str) -> bool:
+    """Whether an image (`_image_name`) is not ML software: a service (`_service_name`) or a
+    shell or tool (`busybox`, `curl`, `google/cloud-sdk`)."""
     return bool(name) and (_service_name(name) or bool(_TOOL_IMAGES.search(name + ":")))
 
 
@@ -681,9 +677,16 @@ def launched(spec: Mapping[str, Any]) -> list[str] | None:
 
 def does_ml(spec: Mapping[str, Any]) -> bool:
     """Whether a container's image, command or environment says it does ML work."""
-    if server_of(spec) is not None or ml_image(spec.get("image")):
+    image, command = _image_name(spec.get("image")), _command(spec)
+    if _server_run(image, command) is not None or not _name_words(image).isdisjoint(_ML_WORDS):
         return True
-    return bool(_ML_COMMAND.search(f"{_command(spec)} {_env(spec)}"))
+    return _speaks_ml(f"{command} {_env(spec)}")
+
+
+@functools.lru_cache(maxsize=4096)
+def _speaks_ml(text: str) -> bool:
+    """Whether a command and environment (`_command`, `_env`) speak of ML work."""
+    return bool(_ML_COMMAND.search(text))
 
 
 def is_helper(spec: Mapping[str, Any]) -> bool:
@@ -692,12 +695,21 @@ def is_helper(spec: Mapping[str, Any]) -> bool:
     `nvidia-smi`), or a shell or tool image whose command and environment do not speak of
     models, datasets or training."""
     command = _command(spec)
-    image = spec.get("image")
-    if _trivial(command) or is_service_image(image) or _LOAD_TEST.search(command):
+    helper = _helper(command, _image_name(spec.get("image")))
+    if helper is not None:
+        return helper
+    return not _speaks_ml(f"{command} {_env(spec)}")
+
+
+@functools.lru_cache(maxsize=4096)
+def _helper(command: str, image: str) -> bool | None:
+    """`is_helper` as far as the command and the image name decide it; None when the
+    environment decides (a shell or tool image)."""
+    if _trivial(command) or _service_name(image) or _LOAD_TEST.search(command):
         return True
-    if not is_helper_image(image):
+    if not _helper_name(image):
         return False
-    return not _ML_COMMAND.search(f"{command} {_env(spec)}")
+    return None
 
 
 # Words in an image repository's name that say it is ML software (`ghcr.io/acme/bert-server`),
@@ -956,8 +968,11 @@ def derive(pod: Pod) -> Traits:
 
 
 def _asks_gpu(spec: Mapping[str, Any]) -> bool:
-    asked = {**_section(spec, "requests"), **_section(spec, "limits")}
-    return any(isinstance(r, str) and means_gpu(r) for r in asked)
+    for name in ("requests", "limits"):
+        for resource in _section(spec, name):
+            if isinstance(resource, str) and means_gpu(resource):
+                return True
+    return False
 
 
 def _serving(main: list[Container]) -> tuple[str, ...]:
@@ -1060,8 +1075,13 @@ _NOTEBOOK = Pattern(r"\bjupyter\b|\bnotebook\b|\btensorboard\b")
 
 def _fronts(c: Container) -> bool:
     """Whether a container is a client, a web UI or a notebook rather than a model server."""
-    words = _words(c.spec.get("image")) | set(_WORD.findall(c.name.lower()))
-    return not words.isdisjoint(_FRONT_WORDS) or bool(_NOTEBOOK.search(_command(c.spec)))
+    return _front(_image_name(c.spec.get("image")), c.name, _command(c.spec))
+
+
+@functools.lru_cache(maxsize=4096)
+def _front(image: str, name: str, command: str) -> bool:
+    words = _name_words(image) | set(_WORD.findall(name.lower()))
+    return not words.isdisjoint(_FRONT_WORDS) or bool(_NOTEBOOK.search(command))
 
 
 def _what(purpose: Purpose) -> str:

@@ -88,26 +88,35 @@ _NO_METADATA = frozenset(
     {"containers", "initContainers", "ephemeralContainers", "env", "args", "command", "status"}
 )
 """Fields that hold no object metadata below them: the walk does not enter them."""
+_COLLECTIONS = (dict, list)
 KINDS = _TOP_LEVEL | {"CronJob", "Pod", "Deployment", "StatefulSet"}
 
 
-def _metadata(
-    node: Any, path: tuple[str | int, ...] = ()
-) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    """(pointer, metadata) of every object metadata in the object that names a queue, its own
-    first. Only collections are visited and a pointer is built only for what is yielded: this
-    walks the whole object on every admission."""
+def _metadata(obj: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """Pointer -> metadata, for every object metadata in the object that names a queue, its
+    own first. This walks the whole object on every admission: one recursive function over
+    the collections, appending to one list, with a pointer built only for what is found."""
+    found: dict[str, Mapping[str, Any]] = {}
+    _walk(obj, [], found)
+    return found
+
+
+def _walk(node: Any, path: list[str | int], found: dict[str, Mapping[str, Any]]) -> None:
     if isinstance(node, dict):
         for key, value in node.items():
             if key == "metadata" and isinstance(value, dict):
                 if _queue(value, "labels") is not None or _queue(value, "annotations") is not None:
-                    yield jp.join("", *path, key), value
-            elif isinstance(value, dict | list) and key not in _NO_METADATA:
-                yield from _metadata(value, (*path, key))
-    elif isinstance(node, list):
+                    found[jp.join("", *path, key)] = value
+            elif isinstance(value, _COLLECTIONS) and key not in _NO_METADATA:
+                path.append(key)
+                _walk(value, path, found)
+                path.pop()
+    else:
         for index, value in enumerate(node):
-            if isinstance(value, dict | list):
-                yield from _metadata(value, (*path, index))
+            if isinstance(value, _COLLECTIONS):
+                path.append(index)
+                _walk(value, path, found)
+                path.pop()
 
 
 def _queue(metadata: Mapping[str, Any], field: str) -> Any:
@@ -129,7 +138,7 @@ def _home(scope: Scope) -> str | None:
 def check(scope: Scope, options: Any) -> Iterator[Violation]:
     kind = scope.subject.kind
     home = _home(scope)
-    found = dict(_metadata(scope.obj))
+    found = _metadata(scope.obj)
     if home is not None:
         labelled = _queue(found.get(home, {}), "labels") is not None
     else:

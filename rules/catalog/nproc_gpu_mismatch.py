@@ -101,7 +101,7 @@ def _count(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and not is_placeholder(value) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isdigit() and not is_placeholder(value):
         return int(value.strip())
     return None
 
@@ -121,18 +121,18 @@ def _container_gpus(scope: Scope, c: Container) -> int | None:
 
 def _flags(c: Container) -> Iterator[tuple[str, int]]:
     """(pointer, count) of each `--nproc_per_node` given to torchrun in the container."""
-    if not _LAUNCHER.search(" ".join(_texts(c))):
+    words = _words(c)
+    if not _LAUNCHER.search(" ".join(words)):
         return
-    parts = _parts(c)
-    for index, (at, text) in enumerate(parts):
+    for index, text in enumerate(words):
         for match in _FLAG.finditer(text):
             value = _count(match.group(1).strip("\"'"))
             if value is not None:
-                yield at, value
-        if text in ("--nproc_per_node", "--nproc-per-node") and index + 1 < len(parts):
-            value = _count(parts[index + 1][1])
+                yield _pointer(c, index), value
+        if text in ("--nproc_per_node", "--nproc-per-node") and index + 1 < len(words):
+            value = _count(words[index + 1])
             if value is not None:
-                yield at, value
+                yield _pointer(c, index), value
 
 
 def _replica_mismatch(pods: list[Pod], procs: int) -> Iterator[tuple[Pod, int]]:
@@ -223,19 +223,27 @@ def _flag_pattern(flag: str) -> re.Pattern[str]:
     return re.compile(rf"(?:^|\s){re.escape(flag)}(?:=|\s+)(\S+)")
 
 
-def _option(parts: list[tuple[str, str]], flags: tuple[str, ...]) -> tuple[str, str] | None:
-    """(pointer, raw value) of the first of `flags` given in the command line parts."""
-    for index, (at, text) in enumerate(parts):
+def _option(words: list[str], line: str, flags: tuple[str, ...]) -> tuple[int, str] | None:
+    """(index of the word, raw value) of the first of `flags` given in the command line
+    (`words`, and `line`, the words joined, in which a flag given must appear)."""
+    for flag in flags:
+        if flag in line:
+            break
+    else:
+        return None
+    for index, text in enumerate(words):
         for flag in flags:
             match = _flag_pattern(flag).search(text) if flag in text else None
             if match:
-                return at, match.group(1).strip("\"'")
-            if text == flag and index + 1 < len(parts):
-                return at, parts[index + 1][1]
+                return index, match.group(1).strip("\"'")
+            if text == flag and index + 1 < len(words):
+                return index, words[index + 1]
     return None
 
 
 def _env(c: Container, names: tuple[str, ...]) -> tuple[str, str] | None:
+    if not names:
+        return None
     env = c.spec.get("env")
     for index, var in enumerate(env if isinstance(env, list) else ()):
         if isinstance(var, dict) and var.get("name") in names and "value" in var:
@@ -243,26 +251,32 @@ def _env(c: Container, names: tuple[str, ...]) -> tuple[str, str] | None:
     return None
 
 
-def _texts(c: Container) -> Iterator[str]:
-    """The words of the container's command and arguments (as `_parts`, without pointers)."""
+def _words(c: Container) -> list[str]:
+    """The words of the container's command and arguments: each item of a list, or a whole
+    string; `_pointer` says where each is (built only for what is reported)."""
+    words: list[str] = []
     for key in ("command", "args"):
         value = c.spec.get(key)
         if isinstance(value, list):
-            yield from map(str, value)
+            words += map(str, value)
         elif isinstance(value, str):
-            yield value
+            words.append(value)
+    return words
 
 
-def _parts(c: Container) -> list[tuple[str, str]]:
-    parts: list[tuple[str, str]] = []
+def _pointer(c: Container, index: int) -> str:
+    """The pointer to the word of `_words` at `index`."""
     for key in ("command", "args"):
         value = c.spec.get(key)
         if isinstance(value, list):
-            at = jp.join(c.pointer, key)
-            parts += [(f"{at}/{i}", str(v)) for i, v in enumerate(value)]
+            if index < len(value):
+                return f"{jp.join(c.pointer, key)}/{index}"
+            index -= len(value)
         elif isinstance(value, str):
-            parts.append((jp.join(c.pointer, key), value))
-    return parts
+            if index == 0:
+                return jp.join(c.pointer, key)
+            index -= 1
+    raise IndexError(index)
 
 
 def _server_mismatch(pod: Pod, c: Container) -> Violation | None:
@@ -271,10 +285,12 @@ def _server_mismatch(pod: Pod, c: Container) -> Violation | None:
     held = gpus(c.accelerators)
     if not factors or not held or pod.traits.member is not None:
         return None  # a group of pods (LeaderWorkerSet, Ray) splits a model over several
-    parts = _parts(c)
+    words = _words(c)
+    line = " ".join(words)
     product, first = 1, None
     for flags, names in factors:
-        given = _option(parts, flags) or _env(c, names)
+        option = _option(words, line, flags)
+        given = (_pointer(c, option[0]), option[1]) if option else _env(c, names)
         if given is None:
             continue
         value = _count(given[1])
