@@ -44,7 +44,6 @@ from mllint.rules.workload import (
     OTHER_KINDS,
     KindIndex,
     Lifecycle,
-    Pod,
     PodTemplate,
     Scope,
     Subject,
@@ -273,6 +272,8 @@ class Engine:
 
     def excluded(self, subject: Subject) -> bool:
         ex = self.config.exclude
+        if not (ex.namespaces or ex.kinds or ex.names):
+            return False
         names = kind_names(subject.api_version, subject.kind)
         return (
             any(fnmatch.fnmatchcase(subject.namespace, p) for p in ex.namespaces)
@@ -295,20 +296,17 @@ class Engine:
         # Rules share a few views of the object (by roles, purposes, partial templates): each
         # is built once per object.
         scopes: dict[tuple[frozenset[Role], frozenset[Purpose], bool], Scope] = {}
-        wholes: dict[bool, list[Pod]] = {}
         for active, key in self._candidates(subject, fragment):
-            r = active.rule
             scope = scopes.get(key)
             if scope is None:
-                scope = scopes[key] = subject.scope(r.roles, active.purposes, partial=r.fragments)
-            if r.roles and not scope.pods:
-                continue
-            whole = wholes.get(r.fragments)
-            if whole is None:
-                whole = wholes[r.fragments] = subject.whole_pods(r.fragments)
-            if active.purposes and not scope.pods and (whole or not subject.ml_kind):
-                continue  # no pod of a purpose it judges; one without pods, unless ML by kind
-            for v in r.check(scope, active.options):
+                scope = scopes[key] = subject.scope(*key)
+            if not scope.pods:
+                roles, purposes, partial = key
+                if roles:
+                    continue
+                if purposes and (subject.whole_pods(partial) or not subject.ml_kind):
+                    continue  # no pod of a purpose it judges; one without pods, unless ML by kind
+            for v in active.rule.check(scope, active.options):
                 findings.append(
                     self.stamp(active, subject, v.at, v.message, v.fix, severity=v.severity)
                 )

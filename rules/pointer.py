@@ -77,9 +77,10 @@ def exists(doc: Any, pointer: str) -> bool:
 def expand(doc: Any, pattern: str) -> Iterator[tuple[str, Any]]:
     """Every (pointer, value) in `doc` that `pattern` matches; `*` matches any key or index."""
     if pattern == "":
-        yield "", doc
-        return
-    yield from _expand(doc, _tokens(pattern), 0, "")
+        return iter((("", doc),))
+    found: list[tuple[str, Any]] = []
+    _expand(doc, _tokens(pattern), 0, "", found)
+    return iter(found)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -89,25 +90,38 @@ def _tokens(pattern: str) -> tuple[tuple[str, str], ...]:
 
 
 def _expand(
-    node: Any, tokens: tuple[tuple[str, str], ...], index: int, at: str
-) -> Iterator[tuple[str, Any]]:
-    # Plain tokens are stepped through in a loop; only a wildcard branches.
-    for position in range(index, len(tokens)):
+    node: Any,
+    tokens: tuple[tuple[str, str], ...],
+    index: int,
+    at: str,
+    found: list[tuple[str, Any]],
+) -> None:
+    # Plain tokens are stepped through in a loop; only a wildcard branches, and a final one
+    # (`/containers/*`) adds its matches at once. Matches go into one list: the workload
+    # model expands a few patterns per pod on every admission, and generators cost more.
+    last = len(tokens) - 1
+    for position in range(index, last + 1):
         head, escaped = tokens[position]
         if head == WILDCARD:
             if isinstance(node, dict):
-                for key, value in node.items():
-                    yield from _expand(value, tokens, position + 1, f"{at}/{escape(key)}")
+                if position == last:
+                    found += [(f"{at}/{escape(key)}", value) for key, value in node.items()]
+                else:
+                    for key, value in node.items():
+                        _expand(value, tokens, position + 1, f"{at}/{escape(key)}", found)
             elif isinstance(node, list):
-                for i, value in enumerate(node):
-                    yield from _expand(value, tokens, position + 1, f"{at}/{i}")
+                if position == last:
+                    found += [(f"{at}/{i}", value) for i, value in enumerate(node)]
+                else:
+                    for i, value in enumerate(node):
+                        _expand(value, tokens, position + 1, f"{at}/{i}", found)
             return
         try:
             node = step(node, head)
         except KeyError:
             return
         at = f"{at}/{escaped}"
-    yield at, node
+    found.append((at, node))
 
 
 def to_field_path(pointer: str) -> str:

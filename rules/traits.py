@@ -305,7 +305,13 @@ def is_placeholder(value: Any) -> bool:
     """Whether a string is (or contains) a placeholder rather than a value: `${VAR}`, `$VAR`,
     `$(VAR)`, `{{ .Values.x }}`, `<image>`, `IMG_PLACEHOLDER`, `REPLACE_ME`, `YOUR_PROJECT`,
     `PSTORE_PVC_NAME`."""
-    return isinstance(value, str) and bool(_PLACEHOLDER.search(value))
+    return isinstance(value, str) and _placeholder(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _placeholder(text: str) -> bool:
+    # Images, names and amounts repeat from object to object; the pattern is long.
+    return bool(_PLACEHOLDER.search(text))
 
 
 class Server(Frozen):

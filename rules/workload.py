@@ -10,12 +10,11 @@ Paths are JSON Pointer patterns (`*` matches any key or index), as in the config
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from functools import cached_property
 from typing import Any
 
 from mllint.rules import patch
 from mllint.rules import pointer as jp
-from mllint.rules.model import Frozen, Op, Record, Role, set_field
+from mllint.rules.model import Frozen, Op, Record, Role, cached, set_field
 from mllint.rules.resources import fields
 from mllint.rules.traits import (
     Member,
@@ -462,17 +461,17 @@ class Container(Frozen):
         set_field(self, "pod", pod)
         set_field(self, "init", init)
 
-    @cached_property
+    @cached
     def accelerators(self) -> dict[str, int]:
         """Accelerators it asks for, by resource name (`traits.accelerators_of`)."""
         return accelerators_of(self.spec)
 
-    @cached_property
+    @cached
     def claims(self) -> tuple[str, ...]:
         """Names of the DRA claims it uses (`resources.claims`)."""
         return claims_of(self.spec)
 
-    @cached_property
+    @cached
     def server(self) -> str | None:
         """The model server it runs, when its image or command is a known one."""
         return server_of(self.spec)
@@ -555,7 +554,7 @@ class Pod(Record):
         """Container fields its platform provides (`PodTemplate.provides`)."""
         return self.template.provides
 
-    @cached_property
+    @cached
     def traits(self) -> Traits:
         """What the pod is: purpose, accelerators, model server, place (`traits.derive`)."""
         return derive(self)
@@ -580,6 +579,11 @@ class Subject(Record):
     """A partial object (a kustomize patch): rules about missing fields do not judge it."""
     index: KindIndex | None
     """The kinds the engine knows, to read an embedded workload (`WorkloadKind.embeds`)."""
+    kind: str
+    api_version: str
+    metadata: Mapping[str, Any]
+    name: str
+    namespace: str
 
     def __init__(
         self,
@@ -592,32 +596,22 @@ class Subject(Record):
         self.workload = workload
         self.fragment = fragment
         self.index = index
+        # Read by most rules and by every finding: taken from the object once.
+        self.kind = str(obj.get("kind", ""))
+        self.api_version = str(obj.get("apiVersion", ""))
+        metadata = self.metadata = _mapping(obj.get("metadata"))
+        self.name = str(metadata.get("name") or metadata.get("generateName") or "")
+        self.namespace = str(metadata.get("namespace") or "")
 
-    @property
-    def kind(self) -> str:
-        return str(self.obj.get("kind", ""))
-
-    @property
-    def api_version(self) -> str:
-        return str(self.obj.get("apiVersion", ""))
-
-    @property
-    def metadata(self) -> Mapping[str, Any]:
-        return _mapping(self.obj.get("metadata"))
-
-    @property
-    def name(self) -> str:
-        return str(self.metadata.get("name") or self.metadata.get("generateName") or "")
-
-    @property
-    def namespace(self) -> str:
-        return str(self.metadata.get("namespace") or "")
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Through `__init__`, which derives the attributes above from the fields.
+        return (self.__class__, self._values())
 
     @property
     def role(self) -> Role | None:
         return self.workload.role if self.workload else None
 
-    @cached_property
+    @cached
     def pods(self) -> list[Pod]:
         if self.workload is None:
             return []
@@ -683,7 +677,7 @@ class Subject(Record):
             return Role.BATCH
         return self.workload.role
 
-    @cached_property
+    @cached
     def embedded(self) -> tuple[str, Subject] | None:
         """The workload it creates for each run (`WorkloadKind.embeds`), with where it lives;
         None when its kind has none, or the embedded object is not of a known kind."""
@@ -702,7 +696,7 @@ class Subject(Record):
         for pod in self.pods:
             yield from pod.containers
 
-    @cached_property
+    @cached
     def accelerators(self) -> dict[str, int]:
         """Accelerators its pods ask for, by resource name; for an object without whole pods of
         its own (a TrainJob's `resourcesPerNode`), those named anywhere in it."""

@@ -59,7 +59,7 @@ def check(scope: Scope, options: Any) -> Iterator[Violation]:
         if not isinstance(image, str) or not image.strip():
             continue
         image = image.strip()
-        if is_placeholder(image) or any(ch.isspace() for ch in image):
+        if is_placeholder(image) or len(image.split()) > 1:  # blanks inside
             continue  # not an image reference yet: rendered or filled in before it is applied
         ref = parse_image(image)
         if ref.digest is not None or not floating_tag(ref.tag):
