@@ -885,7 +885,7 @@ def _env(spec: str, names: Names) -> str:
 
 
 def _image_name(spec: str, names: Names) -> str:
-    """A CEL string: `traits._image_name(spec.get("image"))` (stripped, no digest, lower-case,
+    """A CEL string: `traits.image_name(spec.get("image"))` (stripped, no digest, lower-case,
     no tag)."""
     i, n, image = names("i"), names("n"), member(spec, "image")
     at = f"{i}.indexOf('@')"
@@ -1592,7 +1592,7 @@ def _sleeps_forever(spec: str) -> str:
 
 def image_name_pattern(pattern: Pattern | re.Pattern[str]) -> str:
     """A pattern of an image reference as written, equivalent to `pattern` searched in the
-    reference's name (`traits._image_name`: stripped, no digest, no tag, lower-cased) followed
+    reference's name (`traits.image_name`: stripped, no digest, no tag, lower-cased) followed
     by `:`, for patterns of the shape `(?:^|/)(?:...)(?:$|[:@/])`."""
     head, tail = "(?:^|/)(?:", ")(?:$|[:@/])"
     source = pattern.pattern

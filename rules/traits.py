@@ -474,7 +474,8 @@ def _joined(value: Any) -> str:
     return str(value) if isinstance(value, str | int | float) else ""
 
 
-def _command(spec: Mapping[str, Any]) -> str:
+def command_line(spec: Mapping[str, Any]) -> str:
+    """A container's command and arguments as one line, as the patterns here read them."""
     return f"{_joined(spec.get('command'))} {_joined(spec.get('args'))}".strip()
 
 
@@ -485,7 +486,7 @@ def _env(spec: Mapping[str, Any]) -> str:
     return " ".join(f"{e.get('name', '')} {e.get('value', '')}" for e in env if isinstance(e, dict))
 
 
-def _image_name(image: Any) -> str:
+def image_name(image: Any) -> str:
     """An image reference without tag or digest, lower-cased (`` when it is not a string)."""
     if not isinstance(image, str):
         return ""
@@ -494,13 +495,10 @@ def _image_name(image: Any) -> str:
     return name[:colon] if colon > name.rfind("/") else name
 
 
-def server_of(spec: Mapping[str, Any]) -> str | None:
-    """The model server a container runs (its name in `MODEL_SERVERS`), None if none is known."""
-    return _server_run(_image_name(spec.get("image")), _command(spec))
-
-
 @functools.lru_cache(maxsize=4096)
-def _server_run(image: str, command: str) -> str | None:
+def server_named(image: str, command: str) -> str | None:
+    """The model server a container with this `image_name` and `command_line` runs (its name
+    in `MODEL_SERVERS`), None if none is known."""
     # Dozens of patterns per container; a run or a cluster repeats few images and commands.
     for s in MODEL_SERVERS:
         if s.command and s.command.search(command):
@@ -515,7 +513,7 @@ def _server_run(image: str, command: str) -> str | None:
 
 @functools.lru_cache(maxsize=4096)
 def _service_name(name: str) -> bool:
-    """Whether an image (`_image_name`) is software that is not ML (a database, a proxy, a
+    """Whether an image (`image_name`) is software that is not ML (a database, a proxy, a
     controller, a test image), whatever its command."""
     return bool(name) and bool(_SERVICE_IMAGES.search(name + ":"))
 
@@ -539,7 +537,7 @@ def serves_forever(spec: Mapping[str, Any]) -> bool:
         return True
     if "command" in spec or "args" in spec:
         return False
-    name = _image_name(spec.get("image"))
+    name = image_name(spec.get("image"))
     return bool(name) and bool(_SERVERS_FOREVER.search(name + ":"))
 
 
@@ -556,7 +554,7 @@ def sleeps_forever(spec: Mapping[str, Any]) -> bool:
 
 @functools.lru_cache(maxsize=4096)
 def _helper_name(name: str) -> bool:
-    """Whether an image (`_image_name`) is not ML software: a service (`_service_name`) or a
+    """Whether an image (`image_name`) is not ML software: a service (`_service_name`) or a
     shell or tool (`busybox`, `curl`, `google/cloud-sdk`)."""
     return bool(name) and (_service_name(name) or bool(_TOOL_IMAGES.search(name + ":")))
 
@@ -667,7 +665,7 @@ def _trivial(command: str) -> bool:
 def launched(spec: Mapping[str, Any]) -> list[str] | None:
     """What a container's MPI launcher (`mpirun`, `mpiexec`) starts on the ranks: each started
     program with its arguments, as one string; None when the container runs no MPI launcher."""
-    command = _command(spec)
+    command = command_line(spec)
     found: list[str] | None = None
     for statement in _statements(command):
         words = _split(statement)
@@ -681,30 +679,28 @@ def launched(spec: Mapping[str, Any]) -> list[str] | None:
     return found
 
 
-def does_ml(spec: Mapping[str, Any]) -> bool:
+def does_ml(c: Container) -> bool:
     """Whether a container's image, command or environment says it does ML work."""
-    image, command = _image_name(spec.get("image")), _command(spec)
-    if _server_run(image, command) is not None or not _name_words(image).isdisjoint(_ML_WORDS):
+    if c.server is not None or not _name_words(c.image).isdisjoint(_ML_WORDS):
         return True
-    return _speaks_ml(f"{command} {_env(spec)}")
+    return _speaks_ml(f"{c.command} {_env(c.spec)}")
 
 
 @functools.lru_cache(maxsize=4096)
 def _speaks_ml(text: str) -> bool:
-    """Whether a command and environment (`_command`, `_env`) speak of ML work."""
+    """Whether a command and environment (`command_line`, `_env`) speak of ML work."""
     return bool(_ML_COMMAND.search(text))
 
 
-def is_helper(spec: Mapping[str, Any]) -> bool:
+def is_helper(c: Container) -> bool:
     """Whether a container is a helper, test or non-ML service: a service image (a database, a
     proxy, a controller, a test image), a command that only waits or prints (`sleep`,
     `nvidia-smi`), or a shell or tool image whose command and environment do not speak of
     models, datasets or training."""
-    command = _command(spec)
-    helper = _helper(command, _image_name(spec.get("image")))
+    helper = _helper(c.command, c.image)
     if helper is not None:
         return helper
-    return not _speaks_ml(f"{command} {_env(spec)}")
+    return not _speaks_ml(f"{c.command} {_env(c.spec)}")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -736,7 +732,7 @@ _WORD = Pattern(r"[a-z0-9]+")
 
 
 def _words(image: Any) -> frozenset[str]:
-    return _name_words(_image_name(image))
+    return _name_words(image_name(image))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -990,7 +986,7 @@ def _serving(main: list[Container]) -> tuple[str, ...]:
         if c.server is not None or bool(c.accelerators) or bool(c.claims) or _asks_gpu(c.spec)
     )
     if not found:
-        found = tuple(c.pointer for c in main if declares_port(c.spec) and not is_helper(c.spec))
+        found = tuple(c.pointer for c in main if declares_port(c.spec) and not is_helper(c))
     if not found and len(main) == 1:
         found = (main[0].pointer,)
     return found
@@ -1003,16 +999,16 @@ def _purpose(
     if decided is Purpose.BATCH:
         # A training operator's kind says its pods run to completion, not that what they run
         # is ML: a job of smoke tests (`sleep`, `fi_info`, Paddle's `run_check`) is a test.
-        if main and all(is_helper(c.spec) for c in main):
+        if main and all(is_helper(c) for c in main):
             return Purpose.NOT_ML, "it only runs helpers, tests or probes"
         mpi = _mpi_purpose(pod)
         if mpi is not None:
             return mpi
     if decided is not None:
         return decided, f"it is a {pod.subject.kind} {_what(decided)}"
-    if main and all(is_helper(c.spec) for c in main):
+    if main and all(is_helper(c) for c in main):
         return Purpose.NOT_ML, "it only runs helpers, tests or services that are not ML"
-    evidence = uses or any(does_ml(c.spec) for c in main)
+    evidence = uses or any(does_ml(c) for c in main)
     if not long_running:
         if evidence:
             return Purpose.BATCH, "it runs ML work to completion"
@@ -1049,7 +1045,7 @@ def _mpi_purpose(pod: Pod) -> tuple[Purpose, str] | None:
     main = [c for p in launchers for c in p.main_containers]
     if not main:
         return None
-    if all(is_helper(c.spec) for c in main):
+    if all(is_helper(c) for c in main):
         return Purpose.NOT_ML, "its launcher only starts tests or probes"
     started = [s for c in main for s in launched(c.spec) or ()]
     if not started or any(launched(c.spec) is None for c in main):
@@ -1081,7 +1077,7 @@ _NOTEBOOK = Pattern(r"\bjupyter\b|\bnotebook\b|\btensorboard\b")
 
 def _fronts(c: Container) -> bool:
     """Whether a container is a client, a web UI or a notebook rather than a model server."""
-    return _front(_image_name(c.spec.get("image")), c.name, _command(c.spec))
+    return _front(c.image, c.name, c.command)
 
 
 @functools.lru_cache(maxsize=4096)

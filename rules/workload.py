@@ -23,9 +23,11 @@ from mllint.rules.traits import (
     accelerators_in,
     accelerators_of,
     claims_of,
+    command_line,
     derive,
     device_of,
-    server_of,
+    image_name,
+    server_named,
 )
 
 
@@ -474,7 +476,17 @@ class Container(Frozen):
     @cached
     def server(self) -> str | None:
         """The model server it runs, when its image or command is a known one."""
-        return server_of(self.spec)
+        return server_named(self.image, self.command)
+
+    @cached
+    def command(self) -> str:
+        """Its command and arguments as one line (`traits.command_line`)."""
+        return command_line(self.spec)
+
+    @cached
+    def image(self) -> str:
+        """Its image's name, lower-cased, without tag or digest (`traits.image_name`)."""
+        return image_name(self.spec.get("image"))
 
     @property
     def accelerator_count(self) -> int:

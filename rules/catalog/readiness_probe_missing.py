@@ -86,7 +86,7 @@ def check(scope: Scope, options: Any) -> Iterator[Violation]:
 def _judged(c: Container) -> bool:
     """In a model server, the containers that serve the model and those that take its traffic
     (a front end's port) are where a readiness probe belongs."""
-    return c.pointer in c.pod.traits.serving or (declares_port(c.spec) and not is_helper(c.spec))
+    return c.pointer in c.pod.traits.serving or (declares_port(c.spec) and not is_helper(c))
 
 
 def _while(model_server: bool) -> str:
