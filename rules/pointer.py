@@ -116,9 +116,14 @@ def _expand(
                     for i, value in enumerate(node):
                         _expand(value, tokens, position + 1, f"{at}/{i}", found)
             return
-        try:
-            node = step(node, head)
-        except KeyError:
+        # `step`, without raising for a missing key (most patterns miss on most pods).
+        if isinstance(node, dict):
+            if head not in node:
+                return
+            node = node[head]
+        elif isinstance(node, list) and head.isdigit() and int(head) < len(node):
+            node = node[int(head)]
+        else:
             return
         at = f"{at}/{escaped}"
     found.append((at, node))

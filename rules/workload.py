@@ -753,8 +753,10 @@ class Subject(Record):
         the pods of partial templates (`PodTemplate.partial`)."""
         pods = [
             p
-            for p in self.whole_pods(partial)
-            if (not roles or p.role in roles) and (not purposes or p.purpose in purposes)
+            for p in self.pods
+            if (partial or not p.template.partial)
+            and (not roles or p.role in roles)
+            and (not purposes or p.traits.purpose in purposes)
         ]
         return Scope(self, pods)
 

@@ -216,7 +216,8 @@ def _answer(
     admission: Admission, encoded: bytes, outcome: Outcome, review: Review, failed: str = ""
 ) -> Answer:
     request = review.request
-    counts = Counter((j.finding.code, str(j.action)) for j in outcome.judged)
+    judged = outcome.judged
+    counts = Counter((j.finding.code, str(j.action)) for j in judged) if judged else {}
     return Answer(
         encoded,
         outcome.decision,
@@ -227,7 +228,7 @@ def _answer(
         request.get("namespace"),
         request.get("name"),
         review.dry_run,
-        tuple((j.finding.code, str(j.action), j.finding.pointer) for j in outcome.judged[:LOGGED]),
+        tuple((j.finding.code, str(j.action), j.finding.pointer) for j in judged[:LOGGED]),
         tuple((code, action, n) for (code, action), n in counts.items()),
         outcome.patch_ops,
         outcome.reason,

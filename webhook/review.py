@@ -12,6 +12,7 @@ import base64
 import datetime
 import fnmatch
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,6 +55,11 @@ class Admission:
         self.mutating = frozenset(chosen - dropped)
         own = settings.own_namespace()
         self.exempt_namespaces = (*settings.exempt_namespaces, *((own,) if own else ()))
+        self._exempt_namespace = Globs(self.exempt_namespaces)
+        self._exempt_user = Globs(settings.exempt_users)
+        self._exempt_group = Globs(settings.exempt_groups)
+        self._controller_user = Globs(settings.controller_users)
+        self._controller_group = Globs(settings.controller_groups)
 
     @classmethod
     def from_settings(cls, settings: WebhookSettings) -> Admission:
@@ -122,16 +128,16 @@ class Admission:
         meta = obj.get("metadata")
         meta = meta if isinstance(meta, dict) else {}
         namespace = request.get("namespace") or meta.get("namespace")
-        if isinstance(namespace, str) and _matches(namespace, self.exempt_namespaces):
+        if isinstance(namespace, str) and self._exempt_namespace(namespace):
             return f"namespace {namespace} is exempt"
         user = request.get("userInfo")
         user = user if isinstance(user, dict) else {}
         username = user.get("username")
-        if isinstance(username, str) and _matches(username, self.settings.exempt_users):
+        if isinstance(username, str) and self._exempt_user(username):
             return f"user {username} is exempt"
         groups = user.get("groups")
         for group in groups if isinstance(groups, list) else ():
-            if isinstance(group, str) and _matches(group, self.settings.exempt_groups):
+            if isinstance(group, str) and self._exempt_group(group):
                 return f"group {group} is exempt"
         if meta.get("deletionTimestamp"):
             # Finalizers are removed by updates while an object is deleted: never block them.
@@ -144,17 +150,25 @@ class Admission:
         """Whether the request comes from a controller: an owner reference anyone can write, so
         only who sends the object says that a controller made it from a judged owner."""
         username = user.get("username")
-        if isinstance(username, str) and _matches(username, self.settings.controller_users):
+        if isinstance(username, str) and self._controller_user(username):
             return True
         groups = user.get("groups")
         return any(
-            isinstance(g, str) and _matches(g, self.settings.controller_groups)
+            isinstance(g, str) and self._controller_group(g)
             for g in (groups if isinstance(groups, list) else ())
         )
 
 
-def _matches(value: str, patterns: Iterable[str]) -> bool:
-    return any(fnmatch.fnmatchcase(value, p) for p in patterns)
+class Globs:
+    """Globs (`fnmatch`) matched as one compiled pattern: every request is tested against the
+    exempt namespaces and the controllers' names."""
+
+    def __init__(self, patterns: Iterable[str]) -> None:
+        either = "|".join(f"(?:{fnmatch.translate(p)})" for p in patterns)
+        self._match = re.compile(either).match if either else None
+
+    def __call__(self, value: str) -> bool:
+        return self._match is not None and self._match(value) is not None
 
 
 def _controlled(meta: Mapping[str, Any]) -> bool:
