@@ -85,9 +85,16 @@ _TOP_LEVEL = frozenset(
 )
 _CRON = "/spec/jobTemplate/metadata"
 _NO_METADATA = frozenset(
-    {"containers", "initContainers", "ephemeralContainers", "env", "args", "command", "status"}
-)
-"""Fields that hold no object metadata below them: the walk does not enter them."""
+    {
+        "containers", "initContainers", "ephemeralContainers", "env", "args", "command", "status",
+        "selector", "strategy", "nodeSelector", "tolerations", "affinity", "securityContext",
+        "topologySpreadConstraints",
+    }
+)  # fmt: skip
+"""Fields that hold no object metadata below them, in every kind of `KINDS` (Kubernetes' pod,
+container and workload fields: label selectors, scheduling constraints, rollout strategy;
+the operators' kinds use these names for the same Kubernetes types): the walk does not enter
+them."""
 _COLLECTIONS = (dict, list)
 KINDS = _TOP_LEVEL | {"CronJob", "Pod", "Deployment", "StatefulSet"}
 

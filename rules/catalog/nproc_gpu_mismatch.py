@@ -121,9 +121,9 @@ def _container_gpus(scope: Scope, c: Container) -> int | None:
 
 def _flags(c: Container) -> Iterator[tuple[str, int]]:
     """(pointer, count) of each `--nproc_per_node` given to torchrun in the container."""
-    words = _words(c)
-    if not _LAUNCHER.search(" ".join(words)):
+    if not _LAUNCHER.search(c.command):
         return
+    words = _words(c)
     for index, text in enumerate(words):
         for match in _FLAG.finditer(text):
             value = _count(match.group(1).strip("\"'"))
@@ -225,7 +225,7 @@ def _flag_pattern(flag: str) -> re.Pattern[str]:
 
 def _option(words: list[str], line: str, flags: tuple[str, ...]) -> tuple[int, str] | None:
     """(index of the word, raw value) of the first of `flags` given in the command line
-    (`words`, and `line`, the words joined, in which a flag given must appear)."""
+    (`words`; `line`, the container's `command`, holds every flag given in them)."""
     for flag in flags:
         if flag in line:
             break
@@ -286,22 +286,20 @@ def _server_mismatch(pod: Pod, c: Container) -> Violation | None:
     if not factors or not held or pod.traits.member is not None:
         return None  # a group of pods (LeaderWorkerSet, Ray) splits a model over several
     words = _words(c)
-    line = " ".join(words)
     product, first = 1, None
     for flags, names in factors:
-        option = _option(words, line, flags)
-        given = (_pointer(c, option[0]), option[1]) if option else _env(c, names)
+        given: tuple[int | str, str] | None = _option(words, c.command, flags) or _env(c, names)
         if given is None:
             continue
         value = _count(given[1])
         if value is None:
             return None  # a variable or `auto`
         product *= value
-        first = first or given[0]
+        first = given[0] if first is None else first
     if first is None or product == held:
         return None
     return Violation(
-        first,
+        first if isinstance(first, str) else _pointer(c, first),
         f"{c.server} in container {c.name!r} splits the model over {product} GPU(s) "
         f"(tensor x pipeline x data parallel) but the container gets {held}, so "
         + (
