@@ -4,8 +4,9 @@
 
 1. the webhook's review: `Engine.evaluate` on the Deployment of bench/webhook_latency.py (a GPU
    model server with managedFields, as the API server sends it), each evaluation on a freshly
-   decoded copy as a request brings it, against `json.loads` of the whole AdmissionReview body,
-   which the least webhook pays too;
+   decoded copy as a request brings it, and the whole judgement of the review as the server
+   makes it in its own process (decoding the body, admission, encoding the answer), each
+   against `json.loads` of the whole AdmissionReview body, which the least webhook pays too;
 2. the corpus: every object of ../shared/corpus evaluated once, against parsing the same files
    with PyYAML's C loader.
 
@@ -30,6 +31,9 @@ from webhook_latency import review
 from mllint.linter import discover
 from mllint.linter.discover import Excluder
 from mllint.rules import Engine
+from mllint.webhook.judging import Inline
+from mllint.webhook.review import Admission
+from mllint.webhook.settings import WebhookSettings
 
 CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
 COPIES = 50
@@ -61,13 +65,26 @@ def webhook(engine: Engine, repeat: int) -> None:
         for obj in copies:
             engine.evaluate(obj)
 
+    inline = Inline(Admission.from_settings(WebhookSettings()))
+
+    def answer() -> None:
+        for _ in range(COPIES):
+            inline.judge("validate", body, 10.0)
+
     decoded = cpu(decode, repeat)
     judged = cpu(lambda: (decode(), judge()), repeat) - decoded
+    answered = cpu(answer, repeat)
     findings = len(engine.evaluate(json.loads(body)["request"]["object"]))
     print(f"webhook review ({len(body):,} bytes, {findings} findings, best of {repeat}):")
     report(
         "Engine.evaluate vs json.loads of the body",
         judged / COPIES * 1e6,
+        decoded / COPIES * 1e6,
+        "us",
+    )
+    report(
+        "judging the review vs json.loads of it",
+        answered / COPIES * 1e6,
         decoded / COPIES * 1e6,
         "us",
     )

@@ -91,7 +91,6 @@ def _memory_backed(volume: Mapping[str, Any]) -> bool:
 
 
 def check(scope: Scope, options: Options) -> Iterator[Violation]:
-    patterns = [p.lower() for p in options.data_paths]
     for pod in scope.pods:
         # A volume an init container fills at start is a cache of data kept elsewhere (KServe's
         # storage-initializer, a dataset download): fetched again on every start by design.
@@ -123,7 +122,9 @@ def check(scope: Scope, options: Options) -> Iterator[Violation]:
                 volume = scratch[name]
                 if path.rstrip("/") == SHM and _memory_backed(volume):
                     continue
-                if not any(fnmatch.fnmatchcase(path.lower(), p) for p in patterns):
+                if not any(
+                    fnmatch.fnmatchcase(path.lower(), p.lower()) for p in options.data_paths
+                ):
                     continue
                 yield Violation(
                     jp.join(c.pointer, "volumeMounts", index),

@@ -116,13 +116,17 @@ def _text(value: Any) -> str:
     return str(value) if value is not None else ""
 
 
+def _command(c: Container) -> str:
+    """Its command and arguments as one line (built only when a rule reads it)."""
+    return _text(c.spec.get("command")) + " " + _text(c.spec.get("args"))
+
+
 def runs_pytorch(scope: Scope, c: Container) -> bool:
     """A PyTorch training container: in a PyTorchJob, started by a PyTorch launcher, or
     running an image whose repository is named for PyTorch."""
     if scope.subject.kind == "PyTorchJob":
         return True
-    command = _text(c.spec.get("command")) + " " + _text(c.spec.get("args"))
-    if _LAUNCHERS.search(command):
+    if _LAUNCHERS.search(_command(c)):
         return True
     image = c.spec.get("image")
     return isinstance(image, str) and bool(_IMAGE.search(parse_image(image).name.lower()))
@@ -163,7 +167,7 @@ def _shares_memory(pod: Pod, c: Container) -> bool:
     """Whether processes of the pod pass data through /dev/shm: NCCL between the processes of
     several accelerators, a launcher starting several processes, or DataLoader workers. One
     process on one accelerator with no stated workers (a smoke test, MNIST) is left alone."""
-    command = _text(c.spec.get("command")) + " " + _text(c.spec.get("args"))
+    command = _command(c)
     workers = _WORKERS.search(command)
     if workers is not None:
         return int(workers.group(1)) > 0
@@ -181,9 +185,8 @@ def _image_name(c: Container) -> str:
 def shm_user(scope: Scope, pod: Pod, c: Container) -> str | None:
     """What makes the container pass data through /dev/shm, in words for a message; None when
     nothing known does."""
-    command = _text(c.spec.get("command")) + " " + _text(c.spec.get("args"))
     if pod.role is Role.BATCH and _shares_memory(pod, c):
-        if _DEEPSPEED.search(command) or _DEEPSPEED_IMAGE.search(_image_name(c)):
+        if _DEEPSPEED.search(_command(c)) or _DEEPSPEED_IMAGE.search(_image_name(c)):
             return "DeepSpeed"
         if runs_pytorch(scope, c):
             return "PyTorch"
@@ -192,7 +195,7 @@ def shm_user(scope: Scope, pod: Pod, c: Container) -> str | None:
     if c.server in _SHM_SERVERS:
         return c.server
     mpi_worker = scope.subject.kind == "MPIJob" and pod.traits.member is Member.WORKER
-    if pod.role is Role.BATCH and (mpi_worker or _MPI.search(command)):
+    if pod.role is Role.BATCH and (mpi_worker or _MPI.search(_command(c))):
         return "MPI"
     return None
 

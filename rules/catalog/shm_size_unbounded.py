@@ -71,13 +71,15 @@ def _memory_limit(c: Container) -> float | None:
 
 def check(scope: Scope, options: Any) -> Iterator[Violation]:
     for pod in scope.pods:
-        main = list(pod.main_containers)
-        unlimited = any(_memory_limit(c) is None for c in main)
         volumes: dict[str, tuple[str, Mapping[str, Any]]] = {}
         for at, volume in pod.volumes:
             empty = volume.get("emptyDir")
             if isinstance(empty, dict) and empty.get("medium") == "Memory":
                 volumes[str(volume.get("name"))] = (jp.join(at, "emptyDir"), empty)
+        if not volumes:
+            continue
+        main = list(pod.main_containers)
+        unlimited = any(_memory_limit(c) is None for c in main)
         reported: set[str] = set()
         for c in main:
             for name in _shm_mounts(c):
