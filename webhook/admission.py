@@ -246,9 +246,13 @@ def encode_review(api_version: str, uid: str, response: Mapping[str, Any]) -> by
         "kind": KIND,
         "response": {"uid": uid, **response},
     }
-    # ASCII with escapes: a lone surrogate copied from the object (a name, a message) is then
-    # a valid JSON escape rather than an encoding error.
-    return json.dumps(review, separators=(",", ":")).encode()
+    return _COMPACT.encode(review).encode()
+
+
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+"""`json.dumps(..., separators=(",", ":"))`, built once rather than per answer. ASCII with
+escapes: a lone surrogate copied from the object (a name, a message) is then a valid JSON escape
+rather than an encoding error."""
 
 
 def encode_error(error: BadRequest) -> bytes:

@@ -43,6 +43,7 @@ No fix: which version to pin is the author's choice.
 - [OCI distribution: references are `[registry[:port]/]repository[:tag][@digest]`](https://github.com/distribution/reference/blob/main/reference.go)
 """
 
+import functools
 from collections.abc import Iterator
 from typing import Any
 
@@ -56,25 +57,33 @@ from mllint.rules.workload import Scope
 def check(scope: Scope, options: Any) -> Iterator[Violation]:
     for c in scope.containers:
         image = c.spec.get("image")
-        if not isinstance(image, str) or not image.strip():
+        if not isinstance(image, str):
             continue
-        image = image.strip()
-        if is_placeholder(image) or len(image.split()) > 1:  # blanks inside
-            continue  # not an image reference yet: rendered or filled in before it is applied
-        ref = parse_image(image)
-        if ref.digest is not None or not floating_tag(ref.tag):
+        what = _floating(image)
+        if what is None:
             continue
-        if ref.tag is None:
-            what = "has no tag, which means :latest"
-        elif ref.tag == "latest":
-            what = "is tagged :latest"
-        else:
-            what = f"has the floating tag :{ref.tag}"
         yield Violation(
             jp.join(c.pointer, "image"),
-            f"container {c.name!r} image {image!r} {what}, so what runs changes with each "
-            "push: pin a version tag or a digest",
+            f"container {c.name!r} image {image.strip()!r} {what}, so what runs changes with "
+            "each push: pin a version tag or a digest",
         )
+
+
+@functools.lru_cache(maxsize=4096)
+def _floating(image: str) -> str | None:
+    """How an image reference floats, in words; None when it is pinned or not a reference. A
+    cluster runs few images, each judged once here."""
+    image = image.strip()
+    if not image or is_placeholder(image) or len(image.split()) > 1:
+        return None  # not an image reference yet: rendered or filled in before it is applied
+    ref = parse_image(image)
+    if ref.digest is not None or not floating_tag(ref.tag):
+        return None
+    if ref.tag is None:
+        return "has no tag, which means :latest"
+    if ref.tag == "latest":
+        return "is tagged :latest"
+    return f"has the floating tag :{ref.tag}"
 
 
 RULE = rule(
