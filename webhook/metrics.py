@@ -1,10 +1,22 @@
-"""Prometheus metrics, in a registry of the app's own (so several apps can live in one process)."""
+"""Prometheus metrics, in a registry of the app's own (so several apps can live in one process),
+or, under `mllint serve --processes N`, in files that every server process reads (see
+`share_between_processes`)."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+    values,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -33,12 +45,25 @@ OTHER = "other"
 must stay a small set, whatever clients send."""
 
 
+def share_between_processes(directory: Path) -> None:
+    """From now on, metrics made in this process and in the processes it forks keep their
+    values in files in `directory`, and each one's /metrics sums every process's files
+    (prometheus_client's multiprocess mode, chosen here rather than by its environment variable
+    at import, which would be too late). Call before any `Metrics` is made."""
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
+
+
 class Metrics:
     def __init__(self) -> None:
         self.known_kinds: frozenset[str] = frozenset()
         """The kinds the engine judges; set once it is built."""
         self.registry = CollectorRegistry(auto_describe=True)
-        r = self.registry
+        r: CollectorRegistry | None = self.registry
+        if getattr(values.ValueClass, "_multiprocess", False):
+            # Every metric of every process is in the files: the collector exports them all.
+            multiprocess.MultiProcessCollector(self.registry)  # type: ignore[no-untyped-call]
+            r = None
         self.requests = Counter(
             "mllint_webhook_requests",
             "Admission requests answered, by endpoint, operation, kind, decision and dry run",
@@ -79,6 +104,7 @@ class Metrics:
             "mllint_webhook_certificate_expiry_timestamp_seconds",
             "When the serving certificate expires (Unix time)",
             registry=r,
+            multiprocess_mode="min",  # the earliest any server process serves
         )
         self.certificate_reloads = Counter(
             "mllint_webhook_certificate_reloads",

@@ -30,10 +30,10 @@ from pydantic_settings import SettingsError
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from mllint.rules import ConfigError
-from mllint.webhook import logs
+from mllint.webhook import logs, processes
 from mllint.webhook.app import create_app, start_draining
 from mllint.webhook.review import Admission
-from mllint.webhook.settings import FailureMode, WebhookSettings
+from mllint.webhook.settings import MAX_PROCESSES, FailureMode, WebhookSettings
 from mllint.webhook.tls import CertificateError, CertificateStore
 
 log = logging.getLogger("mllint.webhook")
@@ -197,6 +197,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--host", help="address to listen on (MLLINT_HOST; default 0.0.0.0)")
     parser.add_argument("--port", type=int, help="port to listen on (MLLINT_PORT; default 8443)")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        metavar="N",
+        help="server processes answering on the port, one core each; for a pod given more "
+        f"than one core (MLLINT_PROCESSES; default 1, at most {MAX_PROCESSES})",
+    )
     parser.add_argument("--config", help="mllint rules configuration, YAML (MLLINT_CONFIG)")
     parser.add_argument(
         "--failure-mode",
@@ -276,9 +283,17 @@ def main(argv: list[str] | None = None) -> int:
     logs.configure(settings.log_level)
     _fixed_mmap_threshold()
 
-    server = build_server(settings, admission, certificates)
+    if settings.processes > 1:
+        return processes.supervise(
+            settings,
+            lambda sock: _run(build_server(settings, admission, certificates), [sock]),
+        )
+    return _run(build_server(settings, admission, certificates), None)
+
+
+def _run(server: WebhookServer, sockets: list[socket.socket] | None) -> int:
     try:
-        server.run()
+        server.run(sockets)
     except SystemExit:  # uvicorn exits when it cannot bind the port; it logged why
         return 1
     except KeyboardInterrupt:

@@ -36,6 +36,9 @@ CONTROLLER_USERS = (
     "system:serviceaccount:volcano-system:volcano-controllers",
 )
 """Users whose objects with a controller owner reference are not judged again."""
+MAX_PROCESSES = 64
+"""The most server processes `mllint serve` runs; a pod with more cores is better split in
+replicas."""
 SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 """Where Kubernetes tells a pod its own namespace."""
 
@@ -99,6 +102,9 @@ class WebhookSettings(BaseSettings):
     """The answer budget when the API server sends no `?timeout=` (its own default is 10s)."""
     max_body_bytes: Annotated[int, Field(gt=0)] = 3 * 1024 * 1024
     """The largest AdmissionReview judged; larger ones are answered by the failure mode."""
+    processes: Annotated[int, Field(ge=1, le=MAX_PROCESSES)] = 1
+    """Server processes answering on the port, each with its own event loop (and its own
+    `workers`): for a pod given more than one core."""
     workers: Annotated[int, Field(ge=1)] = 2
     """Worker processes that judge the bodies larger than `inline_bytes`, off the event loop:
     at most this many are judged at once, the others wait (within their time budget)."""
