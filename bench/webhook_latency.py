@@ -2,6 +2,7 @@
 allows everything, on the same certificate and in the same run.
 
     python bench/webhook_latency.py [--seconds S] [--rounds R] [--client wrk|python]
+                                    [--processes N[,N...]]
 
 Both servers run as subprocesses on loopback with the same serving certificate and receive a
 realistic Deployment AdmissionReview (a GPU model server, as the API server sends it, with
@@ -13,6 +14,8 @@ least any webhook does. Servers are measured in alternating rounds and each figu
 of its rounds, so that a round disturbed by other work on the machine does not decide it. Ratios
 are mllint over baseline (lower is better): targets at 16 connections are a throughput ratio and
 a p99 ratio of at most 1.2, at 1 connection a p50 ratio of at most 1.2. Nothing here fails on time.
+`--processes 1,2` measures mllint once per number of server processes (`mllint serve
+--processes N`), each in the same alternating rounds.
 """
 
 from __future__ import annotations
@@ -251,12 +254,17 @@ def free_port() -> int:
         return port
 
 
+def label(processes: int) -> str:
+    return "mllint" if processes == 1 else f"mllint x{processes}"
+
+
 @contextmanager
-def server(kind: str, cert: Path, key: Path, ca: Path) -> Iterator[int]:
+def server(kind: str, cert: Path, key: Path, ca: Path, processes: int = 1) -> Iterator[int]:
     port = free_port()
     if kind == "mllint":
         args = [MLLINT, "--cert-file", str(cert), "--key-file", str(key)]
         args += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+        args += ["--processes", str(processes)]
     else:
         args = [BASELINE, str(port), str(cert), str(key)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLLINT_")}
@@ -402,7 +410,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--client", choices=("wrk", "python"), default="wrk")
     parser.add_argument("--no-install", action="store_true", help="do not apt-get install wrk")
+    parser.add_argument(
+        "--processes",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[1],
+        help="mllint's server processes; a comma-separated list measures each (default 1)",
+    )
     args = parser.parse_args()
+    servers = [("baseline", 1)] + [("mllint", n) for n in args.processes]
     wrk = wrk_available(not args.no_install) if args.client == "wrk" else None
     if args.client == "wrk" and wrk is None:
         print("wrk is not available: falling back to the Python client, whose own cost hides part")
@@ -412,14 +427,16 @@ def main() -> None:
     per_run = f"{args.seconds:g} s" if wrk else f"{args.requests} requests"
     print(f"AdmissionReview: {len(body)} bytes; client {client}, {per_run} x {args.rounds} rounds")
     rounds: dict[tuple[str, int], list[tuple[float, float, float]]] = {}
+    names = {(kind, n): "baseline" if kind == "baseline" else label(n) for kind, n in servers}
     with tempfile.TemporaryDirectory() as tmp:
         ca, cert, key = make_certificates(Path(tmp))
         files = Path(tmp) / "post.lua", Path(tmp) / "review.json"
         files[0].write_text(WRK_SCRIPT)
         files[1].write_bytes(body)
         for _ in range(args.rounds):
-            for kind in ("baseline", "mllint"):
-                with server(kind, cert, key, ca) as port:
+            for kind, processes in servers:
+                name = names[(kind, processes)]
+                with server(kind, cert, key, ca, processes) as port:
                     check_answer(port, ca, body)
                     for clients in (1, 16):
                         if wrk:
@@ -433,23 +450,24 @@ def main() -> None:
                                 percentile(lat, 0.99) * 1000,
                                 len(lat) / took,
                             )
-                        rounds.setdefault((kind, clients), []).append(figures)
+                        rounds.setdefault((name, clients), []).append(figures)
     print(f"\nmedian of {args.rounds} alternating rounds")
-    print(f"{'server':<10}{'conns':>6}{'p50 ms':>10}{'p99 ms':>10}{'req/s':>10}")
+    print(f"{'server':<12}{'conns':>6}{'p50 ms':>10}{'p99 ms':>10}{'req/s':>10}")
     rows: dict[tuple[str, int], tuple[float, float, float]] = {}
     for clients in (1, 16):
-        for kind in ("baseline", "mllint"):
-            measured = rounds[(kind, clients)]
+        for name in names.values():
+            measured = rounds[(name, clients)]
             p50, p99, rate = (statistics.median(r[i] for r in measured) for i in range(3))
-            rows[(kind, clients)] = (p50, p99, rate)
-            print(f"{kind:<10}{clients:>6}{p50:>10.3f}{p99:>10.3f}{rate:>10.0f}")
+            rows[(name, clients)] = (p50, p99, rate)
+            print(f"{name:<12}{clients:>6}{p50:>10.3f}{p99:>10.3f}{rate:>10.0f}")
     print("\nratios, mllint / baseline (throughput: baseline / mllint); lower is better")
-    for clients in (1, 16):
-        m, b = rows[("mllint", clients)], rows[("baseline", clients)]
-        print(
-            f"  {clients:>2} connection{'s' if clients > 1 else ' '}: p50 {m[0] / b[0]:.2f}  "
-            f"p99 {m[1] / b[1]:.2f}  throughput {b[2] / m[2]:.2f}"
-        )
+    for name in list(names.values())[1:]:
+        for clients in (1, 16):
+            m, b = rows[(name, clients)], rows[("baseline", clients)]
+            print(
+                f"  {name:<10} {clients:>2} connection{'s' if clients > 1 else ' '}: "
+                f"p50 {m[0] / b[0]:.2f}  p99 {m[1] / b[1]:.2f}  throughput {b[2] / m[2]:.2f}"
+            )
     print(f"targets: 16 connections p99 and throughput <= {TARGET}; 1 connection p50 <= {TARGET}")
 
 
