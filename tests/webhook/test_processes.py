@@ -12,7 +12,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -40,8 +40,11 @@ def children(pid: int) -> list[int]:
     return found
 
 
-def established(pid: int, port: int) -> int:
-    """Connections to `port` that process `pid` holds open, from /proc."""
+ESTABLISHED, LISTEN = "01", "0A"
+
+
+def sockets(pid: int, port: int, state: str) -> int:
+    """How many TCP sockets of local port `port` in `state` process `pid` holds, from /proc."""
     inodes = set()
     for fd in Path(f"/proc/{pid}/fd").iterdir():
         try:
@@ -54,7 +57,7 @@ def established(pid: int, port: int) -> int:
     for line in Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]:
         fields = line.split()
         local_port = int(fields[1].split(":")[1], 16)
-        if local_port == port and fields[3] == "01" and fields[9] in inodes:
+        if local_port == port and fields[3] == state and fields[9] in inodes:
             count += 1
     return count
 
@@ -93,11 +96,31 @@ def gone(pid: int) -> bool:
         return True
 
 
-@pytest.fixture
-def two(tmp_path: Path, pki: PKI, rules_config: Path) -> Running:
-    running = start_process(tmp_path, pki, ["--processes", "2", "--config", str(rules_config)])
-    wait_for(lambda: running.process is not None and len(children(running.process.pid)) == 2, "2")
+def start_two(
+    tmp_path: Path, pki: PKI, args: list[str], env: dict[str, str] | None = None
+) -> Running:
+    """`mllint serve --processes 2`, once both server processes listen."""
+    running = start_process(tmp_path, pki, ["--processes", "2", *args], env)
+    assert running.process is not None
+    supervisor = running.process.pid
+
+    def all_listening() -> bool:
+        servers = children(supervisor)
+        return len(servers) == 2 and all(sockets(pid, running.port, LISTEN) for pid in servers)
+
+    try:
+        wait_for(all_listening, "both server processes to listen")
+    except AssertionError:
+        running.stop()
+        raise
     return running
+
+
+@pytest.fixture
+def two(tmp_path: Path, pki: PKI, rules_config: Path) -> Iterator[Running]:
+    running = start_two(tmp_path, pki, ["--config", str(rules_config)])
+    yield running
+    running.stop()
 
 
 def test_every_process_answers_and_metrics_count_them_all(two: Running) -> None:
@@ -111,7 +134,7 @@ def test_every_process_answers_and_metrics_count_them_all(two: Running) -> None:
             assert answer["response"]["allowed"] is True
         # The kernel spreads connections over the processes' sockets by their addresses: 24
         # connections all landing on one of two processes has odds of 1 in 8 million.
-        held = [established(pid, two.port) for pid in servers]
+        held = [sockets(pid, two.port, ESTABLISHED) for pid in servers]
         assert sum(held) == 24 and all(held), held
     finally:
         for client in clients:
@@ -150,10 +173,10 @@ def test_rotated_certificate_reaches_every_process(tmp_path: Path, pki: PKI) -> 
     live.mkdir()
     shutil.copy(pki.cert, live / "tls.crt")
     shutil.copy(pki.key, live / "tls.key")
-    running = start_process(
+    running = start_two(
         tmp_path,
         PKI(pki.ca, live / "tls.crt", live / "tls.key", live),
-        ["--processes", "2"],
+        [],
         env={"MLLINT_CERT_POLL_INTERVAL": "0.1"},
     )
     try:
