@@ -4,7 +4,9 @@ or, under `mllint serve --processes N`, in files that every server process reads
 
 from __future__ import annotations
 
+import glob
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from prometheus_client import (
     values,
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.metrics_core import Metric
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -54,6 +57,15 @@ def share_between_processes(directory: Path) -> None:
     values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
 
 
+class _Files(multiprocess.MultiProcessCollector):
+    """prometheus_client's collector of the processes' files, leaving out a file another process
+    has just created and not yet sized: read then, it would fail the whole scrape."""
+
+    def collect(self) -> Iterable[Metric]:
+        files = [f for f in glob.glob(os.path.join(self._path, "*.db")) if os.path.getsize(f)]
+        return self.merge(files, accumulate=True)  # type: ignore[no-untyped-call, no-any-return]
+
+
 class Metrics:
     def __init__(self) -> None:
         self.known_kinds: frozenset[str] = frozenset()
@@ -62,7 +74,7 @@ class Metrics:
         r: CollectorRegistry | None = self.registry
         if getattr(values.ValueClass, "_multiprocess", False):
             # Every metric of every process is in the files: the collector exports them all.
-            multiprocess.MultiProcessCollector(self.registry)  # type: ignore[no-untyped-call]
+            _Files(self.registry)  # type: ignore[no-untyped-call]
             r = None
         self.requests = Counter(
             "mllint_webhook_requests",

@@ -11,6 +11,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -145,16 +146,32 @@ def test_every_process_answers_and_metrics_count_them_all(two: Running) -> None:
     assert two.process.returncode == 0
 
 
-def test_sigterm_ends_every_process(two: Running) -> None:
-    assert two.process is not None
-    servers = children(two.process.pid)
-    workers = [w for pid in servers for w in children(pid)]
-    assert len(workers) == 4  # two judging workers each, by default
-    two.process.send_signal(signal.SIGTERM)
-    assert two.process.wait(timeout=30) == 0
-    assert all(gone(pid) for pid in servers)
-    wait_for(lambda: all(gone(pid) for pid in workers), "the judging workers to end")
-    assert "Traceback" not in two.logs()
+def test_sigterm_drains_and_ends_every_process(tmp_path: Path, pki: PKI) -> None:
+    running = start_two(tmp_path, pki, [], env={"MLLINT_SHUTDOWN_DELAY": "10"})
+    try:
+        assert running.process is not None
+        servers = children(running.process.pid)
+        workers = [w for pid in servers for w in children(pid)]
+        assert len(workers) == 4  # two judging workers each, by default
+        running.process.send_signal(signal.SIGTERM)
+        # During the delay every process still accepts and fails readiness: 24 fresh
+        # connections reach both (see above), and soon none finds a process still ready.
+        ctx = client_context(running.ca)
+
+        def none_ready() -> bool:
+            for _ in range(24):
+                with https_client(running.port, ctx, connections=1) as client:
+                    if client.get("/readyz").json() != {"status": "shutting down"}:
+                        return False
+            return True
+
+        wait_for(none_ready, "every process to fail readiness", timeout=8)
+        assert running.process.wait(timeout=30) == 0
+        assert all(gone(pid) for pid in servers)
+        wait_for(lambda: all(gone(pid) for pid in workers), "the judging workers to end")
+        assert "Traceback" not in running.logs()
+    finally:
+        running.stop()
 
 
 def test_a_process_that_dies_ends_the_server(two: Running) -> None:
@@ -276,3 +293,29 @@ def test_one_process_by_default(webhook: Running) -> None:
     assert webhook.process is not None
     workers = children(webhook.process.pid)
     assert len(workers) == 2 and not any(children(pid) for pid in workers)
+
+
+SCRAPE_BESIDE_A_NEW_FILE = """
+import sys
+from pathlib import Path
+from mllint.webhook import metrics
+
+directory = Path(sys.argv[1])
+metrics.share_between_processes(directory)
+own = metrics.Metrics()
+own.patch_operations.inc(3)
+(directory / "counter_999999.db").touch()  # a sibling's file, created and not yet sized
+sys.stdout.write(own.exposition().decode())
+"""
+
+
+def test_a_scrape_beside_a_file_just_created(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", SCRAPE_BESIDE_A_NEW_FILE, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "mllint_webhook_patch_operations_total 3.0" in done.stdout
