@@ -114,9 +114,7 @@ def create_app(
             if watcher is not None:
                 watcher.cancel()
             for pool in pools:
-                # The workers are waited for here, not by the interpreter at exit: a server
-                # process of `mllint serve --processes N` ends without that wait.
-                await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
+                pool.shutdown(wait=False, cancel_futures=True)
 
     app = WebhookApp(
         title="mllint admission webhook",

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import multiprocessing
 import os
 import shutil
 import signal
@@ -119,6 +120,11 @@ def _child(host: str, port: int, serve: Callable[[socket.socket], int]) -> int:
         log.error("the server process failed", exc_info=exc)
         return 1
     finally:
+        # The process ends by os._exit, without the interpreter's wait for its judging
+        # workers: they are ended here, or they would outlive it.
+        for worker in multiprocessing.active_children():
+            worker.terminate()
+            worker.join()
         logging.shutdown()
 
 
