@@ -421,11 +421,17 @@ def set_findings(
     Files are read again (from `source`) only when they hold such a finding, so a run never
     keeps every file's text or node tree in memory.
     """
+    return place(collector.findings(), collector.engine, source)
+
+
+def place(
+    found: Iterable[tuple[Ref, Finding]], engine: Engine, source: Callable[[str], bytes]
+) -> Iterator[tuple[Ref, Finding, Position, str | None]]:
+    """Whole-set findings placed in their files (read from `source`), file by file."""
     by_path: dict[str, list[tuple[Ref, Finding]]] = {}
-    for ref, finding in collector.findings():
+    for ref, finding in found:
         by_path.setdefault(ref.path, []).append((ref, finding))
-    engine = collector.engine
-    for path, found in by_path.items():
+    for path, held in by_path.items():
         try:
             text = decode(source(path))
             documents = list(load(text))
@@ -434,7 +440,7 @@ def set_findings(
         ignores = comment_ignores(text)
         sources = Sources(text)
         origins = [sources.of(doc) for doc in documents]
-        for ref, finding in found:
+        for ref, finding in held:
             if ref.document < len(documents):
                 doc = documents[ref.document]
                 for placed, where in _placed(engine, doc, ref.prefix, [finding], ignores):

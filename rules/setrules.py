@@ -484,7 +484,26 @@ class Collector(Generic[T]):
 
         Each set is judged with the sets related to it (`related`): an object's findings come
         from its own set's turn, so none is reported twice."""
-        names = sorted(self.sets)
+        return self._judge(sorted(self.sets))
+
+    def left(self, name: str) -> Iterator[tuple[T, Finding]]:
+        """Say that no object will be added to the set `name` or to the sets below it (a walk
+        has left its folder): their findings are then final, unless a set above holds objects,
+        to which more may be related. So when no set above `name` holds objects, the findings
+        of `name` and of the sets below it are yielded and their summaries forgotten; else
+        nothing is, and they are judged with the set above. A run that lets go of its folders
+        this way keeps the summaries of the folders it is in, not of every object it read."""
+        if any(folder in self.sets for folder in above(name)):
+            return
+        below = name.rstrip("/") + "/"
+        names = sorted(n for n in self.sets if n == name or n.startswith(below))
+        yield from self._judge(names)
+        for settled in names:
+            del self.sets[settled]
+
+    def _judge(self, names: list[str]) -> Iterator[tuple[T, Finding]]:
+        """The findings of the objects of the sets `names` (sorted, and holding every set below
+        each of them)."""
         order = {name: i for i, name in enumerate(self.sets)}
         views = {name: self._view(name, names, order) for name in names}
         for active in self._rules:
@@ -498,13 +517,7 @@ class Collector(Generic[T]):
         sets were added. Related sets are found by the set's path, not by testing every other
         set: the sets containing it are among its path's prefixes, and the sets it contains
         follow it in sorted order."""
-        found = {
-            prefix
-            for i, char in enumerate(name)
-            if char == "/"
-            for prefix in (name[:i], name[: i + 1])
-            if prefix in self.sets and related(name, prefix)
-        }
+        found = {prefix for prefix in above(name) if prefix in self.sets}
         found.add(name)
         below = name.rstrip("/") + "/"
         at = bisect.bisect_left(names, below)
@@ -547,6 +560,17 @@ def related(a: str, b: str) -> bool:
     paths (the linter's are directories), and a set is related to itself, to the sets it
     contains and to those containing it, never to its siblings (`docs/` and `config/`)."""
     return a == b or b.startswith(a.rstrip("/") + "/") or a.startswith(b.rstrip("/") + "/")
+
+
+def above(name: str) -> Iterator[str]:
+    """The names of the sets above the set `name`: the folders of its path, each with and
+    without its trailing `/` (all are `related` to it)."""
+    at = name.find("/")
+    while at != -1:
+        yield name[:at]
+        if at + 1 < len(name):
+            yield name[: at + 1]
+        at = name.find("/", at + 1)
 
 
 def _suppressed(entry: Entry[Any], rule: str, at: str) -> bool:

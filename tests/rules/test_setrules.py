@@ -125,6 +125,42 @@ def test_the_collector_keeps_summaries_not_objects() -> None:
     assert objects != pristine
 
 
+def test_a_set_left_is_judged_then_forgotten_unless_a_set_above_holds_objects() -> None:
+    """`left` gives the findings `findings` gives, set by set, once nothing more can be added
+    to a set or to the sets related to it, and forgets the summaries it judged."""
+    deployment, hpa = bad("ML802")[:2]
+    lost = copy.deepcopy(hpa)
+    lost["spec"]["scaleTargetRef"]["name"] = "nowhere"
+    objects = [
+        ("/r/a", hpa),
+        ("/r/a", lost),
+        ("/r/a/b", deployment),
+        ("/r/c/d", deployment),
+        ("/r/e", lost),
+    ]
+    engine = Engine(Config(select=("ML801", "ML802")))
+    whole: Collector[int] = engine.collector()
+    for index, (folder, obj) in enumerate(objects):
+        whole.add(obj, index, folder)
+    expected = [(i, f.code) for i, f in whole.findings()]
+    assert sorted(expected) == [(1, "ML801"), (2, "ML802")]
+
+    collector: Collector[int] = engine.collector()
+    for index, (folder, obj) in enumerate(objects[:3]):
+        collector.add(obj, index, folder)
+    # /r/a holds objects that the set below is related to: it is judged with /r/a.
+    assert list(collector.left("/r/a/b")) == []
+    assert set(collector.sets) == {"/r/a", "/r/a/b"}
+    found = [(i, f.code) for i, f in collector.left("/r/a")]
+    assert collector.sets == {}
+    for index, (folder, obj) in enumerate(objects[3:], 3):
+        collector.add(obj, index, folder)
+    found += [(i, f.code) for i, f in collector.left("/r/c")]
+    assert set(collector.sets) == {"/r/e"}
+    found += [(i, f.code) for i, f in collector.findings()]
+    assert found == expected
+
+
 def test_set_rules_need_the_objects_they_relate() -> None:
     hpa = bad("ML801")[1]
     # An HPA linted alone: its target may well be defined elsewhere.
