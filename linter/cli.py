@@ -297,19 +297,25 @@ def _lint(
             yield groups.setdefault(loaded.source, len(groups)), loaded.config, path
 
     runner = Runner(args.jobs, today=datetime.date.today)
-    gathered = Gathered(args.stdin_filename, keep_paths=args.format == "junit")
+    gathered = Gathered(
+        args.stdin_filename,
+        keep_paths=args.format == "junit",
+        # Stdin named as a file is reported under that file's name, whose findings must then
+        # come in one order whichever file's folder is settled first: at the end.
+        by_folder=discover.folder_by_folder(args.paths) and not args.stdin_filename,
+    )
     try:
         for done in runner.run(batches(work())):
             gathered.add(done, runner.engine(done.batch))
         if not gathered.files and not _empty_allowed(args, seen):
             return EXIT_USAGE
-        extra = gathered.set_findings()
+        gathered.set_findings()
         for notes in gathered.notes.values():
             for path, note in notes:
                 print(f"{lint.relative(path)}: note: {note}", file=sys.stderr)
         fail_on = min(gathered.fail_on.values(), key=lambda s: s.rank, default=Severity.WARNING)
         result = output.Run(
-            _Findings(gathered, extra),
+            _Findings(gathered),
             gathered.files,
             gathered.documents,
             gathered.objects,
@@ -331,15 +337,14 @@ def _lint(
 class _Findings(Collection[lint.Located]):
     """A streamed run's findings, read back from its spool in report order."""
 
-    def __init__(self, gathered: Gathered, extra: dict[str, list[lint.Located]]) -> None:
+    def __init__(self, gathered: Gathered) -> None:
         self._gathered = gathered
-        self._extra = extra
 
     def __len__(self) -> int:
         return self._gathered.tally.findings
 
     def __iter__(self) -> Iterator[lint.Located]:
-        return self._gathered.spool.each(self._extra)
+        return self._gathered.spool.each()
 
     def __contains__(self, item: object) -> bool:
         return any(item == f for f in self)

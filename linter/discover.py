@@ -11,6 +11,7 @@ from pathlib import PurePosixPath
 from mllint.linter.configfile import CONFIG_NAMES
 from mllint.linter.lint import STDIN
 from mllint.rules.model import Frozen, Record, set_field
+from mllint.rules.setrules import above
 
 EXTENSIONS = (".yaml", ".yml", ".json")
 SKIPPED_DIRS = frozenset(
@@ -74,7 +75,10 @@ def discover(
     paths: Sequence[str], excluded: Callable[[str], bool], found: Found | None = None
 ) -> Iterator[str]:
     """Files to lint, in a stable order. Given files are read whatever their extension;
-    directories are walked for YAML and JSON files, following links but never in a loop."""
+    directories are walked for YAML and JSON files, following links but never in a loop.
+
+    A walk finds a folder's files before those of its subfolders, and all the files below a
+    folder one after the other (see `folder_by_folder`)."""
     seen = found or Found()
 
     def left_out(path: str) -> bool:
@@ -93,6 +97,31 @@ def discover(
                 yield path
         else:
             raise PathError(f"{path}: no such file or directory")
+
+
+def folder_by_folder(paths: Sequence[str]) -> bool:
+    """Whether `discover(paths)` finds the files of the folders above a folder before the
+    folder's own, and all the files in and below a folder one after the other: so it does
+    when no path is in, or is, the folder of another (as two files of one folder are), and a
+    run may then settle what it knows of a folder (its whole-set findings) once it has left
+    it."""
+    folders = sorted(
+        (
+            path
+            if path == STDIN
+            else os.path.abspath(path)
+            if os.path.isdir(path)
+            else os.path.dirname(os.path.abspath(path))
+            for path in paths
+        ),
+        key=len,
+    )
+    seen: set[str] = set()
+    for folder in folders:
+        if folder in seen or any(a in seen for a in above(folder)):
+            return False
+        seen.add(folder)
+    return True
 
 
 def _walk(top: str, excluded: Callable[[str], bool]) -> Iterator[str]:

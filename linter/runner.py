@@ -26,11 +26,12 @@ from mllint.linter.lint import (
     lint_file,
     lint_lost,
     named,
+    place,
     read,
-    set_findings,
+    set_of,
 )
 from mllint.linter.output import Tally
-from mllint.rules import REGISTRY, Config, Engine, Rule, Severity
+from mllint.rules import REGISTRY, Config, Engine, Finding, Rule, Severity
 from mllint.rules.engine import Clock
 from mllint.rules.model import Record
 from mllint.rules.setrules import Collector, SetIndex
@@ -274,10 +275,10 @@ class Spool:
     def paths(self) -> set[str]:
         return set(self._memory) | set(self._disk)
 
-    def each(self, extra: dict[str, list[Located]]) -> Iterator[Located]:
-        """Every finding, file by file; `extra` adds findings (the set rules') to files."""
-        for path in sorted(self.paths() | set(extra)):
-            found = self._read(path) + extra.get(path, [])
+    def each(self) -> Iterator[Located]:
+        """Every finding, file by file."""
+        for path in sorted(self.paths()):
+            found = self._read(path)
             found.sort(key=lambda f: (f.line, f.column, f.finding.code))
             yield from found
 
@@ -306,6 +307,8 @@ class Gathered(Record):
         "spool",
         "tally",
         "rules",
+        "by_folder",
+        "folder",
     )
 
     stdin_name: str | None
@@ -326,6 +329,11 @@ class Gathered(Record):
     tally: Tally
     rules: dict[str, Rule]
     """The rules of the run by code: the built-in ones and each configuration's team rules."""
+    by_folder: bool
+    """Whether the files come folder by folder (`discover.folder_by_folder`): a folder's
+    whole-set findings are then settled, and its summaries let go, once the run has left it."""
+    folder: str | None
+    """The set of the last file added."""
 
     def __init__(
         self,
@@ -346,6 +354,8 @@ class Gathered(Record):
         spool: Spool | None = None,
         tally: Tally | None = None,
         rules: dict[str, Rule] | None = None,
+        by_folder: bool = False,
+        folder: str | None = None,
     ) -> None:
         self.stdin_name = stdin_name
         self.keep_paths = keep_paths
@@ -363,6 +373,8 @@ class Gathered(Record):
         self.spool = Spool() if spool is None else spool
         self.tally = Tally() if tally is None else tally
         self.rules = {r.code: r for r in REGISTRY.rules} if rules is None else rules
+        self.by_folder = by_folder
+        self.folder = folder
 
     def add(self, done: Done, engine: Engine) -> None:
         group = done.batch.group
@@ -374,7 +386,10 @@ class Gathered(Record):
             self.notes[group] = []
         collector.merge(done.sets)
         fail_on = self.fail_on[group]
-        for report in (named(r, self.stdin_name) for r in done.reports):
+        for report in done.reports:
+            if self.by_folder:
+                self._enter(set_of(report.path))
+            report = named(report, self.stdin_name)  # noqa: PLW2901 - stdin under its name
             self.files += 1
             self.documents += report.documents
             self.objects += report.objects
@@ -391,18 +406,47 @@ class Gathered(Record):
                 self.tally.add(finding, fail_on)
             self.spool.add(report.path, report.findings)
 
-    def set_findings(self) -> dict[str, list[Located]]:
-        """The whole-set rules' findings by file, each group's from its own objects."""
-        found: dict[str, list[Located]] = {}
+    def _enter(self, folder: str) -> None:
+        """A file of `folder` comes next: settle the folders the run has left."""
+        last, self.folder = self.folder, folder
+        if last is None or last == folder:
+            return
+        top = _left(last, folder)
+        if top is None:
+            return
         for group, collector in self.collectors.items():
-            if not collector.active:
-                continue
-            for ref, finding, where, origin in set_findings(collector, read):
-                path = self.stdin_name if ref.path == STDIN and self.stdin_name else ref.path
-                located = Located(finding, path, where.line, where.column, origin)
-                self.tally.add(located, self.fail_on[group])
-                found.setdefault(path, []).append(located)
-        return found
+            if collector.active:
+                self._settle(group, collector.left(top))
+
+    def set_findings(self) -> None:
+        """Spool the whole-set rules' findings not settled yet, each group's from its own
+        objects."""
+        for group, collector in self.collectors.items():
+            if collector.active:
+                self._settle(group, collector.findings())
+
+    def _settle(self, group: int, settled: Iterable[tuple[Ref, Finding]]) -> None:
+        found: dict[str, list[Located]] = {}
+        engine = self.collectors[group].engine
+        for ref, finding, where, origin in place(settled, engine, read):
+            path = self.stdin_name if ref.path == STDIN and self.stdin_name else ref.path
+            located = Located(finding, path, where.line, where.column, origin)
+            self.tally.add(located, self.fail_on[group])
+            found.setdefault(path, []).append(located)
+        for path, placed in found.items():
+            self.spool.add(path, placed)
+
+
+def _left(last: str, folder: str) -> str | None:
+    """The outermost folder of `last` (a set's name, a `/`-separated path) that `folder` is
+    not in; None when `folder` is `last` or below it."""
+    if folder == last or folder.startswith(last.rstrip("/") + "/"):
+        return None
+    old, new = last.split("/"), folder.split("/")
+    common = 0
+    while common < min(len(old), len(new)) and old[common] == new[common]:
+        common += 1
+    return "/".join(old[: common + 1])
 
 
 def lint_many(paths: Iterable[str], engine: Engine, jobs: int = 0) -> list[FileReport]:

@@ -75,10 +75,10 @@ def _tree(root: Path, files: int, jobs_per_file: int) -> None:
         (folder / f"m{f:03}.yaml").write_text("---\n".join(docs), encoding="utf-8")
 
 
-def _whole(root: str, fmt: str) -> str:
-    """The report of `root` built the other way: every report gathered, sorted and formatted
-    at once."""
-    paths = list(discover.discover([root], Excluder((), os.path.abspath(root))))
+def _whole(root: str, fmt: str, *more: str) -> str:
+    """The report of `root` (and `more` paths) built the other way: every report gathered,
+    sorted and formatted at once."""
+    paths = list(discover.discover([root, *more], Excluder((), os.path.abspath(root))))
     engine = Engine()
     reports = runner.lint_many(paths, engine, jobs=1)
     run = output.Run.of(reports, {r.path: engine.config.fail_on for r in reports}, REGISTRY.rules)
@@ -241,3 +241,153 @@ def test_an_output_that_is_a_pipe_is_written_to_not_replaced(
         assert result.returncode == 1, result.stderr
         assert received() == mllint("--format", "json", "tree").stdout
     assert stat.S_ISFIFO(pipe.stat().st_mode)
+
+
+HPA = """apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: {name}
+spec:
+  scaleTargetRef: {{apiVersion: apps/v1, kind: Deployment, name: {target}}}
+  minReplicas: 1
+  maxReplicas: 4
+"""
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def _related_across_folders(tree: Path) -> None:
+    """`_tree`, and objects related across folders: an autoscaler in a folder above the
+    Deployment it scales, with folders between; beside it a folder whose name sorts between
+    the first folder's files and its subfolders' (`up-beside` < `up/`) with a Deployment of the
+    same name, which no autoscaler of its set scales."""
+    _tree(tree, files=30, jobs_per_file=1)
+    server = SERVER.format(i="x").split("---")[0]
+    _write(tree / "up" / "hpa.yaml", HPA.format(name="serve-x", target="serve-x"))
+    _write(tree / "up" / "down" / "deeper" / "serve.yaml", server)
+    _write(tree / "up" / "down" / "other" / "job.yaml", JOB.format(i=1))
+    _write(tree / "up-beside" / "serve.yaml", server)
+
+
+@pytest.mark.parametrize(
+    "paths",
+    [
+        ["tree"],
+        ["tree/up", "tree/up-beside", "tree/team-0"],
+        ["tree/up/hpa.yaml", "tree/up/down"],
+        ["tree", "tree/up"],
+    ],
+    ids=["one folder", "folders side by side", "a file above a folder", "a folder twice"],
+)
+def test_whole_set_findings_across_folders_as_in_the_run_judged_whole(
+    mllint: Runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, paths: list[str]
+) -> None:
+    """A run judges a folder's whole-set rules once it has left the folder and forgets their
+    summaries: the findings are those of the run judged at its end, across files and folders,
+    with workers or without, however the paths name the folders."""
+    _related_across_folders(tmp_path / "tree")
+    monkeypatch.chdir(tmp_path)
+    expected = _whole(paths[0], "json", *paths[1:])
+    found = {(f["code"], f["file"]) for f in json.loads(expected)["findings"]}
+    assert ("ML802", "tree/up/down/deeper/serve.yaml") in found
+    assert ("ML802", "tree/up-beside/serve.yaml") not in found
+    for jobs in ("1", "2"):
+        result = mllint("--format", "json", "-j", jobs, *paths)
+        assert result.returncode == 1, result.stderr
+        assert result.stdout == expected
+
+
+def test_stdin_and_folders_are_judged_apart(mllint: Runner, tmp_path: Path) -> None:
+    _related_across_folders(tmp_path / "tree")
+    stdin = HPA.format(name="serve-x", target="serve-x") + "---\n" + SERVER.format(i="x")
+
+    def found(*paths: str) -> set[tuple[str, str, int]]:
+        result = mllint("--format", "json", "-j", "2", *paths, stdin=stdin)
+        assert result.returncode == 1, result.stderr
+        return {(f["code"], f["file"], f["line"]) for f in json.loads(result.stdout)["findings"]}
+
+    both = found("tree/up", "-", "tree/team-1")
+    assert ("ML802", "<stdin>", 15) in both
+    assert both == found("-") | found("tree/up") | found("tree/team-1")
+
+
+def test_a_run_keeps_the_summaries_of_the_folders_it_is_in(tmp_path: Path) -> None:
+    """Objects of sibling folders are never related: a run lets go of a folder's whole-set
+    summaries once it has left it, so it holds those of about one batch of files, not of
+    every object it read; the findings are all there."""
+    for i in range(60):
+        _write(tmp_path / f"team-{i:02}" / "serve.yaml", SERVER.format(i=i))
+        _write(tmp_path / f"team-{i:02}" / "jobs" / "job.yaml", JOB.format(i=i))
+    paths = [str(tmp_path)]
+    engine = Engine()
+    held = {}
+    for by_folder in (True, False):
+        gathered = runner.Gathered(by_folder=by_folder)
+        run = runner.Runner(1, engine.today, {0: engine})
+        most = 0
+        for done in run.run(
+            runner.batches(
+                (0, engine.config, p) for p in discover.discover(paths, Excluder((), str(tmp_path)))
+            )
+        ):
+            gathered.add(done, engine)
+            most = max(most, len(gathered.collectors[0].sets))
+        gathered.set_findings()
+        held[by_folder] = most
+        assert sum(f.finding.code == "ML802" for f in gathered.spool.each()) == 60
+    assert held == {True: held[True], False: 120}
+    assert held[True] <= runner.BATCH_FILES + 1
+
+
+def test_a_walk_gives_each_folder_whole(tmp_path: Path) -> None:
+    """What settling a folder once the run has left it rests on: a walk finds a folder's own
+    files before its subfolders', and every file below a folder one after the other."""
+    for name in (
+        "a.yaml",
+        "a-b/x.yaml",
+        "a/y.yaml",
+        "a/b/z.yaml",
+        "a/c.yaml",
+        "a.b/w.yaml",
+        "b.yaml",
+    ):
+        _write(tmp_path / name, JOB.format(i=1))
+    found = [
+        os.path.relpath(p, tmp_path)
+        for p in discover.discover([str(tmp_path)], Excluder((), str(tmp_path)))
+    ]
+    assert sorted(found) != found  # a walk's order, not the report's
+    for folder in {os.path.dirname(p) for p in found}:
+        inside = [i for i, p in enumerate(found) if p.startswith(folder + "/") or not folder]
+        assert inside == list(range(inside[0], inside[-1] + 1))
+        own = [i for i, p in enumerate(found) if os.path.dirname(p) == folder]
+        assert own == inside[: len(own)]
+    assert discover.folder_by_folder([str(tmp_path)])
+
+
+@pytest.mark.parametrize(
+    ("paths", "expected"),
+    [
+        (["."], True),
+        (["a", "a-b"], True),
+        (["a/y.yaml", "a-b"], True),
+        (["-", "a"], True),
+        (["a", "a/b"], False),
+        (["a/b", "."], False),
+        (["a/y.yaml", "a/c.yaml"], False),
+        (["a/y.yaml", "a/b"], False),
+        (["a", "b.yaml"], False),
+        (["a", "a"], False),
+        (["-", "-"], False),
+    ],
+)
+def test_paths_that_are_walked_folder_by_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, paths: list[str], expected: bool
+) -> None:
+    for name in ("a/y.yaml", "a/b/z.yaml", "a/c.yaml", "a-b/x.yaml", "b.yaml"):
+        _write(tmp_path / name, JOB.format(i=1))
+    monkeypatch.chdir(tmp_path)
+    assert discover.folder_by_folder(paths) is expected
