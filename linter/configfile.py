@@ -14,9 +14,10 @@ is an error naming the file, wherever it was found.
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from mllint.linter.loader import LoadError, load
 from mllint.rules import Config, ConfigError, Engine, parse_config
@@ -24,6 +25,7 @@ from mllint.rules.config import default_config
 from mllint.rules.model import Frozen, set_field
 
 CONFIG_NAMES = (".mllint.yaml", ".mllint.yml")
+T = TypeVar("T")
 
 
 class LoadedConfig(Frozen):
@@ -121,37 +123,61 @@ def resolve(explicit: str | None, cwd: Path | None = None) -> LoadedConfig:
     return LoadedConfig(read(path), str(path), str(path.resolve().parent))
 
 
+FOLDERS_KEPT = 4096
+"""Folders whose answers `Configs` remembers, the most recently asked for: a walk asks about
+the folders it is in, not those it has left, so a run remembers as many whatever its size."""
+
+
+class _Recent(Generic[T]):
+    """Answers by folder, for the FOLDERS_KEPT folders most recently asked about."""
+
+    def __init__(self) -> None:
+        self._held: OrderedDict[str, T] = OrderedDict()
+
+    def __contains__(self, folder: str) -> bool:
+        return folder in self._held
+
+    def __getitem__(self, folder: str) -> T:
+        self._held.move_to_end(folder)
+        return self._held[folder]
+
+    def __setitem__(self, folder: str, answer: T) -> None:
+        self._held[folder] = answer
+        if len(self._held) > FOLDERS_KEPT:
+            self._held.popitem(last=False)
+
+
 class Configs:
     """The configuration of each linted path: `--config` for all, else the nearest above it.
 
-    Folders are looked up once and config files read once per run; `adjust` applies the
-    command line's flags on top of every configuration.
+    Folders are looked up once while a run is in them (FOLDERS_KEPT) and config files read once
+    per run; `adjust` applies the command line's flags on top of every configuration.
     """
 
     def __init__(self, explicit: str | None, adjust: Callable[[Config], Config]) -> None:
         self._adjust = adjust
-        self._by_folder: dict[str, LoadedConfig] = {}
+        self._by_folder: _Recent[LoadedConfig] = _Recent()
         self._by_source: dict[str | None, LoadedConfig] = {}
-        self._nearest: dict[str, str | None] = {}
+        self._nearest: _Recent[str | None] = _Recent()
         self.explicit = resolve(explicit) if explicit else None
 
     def of_folder(self, folder: str) -> LoadedConfig:
         if self.explicit is not None:
             return self._adjusted(self.explicit)
         key = os.path.abspath(folder)
-        found = self._by_folder.get(key)
+        if key in self._by_folder:
+            return self._by_folder[key]
+        path = self._find(key)
+        source = None if path is None else str(path)
+        # A configuration is made (and checked) once per source, not once per folder.
+        found = self._by_source.get(source)
         if found is None:
-            path = self._find(key)
-            source = None if path is None else str(path)
-            # A configuration is made (and checked) once per source, not once per folder.
-            found = self._by_source.get(source)
-            if found is None:
-                if path is None:
-                    loaded = LoadedConfig(default_config(), None, str(Path.cwd().resolve()))
-                else:
-                    loaded = LoadedConfig(read(path), source, str(path.resolve().parent))
-                found = self._adjusted(loaded)
-            self._by_folder[key] = found
+            if path is None:
+                loaded = LoadedConfig(default_config(), None, str(Path.cwd().resolve()))
+            else:
+                loaded = LoadedConfig(read(path), source, str(path.resolve().parent))
+            found = self._adjusted(loaded)
+        self._by_folder[key] = found
         return found
 
     def _find(self, folder: str) -> Path | None:

@@ -186,3 +186,31 @@ def test_every_lint_option_has_help(mllint: Runner) -> None:
     shown = mllint("--help").stdout
     assert "rules to run besides those selected" in shown
     assert "rules not to run" in shown
+
+
+def test_each_folder_gets_its_nearest_config_when_few_folders_are_remembered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run remembers the answers of the folders it was in last (FOLDERS_KEPT): a folder
+    asked about again after it was forgotten gets the same configuration, read once."""
+    from mllint.linter import configfile
+
+    monkeypatch.setattr(configfile, "FOLDERS_KEPT", 2)
+    write(tmp_path / "a" / ".mllint.yaml", "select: [ML101]\n")
+    write(tmp_path / "b" / ".mllint.yaml", "select: [ML102]\n")
+    folders = [tmp_path / rel for rel in ("a", "a/x/y", "b/z", "c", "a/x", "b", "c/d", "a")]
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
+    read: list[Path] = []
+    reader = configfile.read
+    monkeypatch.setattr(configfile, "read", lambda path: read.append(path) or reader(path))
+    configs = configfile.Configs(None, lambda config: config)
+    expected = {"a": ("ML101",), "b": ("ML102",), "c": None}
+    for _ in range(2):
+        for folder in folders:
+            loaded = configs.of_folder(str(folder))
+            top = folder.relative_to(tmp_path).parts[0]
+            assert loaded.config.select == expected[top], folder
+            assert loaded is configs.of_folder(str(tmp_path / top))
+            assert len(configs._by_folder._held) <= 2 and len(configs._nearest._held) <= 2
+    assert sorted(p.parent.name for p in read) == ["a", "b"]
