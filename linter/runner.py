@@ -221,14 +221,23 @@ def _lint_batch(
 SPILL_AFTER = 5000
 """Findings kept in memory before the spool moves them to a temporary file."""
 
+INDEX_HELD = 4096
+"""Entries of the spool's index (a file's findings: where they are in the temporary file) held
+in memory; the spool then writes them to the file too, sorted by path."""
+
 
 class Spool:
     """The findings of a run by file, read back file by file in the order reports list them
-    (by path; within a file by line, column and code, as `output.Run.of` sorts them)."""
+    (by path; within a file by line, column and code, as `output.Run.of` sorts them).
+
+    Once on disk, neither the findings nor the index of where each file's are stays in memory:
+    the index is written out in sorted runs of INDEX_HELD entries, merged when read back."""
 
     def __init__(self) -> None:
         self._memory: dict[str, list[Located]] = {}
-        self._disk: dict[str, list[int]] = {}
+        self._index: list[tuple[str, int]] = []
+        self._runs: list[tuple[int, int]] = []
+        """(offset, entries) of each sorted run of the index written to the file."""
         self._file: IO[bytes] | None = None
         self._held = 0
         self.count = 0
@@ -258,33 +267,66 @@ class Spool:
         import pickle
 
         assert self._file is not None
-        self._disk.setdefault(path, []).append(self._file.tell())
+        self._index.append((path, self._file.tell()))
         pickle.dump(found, self._file, pickle.HIGHEST_PROTOCOL)
+        if len(self._index) >= INDEX_HELD:
+            self._write_index()
 
-    def _read(self, path: str) -> list[Located]:
-        found = list(self._memory.get(path, ()))
-        if self._file is not None and path in self._disk:
-            import pickle
+    def _write_index(self) -> None:
+        """The index held, sorted by path (a file's entries in the order they were added)."""
+        import pickle
 
-            for offset in self._disk[path]:
+        assert self._file is not None
+        self._index.sort(key=_path)
+        self._runs.append((self._file.tell(), len(self._index)))
+        for entry in self._index:
+            pickle.dump(entry, self._file, pickle.HIGHEST_PROTOCOL)
+        self._index = []
+
+    def _run(self, offset: int, entries: int) -> Iterator[tuple[str, int]]:
+        import pickle
+
+        assert self._file is not None
+        for _ in range(entries):
+            self._file.seek(offset)
+            entry: tuple[str, int] = pickle.load(self._file)
+            offset = self._file.tell()
+            yield entry
+
+    def _files(self) -> Iterator[tuple[str, list[Located]]]:
+        """Each file's findings in the order they were added, files by path."""
+        if self._file is None:
+            for path in sorted(self._memory):
+                yield path, list(self._memory[path])
+            return
+        import heapq
+        import itertools
+        import pickle
+
+        if self._index:
+            self._write_index()
+        merged = heapq.merge(*(self._run(*run) for run in self._runs), key=_path)
+        for path, entries in itertools.groupby(merged, key=_path):
+            found: list[Located] = []
+            for _, offset in entries:
                 self._file.seek(offset)
                 found += pickle.load(self._file)
-            self._file.seek(0, os.SEEK_END)
-        return found
-
-    def paths(self) -> set[str]:
-        return set(self._memory) | set(self._disk)
+            self._file.seek(0, os.SEEK_END)  # where the next findings go
+            yield path, found
 
     def each(self) -> Iterator[Located]:
         """Every finding, file by file."""
-        for path in sorted(self.paths()):
-            found = self._read(path)
+        for _, found in self._files():
             found.sort(key=lambda f: (f.line, f.column, f.finding.code))
             yield from found
 
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
+
+
+def _path(entry: tuple[str, int]) -> str:
+    return entry[0]
 
 
 class Gathered(Record):

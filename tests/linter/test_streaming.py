@@ -16,7 +16,9 @@ from installed import named_pipe
 
 from mllint.linter import configfile, discover, output, runner
 from mllint.linter.discover import Excluder
+from mllint.linter.lint import Located
 from mllint.rules import REGISTRY, Engine
+from mllint.rules.catalog import YAML_INVALID
 
 Runner = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -391,3 +393,29 @@ def test_paths_that_are_walked_folder_by_folder(
         _write(tmp_path / name, JOB.format(i=1))
     monkeypatch.chdir(tmp_path)
     assert discover.folder_by_folder(paths) is expected
+
+
+def test_the_spool_reads_back_every_file_in_order_whatever_it_wrote_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Findings past SPILL_AFTER and index entries past INDEX_HELD go to the temporary file:
+    read back, each file's findings are those added, in the order added, files by path."""
+    monkeypatch.setattr(runner, "SPILL_AFTER", 5)
+    monkeypatch.setattr(runner, "INDEX_HELD", 3)
+    finding = Engine().meta_finding(YAML_INVALID, "invalid")
+    assert finding is not None
+    spool = runner.Spool()
+    added: dict[str, list[Located]] = {}
+    for step in range(40):
+        path = f"f/{(step * 7) % 11}.yaml" if step % 5 else "f/a/0.yaml"
+        found = [Located(finding, path, line, 1) for line in (step + 2, step + 1)]
+        spool.add(path, found)
+        added.setdefault(path, []).extend(found)
+    expected = [
+        located
+        for path in sorted(added)
+        for located in sorted(added[path], key=lambda f: (f.line, f.column))
+    ]
+    assert list(spool.each()) == expected
+    assert list(spool.each()) == expected
+    spool.close()
