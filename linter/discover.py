@@ -125,17 +125,20 @@ def folder_by_folder(paths: Sequence[str]) -> bool:
 
 
 def _walk(top: str, excluded: Callable[[str], bool]) -> Iterator[str]:
-    seen: set[tuple[int, int]] = set()
+    # The folders walked, each as one number of device and inode: a pair of numbers would take
+    # three times the memory, held to the end of the walk.
+    seen: set[int] = set()
     for root, dirs, files in os.walk(top, followlinks=True):
         try:
             st = os.stat(root)
         except OSError:
             dirs[:] = []
             continue
-        if (st.st_dev, st.st_ino) in seen:
+        folder = st.st_dev << 64 | st.st_ino
+        if folder in seen:
             dirs[:] = []  # a link back to a folder already walked: a loop
             continue
-        seen.add((st.st_dev, st.st_ino))
+        seen.add(folder)
         dirs[:] = sorted(
             d for d in dirs if d not in SKIPPED_DIRS and not excluded(os.path.join(root, d))
         )
