@@ -14,8 +14,9 @@ and is printed as a ratio to its baseline (lower is better); nothing here fails 
 4. growth: N and 4N generated documents (time ratio should be about 4); peak RSS for
    200 and 2000 files (should stay flat);
 5. parallel runs: one process against worker processes, by number of files;
-6. scale: the corpus copied into 10 and 50 folders, linted whole; time should grow linearly
-   (x10, x50) and peak memory stay flat.
+6. scale: the corpus copied into 10 and 50 folders, linted whole; wall and CPU time should grow
+   linearly (x10, x50) and peak memory stay flat, in the main process (the walk, the whole-set
+   summaries, the report) and in the largest worker.
 
 The corpus is ../shared/corpus beside the repository; the sections that need it are skipped
 with a message when it is absent.
@@ -409,12 +410,12 @@ def copies(corpus: Path, folder: Path, count: int) -> int:
 def scale(corpus: Path, work: Path, repeat: int) -> None:
     mllint = command("mllint")
     rounds = max(1, repeat // 2)
-    print(f"scale: the corpus copied into many folders (best of {rounds})")
-    measured: dict[int, tuple[float, int]] = {}
+    print(f"scale: the corpus copied into many folders (best of {rounds}; growth against x1)")
+    measured: dict[int, tuple[float, float, int, int]] = {}
     for factor in (1, *SCALES):
         folder = work / f"scale-{factor}"
         files = copies(corpus, folder, factor)
-        wall, _ = best_timed([mllint, str(folder), "--format", "json", "-o", os.devnull], rounds)
+        wall, cpu = best_timed([mllint, str(folder), "--format", "json", "-o", os.devnull], rounds)
         out = subprocess.run(
             [sys.executable, "-c", MEMORY, str(folder), str(len(os.sched_getaffinity(0)))],
             capture_output=True,
@@ -423,12 +424,16 @@ def scale(corpus: Path, work: Path, repeat: int) -> None:
             env=ENV,
         )
         own, workers = (int(v) for v in out.stdout.split()[-2:])
-        measured[factor] = (wall, max(own, workers))
-        wall_1, rss_1 = measured[1]
-        print(
-            f"  x{factor:<3} {files:6} files: {wall:7.2f} s (time x{wall / wall_1:5.1f}), "
-            f"peak RSS {max(own, workers) / 1024:6.1f} MiB (x{max(own, workers) / rss_1:4.2f})"
+        measured[factor] = (wall, cpu, own, workers)
+        wall_1, cpu_1, own_1, workers_1 = measured[1]
+        line = (
+            f"  x{factor:<3} {files:6} files: {wall:6.2f} s (x{wall / wall_1:5.1f}), "
+            f"CPU {cpu:6.2f} s (x{cpu / cpu_1:5.1f}); peak RSS {own / 1024:5.1f} MiB "
+            f"(x{own / own_1:4.2f})"
         )
+        if workers and workers_1:
+            line += f", largest worker {workers / 1024:5.1f} MiB (x{workers / workers_1:4.2f})"
+        print(line)
         shutil.rmtree(folder)
 
 
