@@ -4,9 +4,10 @@ run holding them all in memory.
 
 Files go out in batches in the order they were found; results come back in that same order
 whichever worker finished first, so a run with workers reports exactly what `--jobs 1` does.
-Only the whole-set rules' compact summaries (`setrules`) and, per file with findings, where its
-findings are kept stay in memory; the findings themselves move to a temporary file once a run
-has many.
+What stays in memory is the whole-set rules' compact summaries (`setrules`) of the folders the
+run is in: a folder's are judged and let go once the walk has left it (`Gathered`), unless a
+folder above it holds objects too. The findings, and where each file's are, move to a temporary
+file once a run has many (`Spool`).
 """
 
 from __future__ import annotations
