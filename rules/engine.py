@@ -186,8 +186,11 @@ class Engine:
             tuple[Subject, dt.date | None, list[tuple[str, set[str]]], list[Finding]] | None
         ) = None
         self._by_kind: dict[
-            tuple[str | None, bool, bool],
-            list[tuple[ActiveRule, tuple[frozenset[Role], frozenset[Purpose], bool]]],
+            tuple[str | None, bool, int],
+            tuple[
+                WorkloadKind | None,
+                list[tuple[ActiveRule, tuple[frozenset[Role], frozenset[Purpose], bool]]],
+            ],
         ] = {}
         self.today = today
         """The front end's clock; without one, no exception ever lapses."""
@@ -316,20 +319,34 @@ class Engine:
         self, subject: Subject, fragment: bool
     ) -> list[tuple[ActiveRule, tuple[frozenset[Role], frozenset[Purpose], bool]]]:
         """The rules that may judge an object of this kind, each with the key of the view of
-        the object it reads; what the kind, the mode and being a workload rule out is decided
-        once per combination, not per object."""
+        the object it reads; what the kind, the mode, the workload kind and the rules'
+        `applies` rule out is decided once per combination, not per object."""
         kind = subject.kind if subject.kind in self._named_kinds else None
-        workload = subject.workload is not None
-        found = self._by_kind.get((kind, fragment, workload))
-        if found is None:
-            found = self._by_kind[kind, fragment, workload] = [
-                (a, (a.rule.roles, a.purposes, a.rule.fragments))
-                for a in self.active
-                if not (a.rule.meta or a.rule.whole_set or (fragment and not a.rule.fragments))
-                and (not a.rule.kinds or kind in a.rule.kinds)
-                and (workload or not a.rule.workloads_only)
-            ]
-        return found
+        workload = subject.workload
+        # By the workload kind's identity (hashing it would hash all its templates); the entry
+        # holds the kind, so that a key is never that of another kind at a reused address.
+        key = (kind, fragment, id(workload))
+        entry = self._by_kind.get(key)
+        if entry is None or entry[0] is not workload:
+            entry = self._by_kind[key] = (workload, self._select(kind, fragment, workload))
+        return entry[1]
+
+    def _select(
+        self, kind: str | None, fragment: bool, workload: WorkloadKind | None
+    ) -> list[tuple[ActiveRule, tuple[frozenset[Role], frozenset[Purpose], bool]]]:
+        # Without partial templates, a view with them and one without are the same pods.
+        partial = workload is not None and any(t.partial for t in workload.templates)
+        return [
+            (a, (a.rule.roles, a.purposes, a.rule.fragments and partial))
+            for a in self.active
+            if not (a.rule.meta or a.rule.whole_set or (fragment and not a.rule.fragments))
+            and (not a.rule.kinds or kind in a.rule.kinds)
+            and (
+                a.rule.applies(workload)
+                if workload is not None and a.rule.applies is not None
+                else workload is not None or not a.rule.workloads_only
+            )
+        ]
 
     def stamp(
         self,

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar, overloa
 if TYPE_CHECKING:
     from mllint.rules.setrules import SetIndex, SetViolation
     from mllint.rules.traits import Purpose
-    from mllint.rules.workload import Scope
+    from mllint.rules.workload import Scope, WorkloadKind
 
 
 class Severity(enum.StrEnum):
@@ -260,6 +260,7 @@ class NoOptions(RuleOptions):
 
 Check = Callable[["Scope", Any], Iterator[Violation]]
 SetCheck = Callable[["SetIndex[Any]", Any], Iterator["SetViolation[Any]"]]
+Applies = Callable[["WorkloadKind"], bool]
 
 
 def _no_check(scope: Scope, options: Any) -> Iterator[Violation]:
@@ -270,8 +271,8 @@ class Rule(Frozen):
     """A rule's metadata and its pure check.
 
     `kinds` limits the rule to objects of those kinds (`Kind` or `group/Kind`); `roles` to
-    workloads of those roles; `purposes` to pods of those purposes (`traits.Purpose`). All
-    empty means every object.
+    workloads of those roles; `purposes` to pods of those purposes (`traits.Purpose`);
+    `applies` to workloads of the kinds it accepts. All empty means every object.
     """
 
     _fields = (
@@ -296,6 +297,7 @@ class Rule(Frozen):
         "link",
         "definition",
         "enforcement",
+        "applies",
     )
 
     code: str
@@ -331,6 +333,10 @@ class Rule(Frozen):
     enforcement: str | None
     """What its findings do at admission (`deny`, `warn`, `audit`) unless the webhook's
     configuration says otherwise; None: by severity."""
+    applies: Applies | None
+    """Whether it can judge a workload of that kind at all (a Job's lifecycle rule needs the
+    kind to have that lifecycle field), asked once per kind by the engine, which then judges
+    only workloads of the kinds it accepts; None: every kind."""
 
     def __init__(  # noqa: PLR0917  # the fields in order, positionally
         self,
@@ -355,6 +361,7 @@ class Rule(Frozen):
         link: str = "",
         definition: Any = None,
         enforcement: str | None = None,
+        applies: Applies | None = None,
     ) -> None:
         set_field(self, "code", code)
         set_field(self, "name", name)
@@ -377,6 +384,7 @@ class Rule(Frozen):
         set_field(self, "link", link)
         set_field(self, "definition", definition)
         set_field(self, "enforcement", enforcement)
+        set_field(self, "applies", applies)
 
     @property
     def fixable(self) -> bool:
@@ -462,6 +470,7 @@ def rule(
     generic: bool = False,
     fragments: bool = False,
     workloads_only: bool = False,
+    applies: Applies | None = None,
     options: type[RuleOptions] = NoOptions,
     fix: Safety | None = None,
     enabled_by_default: bool = True,
@@ -479,10 +488,11 @@ def rule(
         purposes=frozenset(purposes),
         generic=generic,
         fragments=fragments,
-        workloads_only=workloads_only or bool(roles) or bool(purposes),
+        workloads_only=workloads_only or bool(roles) or bool(purposes) or applies is not None,
         options=options,
         fix_safety=fix,
         enabled_by_default=enabled_by_default,
+        applies=applies,
     )
 
 

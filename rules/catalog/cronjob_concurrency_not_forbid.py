@@ -98,5 +98,6 @@ RULE = rule(
     severity=Severity.WARNING,
     summary="CronJob runs may overlap or replace each other (concurrencyPolicy not Forbid)",
     purposes=ML_PURPOSES,
+    applies=lambda kind: kind.lifecycle.concurrency is not None,
     fix=Safety.SAFE,
 )

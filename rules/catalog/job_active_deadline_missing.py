@@ -131,6 +131,7 @@ RULE = rule(
     summary="Job on accelerators without activeDeadlineSeconds can hold them forever",
     workloads_only=True,
     purposes=ML_PURPOSES,
+    applies=lambda kind: kind.lifecycle.active_deadline is not None,
     options=Options,
     fix=Safety.UNSAFE,
 )

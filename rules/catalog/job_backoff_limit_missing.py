@@ -160,6 +160,7 @@ RULE = rule(
     severity=Severity.WARNING,
     summary="Job without a retry budget retries failures 6 times, or without bound",
     purposes=ML_PURPOSES,
+    applies=lambda kind: kind.lifecycle.backoff_limit is not None or kind.embeds is not None,
     options=Options,
     fix=Safety.SAFE,
 )

@@ -90,5 +90,6 @@ RULE = rule(
     severity=Severity.WARNING,
     summary="Job pod template without restartPolicy: Never",
     purposes=ML_PURPOSES,
+    applies=lambda kind: any(t.restart_policy is not None for t in kind.templates),
     fix=Safety.SAFE,
 )

@@ -99,6 +99,7 @@ RULE = rule(
     severity=Severity.INFO,
     summary="Finished Job is never cleaned up (no ttlSecondsAfterFinished)",
     workloads_only=True,
+    applies=lambda kind: kind.lifecycle.ttl is not None,
     options=Options,
     fix=Safety.SAFE,
 )
