@@ -56,6 +56,14 @@ IGNORE_ALL = "mllint.io/ignore-all"
 Clock = Callable[[], dt.date]
 """What today is, as a front end knows it: exceptions that expire are judged against it."""
 
+View = tuple[frozenset[Role], frozenset[Purpose], bool]
+"""The view of an object a rule reads (`Subject.scope`): its pods of some roles and purposes,
+with or without partial templates."""
+
+
+Candidates = tuple[list[tuple["ActiveRule", int]], list[View]]
+"""The rules that may judge an object, each with the index of its view, and the views."""
+
 
 class ActiveRule(Frozen):
     __slots__ = _fields = ("rule", "severity", "options", "purposes")
@@ -186,11 +194,7 @@ class Engine:
             tuple[Subject, dt.date | None, list[tuple[str, set[str]]], list[Finding]] | None
         ) = None
         self._by_kind: dict[
-            tuple[str | None, bool, int],
-            tuple[
-                WorkloadKind | None,
-                list[tuple[ActiveRule, tuple[frozenset[Role], frozenset[Purpose], bool]]],
-            ],
+            tuple[str | None, bool, int], tuple[WorkloadKind | None, Candidates]
         ] = {}
         self.today = today
         """The front end's clock; without one, no exception ever lapses."""
@@ -298,13 +302,14 @@ class Engine:
         findings: list[Finding] = []
         # Rules share a few views of the object (by roles, purposes, partial templates): each
         # is built once per object.
-        scopes: dict[tuple[frozenset[Role], frozenset[Purpose], bool], Scope] = {}
-        for active, key in self._candidates(subject, fragment):
-            scope = scopes.get(key)
+        rules, views = self._candidates(subject, fragment)
+        scopes: list[Scope | None] = [None] * len(views)
+        for active, index in rules:
+            scope = scopes[index]
             if scope is None:
-                scope = scopes[key] = subject.scope(*key)
+                scope = scopes[index] = subject.scope(*views[index])
             if not scope.pods:
-                roles, purposes, partial = key
+                roles, purposes, partial = views[index]
                 if roles:
                     continue
                 if purposes and (subject.whole_pods(partial) or not subject.ml_kind):
@@ -315,12 +320,10 @@ class Engine:
                 )
         return self._suppress(subject, findings)
 
-    def _candidates(
-        self, subject: Subject, fragment: bool
-    ) -> list[tuple[ActiveRule, tuple[frozenset[Role], frozenset[Purpose], bool]]]:
-        """The rules that may judge an object of this kind, each with the key of the view of
-        the object it reads; what the kind, the mode, the workload kind and the rules'
-        `applies` rule out is decided once per combination, not per object."""
+    def _candidates(self, subject: Subject, fragment: bool) -> Candidates:
+        """The rules that may judge an object of this kind, each with the index of the view of
+        the object it reads, and those views; what the kind, the mode, the workload kind and
+        the rules' `applies` rule out is decided once per combination, not per object."""
         kind = subject.kind if subject.kind in self._named_kinds else None
         workload = subject.workload
         # By the workload kind's identity (hashing it would hash all its templates); the entry
@@ -333,11 +336,17 @@ class Engine:
 
     def _select(
         self, kind: str | None, fragment: bool, workload: WorkloadKind | None
-    ) -> list[tuple[ActiveRule, tuple[frozenset[Role], frozenset[Purpose], bool]]]:
+    ) -> Candidates:
         # Without partial templates, a view with them and one without are the same pods.
         partial = workload is not None and any(t.partial for t in workload.templates)
-        return [
-            (a, (a.rule.roles, a.purposes, a.rule.fragments and partial))
+        views: dict[View, int] = {}
+        rules = [
+            (
+                a,
+                views.setdefault(
+                    (a.rule.roles, a.purposes, a.rule.fragments and partial), len(views)
+                ),
+            )
             for a in self.active
             if not (a.rule.meta or a.rule.whole_set or (fragment and not a.rule.fragments))
             and (not a.rule.kinds or kind in a.rule.kinds)
@@ -347,6 +356,7 @@ class Engine:
                 else workload is not None or not a.rule.workloads_only
             )
         ]
+        return rules, list(views)
 
     def stamp(
         self,

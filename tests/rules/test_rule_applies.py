@@ -59,7 +59,8 @@ def test_a_declaring_rule_is_a_candidate_for_every_kind_it_accepts(kind: Workloa
     subject = ALL.subject(as_kind(JOB, kind))
     assert subject.workload is kind
     for fragment in (False, True):
-        candidates = {a.rule.code for a, _ in ALL._candidates(subject, fragment)}
+        rules, _ = ALL._candidates(subject, fragment)
+        candidates = {a.rule.code for a, _ in rules}
         for active in DECLARING:
             if fragment and not active.rule.fragments:
                 continue
