@@ -893,14 +893,21 @@ def _pod_claims(pod: Pod) -> tuple[str, ...]:
         if isinstance(c, dict) and c.get("name")
     ]
     for c in pod.containers:
-        names += [n for n in claims_of(c.spec) if n not in names]
+        names += [n for n in c.claims if n not in names]
     return tuple(names)
 
 
 def _member(pod: Pod) -> tuple[Member | None, str | None]:
     if pod.template.member is not None:
         return pod.template.member, pod.template.member.value
-    tokens = pod.pointer.split("/")
+    pointer = pod.pointer
+    if (
+        "ReplicaSpecs/" not in pointer
+        and "/replicatedJobs/" not in pointer
+        and "/tasks/" not in pointer
+    ):
+        return None, None  # the pod of no replica (most pods): no token below tells one
+    tokens = pointer.split("/")
     for index, token in enumerate(tokens[:-1]):
         if token.endswith("ReplicaSpecs") or token in ("replicatedJobs", "tasks"):
             replica = tokens[index + 1]
@@ -920,9 +927,11 @@ _REPLICA_RESTART = {"PyTorchJob": "OnFailure", "PaddleJob": "OnFailure"}
 
 def _restart_policy(pod: Pod, replica: str | None) -> str:
     own = pod.spec.get("restartPolicy")
+    if replica is None or "ReplicaSpecs" not in pod.pointer:
+        return own if isinstance(own, str) else "Always"  # the pod of no replica spec
     tokens = pod.pointer.split("/")
     specs = next((t for t in tokens if t.endswith("ReplicaSpecs")), None)
-    if specs is None or replica is None:
+    if specs is None:
         return own if isinstance(own, str) else "Always"
     replica_spec = pod.subject.obj
     for token in tokens[1 : tokens.index(specs) + 2]:
