@@ -173,7 +173,7 @@ def _accelerator(resource: str) -> Accelerator | None:
 
 
 def is_accelerator(resource: Any) -> bool:
-    return accelerator(resource) is not None
+    return isinstance(resource, str) and _accelerator(resource) is not None
 
 
 # The name part of a key that can only mean a GPU: `gpu`, `gpus`, `nvidia-gpu`, `nvidia_gpu`.

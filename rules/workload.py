@@ -557,9 +557,10 @@ class Pod(Record):
         self.containers = [] if containers is None else containers
         self.volumes = [] if volumes is None else volumes
 
-    @property
-    def main_containers(self) -> Iterator[Container]:
-        return (c for c in self.containers if not c.init)
+    @cached
+    def main_containers(self) -> tuple[Container, ...]:
+        """Its containers that are not init containers (read once the pod is built)."""
+        return tuple([c for c in self.containers if not c.init])
 
     @property
     def provided(self) -> frozenset[str]:
