@@ -50,7 +50,7 @@ from mllint.rules import pointer as jp
 from mllint.rules.model import Fix, Safety, Severity, Violation, rule
 from mllint.rules.resources import fields
 from mllint.rules.traits import ML_PURPOSES
-from mllint.rules.workload import Scope
+from mllint.rules.workload import Scope, WorkloadKind
 
 FORBID = "Forbid"
 
@@ -91,6 +91,11 @@ def _effect(policy: str, competing: str) -> str:
     return f"starts next to it, {competing}"
 
 
+def applies(kind: WorkloadKind) -> bool:
+    """A kind with a concurrency policy."""
+    return kind.lifecycle.concurrency is not None
+
+
 RULE = rule(
     check,
     code="ML205",
@@ -98,6 +103,6 @@ RULE = rule(
     severity=Severity.WARNING,
     summary="CronJob runs may overlap or replace each other (concurrencyPolicy not Forbid)",
     purposes=ML_PURPOSES,
-    applies=lambda kind: kind.lifecycle.concurrency is not None,
+    applies=applies,
     fix=Safety.SAFE,
 )

@@ -61,7 +61,7 @@ from mllint.rules import patch
 from mllint.rules import pointer as jp
 from mllint.rules.model import Fix, RuleOptions, Safety, Severity, Violation, literal, option, rule
 from mllint.rules.traits import ML_PURPOSES
-from mllint.rules.workload import Scope
+from mllint.rules.workload import Scope, WorkloadKind
 
 
 @dataclass(frozen=True)
@@ -123,6 +123,11 @@ def _bounded(spec: Mapping[str, Any]) -> bool:
     return "activeDeadlineSeconds" in spec or "timeout" in spec
 
 
+def applies(kind: WorkloadKind) -> bool:
+    """A kind with a deadline field."""
+    return kind.lifecycle.active_deadline is not None
+
+
 RULE = rule(
     check,
     code="ML203",
@@ -131,7 +136,7 @@ RULE = rule(
     summary="Job on accelerators without activeDeadlineSeconds can hold them forever",
     workloads_only=True,
     purposes=ML_PURPOSES,
-    applies=lambda kind: kind.lifecycle.active_deadline is not None,
+    applies=applies,
     options=Options,
     fix=Safety.UNSAFE,
 )

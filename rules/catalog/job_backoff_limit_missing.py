@@ -78,7 +78,7 @@ from mllint.rules import patch
 from mllint.rules import pointer as jp
 from mllint.rules.model import Fix, RuleOptions, Safety, Severity, Violation, literal, option, rule
 from mllint.rules.traits import ML_PURPOSES
-from mllint.rules.workload import Scope, Subject
+from mllint.rules.workload import Scope, Subject, WorkloadKind
 
 
 @dataclass(frozen=True)
@@ -153,6 +153,11 @@ def _judge(subject: Subject, options: Options, what: str, at: str) -> Iterator[V
         )
 
 
+def applies(kind: WorkloadKind) -> bool:
+    """A kind with a retry budget, or one that embeds a run of another kind (a Katib trial)."""
+    return kind.lifecycle.backoff_limit is not None or kind.embeds is not None
+
+
 RULE = rule(
     check,
     code="ML202",
@@ -160,7 +165,7 @@ RULE = rule(
     severity=Severity.WARNING,
     summary="Job without a retry budget retries failures 6 times, or without bound",
     purposes=ML_PURPOSES,
-    applies=lambda kind: kind.lifecycle.backoff_limit is not None or kind.embeds is not None,
+    applies=applies,
     options=Options,
     fix=Safety.SAFE,
 )

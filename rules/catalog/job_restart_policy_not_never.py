@@ -57,7 +57,7 @@ from mllint.rules import pointer as jp
 from mllint.rules.model import Fix, Safety, Severity, Violation, rule
 from mllint.rules.resources import fields
 from mllint.rules.traits import ML_PURPOSES
-from mllint.rules.workload import Scope
+from mllint.rules.workload import Scope, WorkloadKind
 
 
 def check(scope: Scope, options: Any) -> Iterator[Violation]:
@@ -83,6 +83,11 @@ def check(scope: Scope, options: Any) -> Iterator[Violation]:
                 )
 
 
+def applies(kind: WorkloadKind) -> bool:
+    """A kind whose pod templates must have a restart policy."""
+    return any(t.restart_policy is not None for t in kind.templates)
+
+
 RULE = rule(
     check,
     code="ML201",
@@ -90,6 +95,6 @@ RULE = rule(
     severity=Severity.WARNING,
     summary="Job pod template without restartPolicy: Never",
     purposes=ML_PURPOSES,
-    applies=lambda kind: any(t.restart_policy is not None for t in kind.templates),
+    applies=applies,
     fix=Safety.SAFE,
 )

@@ -62,7 +62,7 @@ from dataclasses import dataclass
 from mllint.rules import pointer as jp
 from mllint.rules.model import Fix, RuleOptions, Safety, Severity, Violation, literal, option, rule
 from mllint.rules.traits import serves_forever
-from mllint.rules.workload import Scope
+from mllint.rules.workload import Scope, WorkloadKind
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,11 @@ def check(scope: Scope, options: Options) -> Iterator[Violation]:
         )
 
 
+def applies(kind: WorkloadKind) -> bool:
+    """A kind with a TTL field."""
+    return kind.lifecycle.ttl is not None
+
+
 RULE = rule(
     check,
     code="ML204",
@@ -99,7 +104,7 @@ RULE = rule(
     severity=Severity.INFO,
     summary="Finished Job is never cleaned up (no ttlSecondsAfterFinished)",
     workloads_only=True,
-    applies=lambda kind: kind.lifecycle.ttl is not None,
+    applies=applies,
     options=Options,
     fix=Safety.SAFE,
 )
