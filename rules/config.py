@@ -23,7 +23,7 @@ class Reach(enum.StrEnum):
     ALL = "all"  # every workload of the kinds they apply to
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Exclude(ConfigModel):
     """Objects no rule is run on. Each entry is a glob (`fnmatch`); any match excludes."""
 
@@ -33,7 +33,7 @@ class Exclude(ConfigModel):
     names: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class CustomTemplate(ConfigModel):
     """Where pods live in a custom kind: `path` is a pointer pattern (`*` matches any key or
     index) to a pod template (`metadata` + `spec`), or with `inline` to a pod spec."""
@@ -54,7 +54,7 @@ class CustomTemplate(ConfigModel):
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class CustomLifecycle(ConfigModel):
     """Pointer patterns to the kind's lifecycle fields, so the Job rules apply to it."""
 
@@ -64,7 +64,7 @@ class CustomLifecycle(ConfigModel):
     concurrency: str | None = option(None, pointer=True)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class CustomKind(ConfigModel):
     """A user's own CRD: where its pod templates live and what its workloads do."""
 
@@ -100,7 +100,7 @@ CUSTOM_CODE = r"^X[0-9]{3}$"
 RULE_NAME = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class CustomFix(ConfigModel):
     """A team rule's fix: JSON Patch operations whose paths are relative to the scope's pointer
     (`/imagePullPolicy` of a container), and how safe they are."""
@@ -109,7 +109,7 @@ class CustomFix(ConfigModel):
     safety: Safety = Safety.UNSAFE
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class CustomRule(ConfigModel):
     """A team rule written in CEL (docs/custom-rules.md)."""
 
@@ -138,7 +138,7 @@ class CustomRule(ConfigModel):
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Config(ConfigModel):
     """A whole configuration: the rules that run, their severities and options, what they judge
     and the exceptions to them."""

@@ -31,7 +31,7 @@ def kind_names(api_version: str, kind: str) -> set[str]:
     return {kind, f"{group}/{kind}" if group else kind, f"{api_version}/{kind}"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class ExceptionMatch(ConfigModel):
     """Which objects an exception covers: every field given must match (globs, `fnmatch`);
     within a field, any entry may. `labels` maps a label key to a glob of its value."""
@@ -63,7 +63,7 @@ class ExceptionMatch(ConfigModel):
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class RuleException(ConfigModel):
     """Rules that do not apply to the objects `match` selects, why, and until when."""
 

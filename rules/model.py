@@ -224,12 +224,16 @@ def _limit_errors(name: str, value: Any, limits: Mapping[str, Any]) -> Iterator[
                 yield f"{name} must be a JSON Pointer starting with '/', got {item!r}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class ConfigModel:
     """Base of everything read from configuration: frozen dataclasses whose fields say their
     limits (`option`). Defaults cost nothing to build; a configuration file is validated with
     pydantic (kebab-case keys, unknown keys refused), imported only then, which keeps pydantic
-    off the path of a lint run without a config file."""
+    off the path of a lint run without a config file.
+
+    Models are declared `@dataclass(frozen=True, eq=False, repr=False)`: they compare, hash and
+    show themselves as dataclasses do, with the methods below rather than three more generated
+    and compiled for each class at import."""
 
     __pydantic_config__: ClassVar[dict[str, Any]] = {
         "extra": "forbid",
@@ -247,13 +251,27 @@ class ConfigModel:
         if problems:
             raise ValueError("; ".join(problems))
 
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            compared = [f.name for f in fields(self) if f.compare]
+            return [getattr(self, n) for n in compared] == [getattr(other, n) for n in compared]
+        return NotImplemented
 
-@dataclass(frozen=True)
+    def __hash__(self) -> int:
+        hashed = (f.name for f in fields(self) if (f.compare if f.hash is None else f.hash))
+        return hash(tuple([getattr(self, name) for name in hashed]))
+
+    def __repr__(self) -> str:
+        shown = (f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr)
+        return f"{self.__class__.__qualname__}({', '.join(shown)})"
+
+
+@dataclass(frozen=True, eq=False, repr=False)
 class RuleOptions(ConfigModel):
     """Base of a rule's options."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class NoOptions(RuleOptions):
     """The options of a rule that has none."""
 

@@ -67,7 +67,7 @@ from mllint.rules.workload import Scope
 SHM = "/dev/shm"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Options(RuleOptions):
     """The rule's options (its table under `rules` in the configuration)."""
 

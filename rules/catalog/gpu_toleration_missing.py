@@ -62,7 +62,7 @@ from mllint.rules.traits import ML_PURPOSES, accelerator
 from mllint.rules.workload import Pod, Scope
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Options(RuleOptions):
     """The rule's options (its table under `rules` in the configuration)."""
 

@@ -63,7 +63,7 @@ GROUP = "autoscaling"
 ALPHA_METRICS = "autoscaling.alpha.kubernetes.io/metrics"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Options(RuleOptions):
     """The rule's options (its table under `rules` in the configuration)."""
 

@@ -53,7 +53,7 @@ from mllint.rules.setrules import SetIndex, SetViolation, set_rule
 AT = "/spec/minReplicas"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Options(RuleOptions):
     """The rule's options (its table under `rules` in the configuration)."""
 

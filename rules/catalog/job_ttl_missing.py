@@ -65,7 +65,7 @@ from mllint.rules.traits import serves_forever
 from mllint.rules.workload import Scope, WorkloadKind
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Options(RuleOptions):
     """The rule's options (its table under `rules` in the configuration)."""
 

@@ -98,7 +98,7 @@ _MPI = re.compile(r"\bmpirun\b|\bmpiexec\b|\bhorovodrun\b")
 _SHM_SERVERS = frozenset({"vLLM", "SGLang"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Options(RuleOptions):
     """The rule's options (its table under `rules` in the configuration)."""
 

@@ -84,7 +84,7 @@ HANDLERS = ("exec", "httpGet", "tcpSocket", "grpc")
 PERIOD_SECONDS = 10
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Options(RuleOptions):
     """The rule's options (its table under `rules` in the configuration)."""
 
