@@ -540,12 +540,13 @@ def github_chunks(run: Run, color: bool = False) -> Iterator[str]:
 # --- junit ------------------------------------------------------------------------------------
 
 # Characters XML 1.0 cannot carry at all, not even as references: C0 controls but tab, LF, CR;
-# surrogates (which file names that are not UTF-8 decode to); U+FFFE and U+FFFF.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# surrogates (which file names that are not UTF-8 decode to); U+FFFE and U+FFFF. Compiled by
+# `re` when a JUnit report first needs it, not at every start.
+_NOT_XML = "[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]"
 
 
 def _xml(value: str) -> str:
-    return _NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
+    return re.sub(_NOT_XML, lambda m: f"\\x{ord(m.group()):02x}", value)
 
 
 def _element(parent: ET.Element, tag: str, **attrs: str) -> ET.Element:
