@@ -77,14 +77,20 @@ if TYPE_CHECKING:
 class Pattern:
     """A regular expression compiled on its first use. Most runs need few of the patterns here,
     and compiling all of them took several milliseconds of every start. `pattern` is the
-    source, as `re.Pattern.pattern` is (rules/cel.py translates some of them)."""
+    source, as `re.Pattern.pattern` is (rules/cel.py translates some of them).
 
-    __slots__ = ("_compiled", "flags", "pattern")
+    Before it is compiled or searched, a string must contain one of the plain words each
+    alternative of the pattern requires (`needed`): most strings hold none of a model server's
+    names, so most of the patterns are never compiled, and a substring test is cheaper than a
+    search."""
+
+    __slots__ = ("_compiled", "_needs", "flags", "pattern")
 
     def __init__(self, pattern: str, flags: int = 0) -> None:
         self.pattern = pattern
         self.flags = flags
         self._compiled: re.Pattern[str] | None = None
+        self._needs: tuple[str, ...] | None = None
 
     @property
     def compiled(self) -> re.Pattern[str]:
@@ -94,14 +100,90 @@ class Pattern:
         self._compiled = re.compile(self.pattern, self.flags)
         return self._compiled
 
+    def _possible(self, string: str) -> bool:
+        needs = self._needs
+        if needs is None:
+            needs = self._needs = needed(self.pattern) if not self.flags else ("",)
+        return any(word in string for word in needs)
+
     def search(self, string: str) -> re.Match[str] | None:
+        if not self._possible(string):
+            return None
         return (self._compiled or self._compile()).search(string)
 
     def match(self, string: str) -> re.Match[str] | None:
+        if not self._possible(string):
+            return None
         return (self._compiled or self._compile()).match(string)
 
     def findall(self, string: str) -> list[Any]:
+        if not self._possible(string):
+            return []
         return (self._compiled or self._compile()).findall(string)
+
+
+_GROUPS = (":", "=", "!", "<", "P")
+"""What follows `(?` in a group that sets no flags: non-capturing, look-around, named."""
+_CODES = frozenset("xuUN0123456789")
+"""What follows a backslash that names a character by its code, or a group by its number."""
+
+
+def needed(pattern: str) -> tuple[str, ...]:
+    """For each alternative at the top of `pattern`, the longest run of plain characters outside
+    any group, which every match of that alternative contains. `("",)` (found in any string)
+    when some alternative has none, or when the pattern sets flags inline."""
+    words: list[str] = []
+    best = run = ""
+    depth = i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        plain = ""
+        if char == "\\":
+            escaped = pattern[i + 1 : i + 2]
+            if escaped in _CODES:
+                return ("",)  # a character by its code (\x41, \N{...}) or a group's number
+            plain = escaped if depth == 0 and not escaped.isalnum() else ""
+            i += 2
+        elif char == "[":
+            i = _class_end(pattern, i)
+        elif char == "{":
+            end = pattern.find("}", i)  # a repeat count
+            i = len(pattern) if end < 0 else end + 1
+        elif char == "(":
+            if pattern[i + 1 : i + 2] == "?" and pattern[i + 2 : i + 3] not in _GROUPS:
+                return ("",)  # flags set inline, such as (?i)
+            depth += 1
+            i += 1
+        elif char == ")":
+            depth -= 1
+            i += 1
+        elif char == "|" and depth == 0:
+            words.append(max(best, run, key=len))
+            best = run = ""
+            i += 1
+        else:
+            plain = char if depth == 0 and char not in ".^$*+?}|" else ""
+            i += 1
+        follows = pattern[i : i + 1]
+        if plain and follows not in ("?", "*", "{"):
+            run += plain  # kept: it is there at least once
+        if not plain or follows in ("?", "*", "{", "+"):
+            best = max(best, run, key=len)
+            run = ""
+    words.append(max(best, run, key=len))
+    return ("",) if "" in words else tuple(words)
+
+
+def _class_end(pattern: str, start: int) -> int:
+    """The index just past the character class that opens at `start`."""
+    i = start + 1
+    if pattern[i : i + 1] == "^":
+        i += 1
+    if pattern[i : i + 1] == "]":
+        i += 1
+    while i < len(pattern) and pattern[i] != "]":
+        i += 2 if pattern[i] == "\\" else 1
+    return i + 1
 
 
 class Purpose(enum.StrEnum):

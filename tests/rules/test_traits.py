@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
+import re
 from typing import Any
 
 import pytest
 
 from mllint.rules import Engine
+from mllint.rules import traits as traits_module
 from mllint.rules.traits import Member, Purpose, is_placeholder
 
 ENGINE = Engine()
@@ -375,3 +378,52 @@ def test_a_training_operator_job_of_smoke_tests_is_not_ml() -> None:
     spec = paddle["spec"]["paddleReplicaSpecs"]["Worker"]["template"]["spec"]
     spec["containers"][0]["args"] = ["--nnodes", "2", "train.py"]
     assert traits(paddle).purpose is Purpose.BATCH
+
+
+@pytest.mark.parametrize(
+    ("pattern", "words"),
+    [
+        (r"\bvllm\s+serve\b|\bvllm\.entrypoints\b", ("serve", "vllm.entrypoints")),
+        (r"(?:^|/)ollama(?:$|/)", ("ollama",)),
+        (r"jetstream(?!-http)|maxengine", ("jetstream", "maxengine")),
+        (r"kserve/[a-z]+server|kfserving/[a-z]+server", ("kserve/", "kfserving/")),
+        (r"llama\.cpp|llama-cpp", ("llama.cpp", "llama-cpp")),
+        (r"^[a-z0-9.-]+\.[a-z]+/gpu(?:\.shared)?$", ("/gpu",)),
+        (r"[|]abc|(a|b)de", ("abc", "de")),
+        (r"[]x]yz|ab?c|abc+d|x{1,3}yz", ("yz", "a", "abc", "yz")),
+        (r"(?!)", ("",)),
+        (r"a|", ("",)),
+        (r"(?i)abc", ("",)),
+        (r"(?#note)abc", ("",)),
+        (r"\x41bc|\1de", ("",)),
+    ],
+)
+def test_a_pattern_needs_the_plain_words_of_each_alternative(
+    pattern: str, words: tuple[str, ...]
+) -> None:
+    assert traits_module.needed(pattern) == words
+
+
+def _strings(pattern: str) -> set[str]:
+    words = re.findall(r"[A-Za-z0-9_.:/${}<>=-]+", pattern)
+    found = {"", " ", "x"}
+    for word in words:
+        found |= {word, word.upper(), f"x {word} y", f"/{word}:", word[:-1], word[1:]}
+    for a, b in itertools.pairwise(words):
+        found |= {f"{a} {b}", f"{a}{b}", f"{a}/{b}:latest"}
+    return found
+
+
+def test_patterns_that_skip_strings_without_their_words_find_what_re_finds() -> None:
+    patterns = [v for v in vars(traits_module).values() if isinstance(v, traits_module.Pattern)]
+    patterns += [s.image for s in traits_module.MODEL_SERVERS]
+    patterns += [s.command for s in traits_module.MODEL_SERVERS if s.command]
+    strings = set().union(*(_strings(p.pattern) for p in patterns))
+    for pattern in patterns:
+        plain = re.compile(pattern.pattern, pattern.flags)
+        for string in strings:
+            found, expected = pattern.search(string), plain.search(string)
+            assert (found and found.span()) == (expected and expected.span()), (pattern, string)
+            found, expected = pattern.match(string), plain.match(string)
+            assert (found and found.span()) == (expected and expected.span()), (pattern, string)
+            assert pattern.findall(string) == plain.findall(string), (pattern, string)
