@@ -7,6 +7,7 @@ results do not change as the catalog grows.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import pty
@@ -660,3 +661,17 @@ def test_colour_when_piped(mllint: Runner, tmp_path: Path, gpu_job: Any) -> None
     # Stripping the colour gives the plain report back.
     plain = mllint("--no-color", "--select", "ML101", "job.yaml").stdout
     assert re.sub(r"\x1b\[[0-9;]*m", "", forced) == plain
+
+
+def test_a_run_in_process_leaves_the_collector_as_it_found_it(
+    tmp_path: Path, gpu_job: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A run freezes what start-up built, for its own collections and its workers'; a caller
+    # that runs it in process (a benchmark, an editor) gets its collector back as it was.
+    from mllint.linter.cli import main
+
+    path = write(tmp_path / "job.yaml", gpu_job())
+    before = gc.get_freeze_count()
+    assert main(["--select", "ML101", str(path)]) == 1
+    assert gc.get_freeze_count() == before
+    assert "ML101" in capsys.readouterr().out
