@@ -11,21 +11,15 @@ templates, a Seldon graph of prepackaged servers, a TrainJob) are allowed no pod
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
+import corpus as shared
 import pytest
-import yaml
 
 from mllint.rules import Config, Engine, fix_ops, patch
 from mllint.rules import pointer as jp
 
-ROOT = Path(__file__).resolve().parents[2]
-CORPUS = ROOT.parent / "shared" / "corpus"
-
-pytestmark = pytest.mark.skipif(
-    not CORPUS.is_dir(), reason=f"the shared corpus is not at {CORPUS} (../shared/corpus)"
-)
+pytestmark = pytest.mark.skipif(not shared.CORPUS.is_dir(), reason=shared.ABSENT)
 
 ENGINE = Engine(Config(extend_select=("ALL",)))
 
@@ -44,22 +38,9 @@ def container_pointers(node: Any, at: str = "") -> Iterator[str]:
             yield from container_pointers(item, f"{at}/{i}")
 
 
-def corpus() -> Iterator[tuple[str, int, Any]]:
-    for path in sorted(CORPUS.rglob("*")):
-        if path.suffix not in (".yaml", ".yml", ".json") or not path.is_file():
-            continue
-        try:
-            docs = list(yaml.load_all(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader))
-        except (yaml.YAMLError, UnicodeDecodeError, ValueError):
-            continue  # malformed on purpose: the linter reports it, the model never sees it
-        for index, doc in enumerate(docs):
-            if isinstance(doc, dict):
-                yield str(path.relative_to(CORPUS)), index, doc
-
-
 @pytest.fixture(scope="module")
 def documents() -> list[tuple[str, int, Any]]:
-    return list(corpus())
+    return list(shared.documents())
 
 
 def test_every_container_of_a_known_kind_is_reached(documents: list[tuple[str, int, Any]]) -> None:

@@ -7,19 +7,15 @@ from __future__ import annotations
 import copy
 import pickle
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from corpus import ABSENT, CORPUS, documents
 
 from mllint.rules import Config, Engine, parse_config
 from mllint.rules.engine import REGISTRY, Registry
 from mllint.rules.model import Rule, Severity, Violation, rule
 from mllint.rules.workload import Scope, WorkloadKind
-
-ROOT = Path(__file__).resolve().parents[2]
-CORPUS = ROOT.parent / "shared" / "corpus"
 
 ALL = Engine(Config(select=("ALL",)))
 DECLARING = [a for a in ALL.active if a.rule.applies is not None]
@@ -86,27 +82,12 @@ def test_a_job_is_judged_by_its_lifecycle_rules() -> None:
     assert {"ML202", "ML203", "ML205"} <= {f.code for f in ALL.evaluate(cron)}
 
 
-def corpus() -> Iterator[tuple[str, dict[str, Any]]]:
-    for path in sorted(CORPUS.rglob("*")):
-        if path.suffix not in (".yaml", ".yml", ".json") or not path.is_file():
-            continue
-        try:
-            docs = list(yaml.load_all(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader))
-        except (yaml.YAMLError, UnicodeDecodeError, ValueError):
-            continue
-        for doc in docs:
-            if isinstance(doc, dict):
-                yield str(path.relative_to(CORPUS)), doc
-
-
-@pytest.mark.skipif(
-    not CORPUS.is_dir(), reason=f"the shared corpus is not at {CORPUS} (../shared/corpus)"
-)
+@pytest.mark.skipif(not CORPUS.is_dir(), reason=ABSENT)
 def test_no_corpus_finding_is_on_a_kind_its_rule_does_not_accept() -> None:
     # Each declaring rule's check, called directly on every workload of the corpus (as the
     # engine called it before kinds were declared), finds nothing on a kind it does not accept.
     judged: dict[str, int] = {}
-    for name, obj in corpus():
+    for name, _, obj in documents():
         for fragment in (False, True):
             subject = ALL.subject(obj, fragment=fragment)
             if subject.workload is None:
