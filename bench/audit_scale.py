@@ -26,13 +26,10 @@ import time
 from pathlib import Path
 from typing import IO
 
+from corpus_run import mllint_command
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "audit"))
-
-
-def _mllint() -> str:
-    beside = Path(sys.executable).with_name("mllint")
-    return str(beside) if beside.is_file() else "mllint"
 
 
 def serve_cluster(size: int) -> None:
@@ -81,7 +78,7 @@ def measure(
     from apiserver import kubeconfig
 
     config = kubeconfig(tmp / "kubeconfig", cluster.url)
-    args = [_mllint(), "audit", "--kubeconfig", str(config), "--format", "json"]
+    args = [mllint_command(), "audit", "--kubeconfig", str(config), "--format", "json"]
     args += ["--page-size", str(page_size), "--output", os.devnull]
     if quiet:
         args.append("--quiet")

@@ -2,6 +2,7 @@
 
 Shared by `sample_findings.py` (draws the findings to label) and `precision.py` (scores them
 against the answer key), so that both see the same run: every rule, JSON report, inside the corpus.
+The other benches that run the command find it here too (`mllint_command`).
 """
 
 from __future__ import annotations

@@ -37,6 +37,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import yaml
+from corpus_run import mllint_command
 
 from mllint.linter import discover, lint, runner
 from mllint.linter.discover import Excluder
@@ -115,15 +116,6 @@ def run_quiet(argv: Sequence[str]) -> None:
     subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, env=ENV)
 
 
-def command(name: str) -> str:
-    """The console script itself, not a version manager's shim in front of it."""
-    beside = Path(sys.executable).with_name(name)
-    found = str(beside) if beside.exists() else shutil.which(name)
-    if found is None:
-        sys.exit(f"{name}: not installed (pip install -e .)")
-    return found
-
-
 def report(label: str, ours: float, base: float, target: float | None = None) -> None:
     ratio = ours / base
     verdict = ""
@@ -191,7 +183,7 @@ def best_timed(argv: Sequence[str], repeat: int) -> tuple[float, float]:
 
 
 def corpus_cli(corpus: Path, repeat: int) -> None:
-    mllint = command("mllint")
+    mllint = mllint_command()
     print(f"corpus, whole command lines (best of {repeat}):")
     base_wall, base_cpu = best_timed([sys.executable, "-c", BASELINE, str(corpus)], repeat)
     for label, argv in (
@@ -206,7 +198,7 @@ def corpus_cli(corpus: Path, repeat: int) -> None:
 def cold_start(work: Path, repeat: int) -> None:
     small = work / "small.yaml"
     small.write_text(manifest(0), encoding="utf-8")
-    mllint = command("mllint")
+    mllint = mllint_command()
     print(f"cold start on one small file (best of {repeat * 2}):")
     report(
         "mllint small.yaml vs python -c 'import yaml'",
@@ -408,7 +400,7 @@ def copies(corpus: Path, folder: Path, count: int) -> int:
 
 
 def scale(corpus: Path, work: Path, repeat: int) -> None:
-    mllint = command("mllint")
+    mllint = mllint_command()
     rounds = max(1, repeat // 2)
     print(f"scale: the corpus copied into many folders (best of {rounds}; growth against x1)")
     measured: dict[int, tuple[float, float, int, int]] = {}

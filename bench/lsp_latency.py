@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import datetime
 import os
-import shutil
 import statistics
 import sys
 import tempfile
@@ -31,6 +30,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from corpus_run import mllint_command
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
@@ -44,14 +44,6 @@ TARGET_MS = 50.0
 PAUSE = 0.2
 """Longer than the server's debounce period (0.1 s): the edit of someone who stopped typing."""
 LINES = 1000
-
-
-def command() -> str:
-    beside = Path(sys.executable).with_name("mllint")
-    found = str(beside) if beside.exists() else shutil.which("mllint")
-    if found is None:
-        sys.exit("mllint: not installed (pip install -e '.[lsp]')")
-    return found
 
 
 def big_file() -> str:
@@ -83,7 +75,7 @@ class Session:
                 event.set()
 
     async def __aenter__(self) -> Session:
-        await self.client.start_io(command(), "lsp")
+        await self.client.start_io(mllint_command(), "lsp")
         options = {} if self.debounce_ms is None else {"debounceMs": self.debounce_ms}
         await self.client.initialize_async(
             types.InitializeParams(
