@@ -134,7 +134,11 @@ def read(path: str) -> bytes:
         data = _stdin()
     else:
         with open(path, "rb") as fh:
-            data = fh.read(MAX_FILE_BYTES + 1)
+            # Sized from the file: a read of the limit would allocate the limit for every file.
+            size = os.fstat(fh.fileno()).st_size
+            data = fh.read(min(size, MAX_FILE_BYTES) + 1)
+            if len(data) > size:  # it grew, or has no size (a pipe, a device): up to the limit
+                data += fh.read(MAX_FILE_BYTES + 1 - len(data))
     if len(data) > MAX_FILE_BYTES:
         raise LoadError(
             f"larger than {MAX_FILE_BYTES >> 20} MiB; Kubernetes manifests are far smaller"

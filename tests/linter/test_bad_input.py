@@ -252,6 +252,31 @@ def test_endless_file_is_cut_off(tmp_path: Path) -> None:
     refused(tmp_path, "zero.yaml", "larger than 64 MiB")
 
 
+def test_file_larger_than_the_limit_is_refused(tmp_path: Path) -> None:
+    with (tmp_path / "big.yaml").open("wb") as fh:
+        fh.truncate((64 << 20) + 1)  # sparse: no disk space taken
+    refused(tmp_path, "big.yaml", "larger than 64 MiB")
+
+
+def test_named_pipe_given_by_name_is_read_to_its_end(tmp_path: Path) -> None:
+    # A pipe has no size to read by: all it sends is read, in as many pieces as it comes in
+    # (here more than a pipe's 64 KiB buffer, the Job after the padding).
+    padding = "# padding\n" * 10_000
+    (tmp_path / "source.yaml").write_text(padding + JOB)
+    os.mkfifo(tmp_path / "job.yaml")
+    writer = subprocess.Popen(["sh", "-c", "cat source.yaml > job.yaml"], cwd=tmp_path)
+    try:
+        code, report = lint(tmp_path, "job.yaml")
+    finally:
+        writer.wait(timeout=TIMEOUT)
+    assert code == 1
+    findings = report["findings"]
+    assert findings
+    assert {f["file"] for f in findings} == {"job.yaml"}
+    assert "ML001" not in {f["code"] for f in findings}
+    assert min(f["line"] for f in findings) > 10_000
+
+
 def test_fifo_and_devices_in_a_folder_are_passed_over(tmp_path: Path) -> None:
     # Opening a FIFO waits for a writer: one found by walking a folder must not be opened.
     (tmp_path / "tree").mkdir()
