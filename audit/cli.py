@@ -150,9 +150,7 @@ def run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     config = load_rules_config(settings.config)
     if args.fail_on:
-        import dataclasses
-
-        config = dataclasses.replace(config, fail_on=Severity(args.fail_on))
+        config = config.replace(fail_on=Severity(args.fail_on))
     engine = Engine(config, today=dt.date.today)
     policy = Policy(engine.registry, settings.enforcement)
     own = settings.own_namespace()

@@ -8,7 +8,6 @@ cannot be read), 2 usage or configuration errors.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime
 import functools
 import gc
@@ -223,7 +222,7 @@ def _adjust(args: argparse.Namespace, config: Config) -> Config:
         changes["ignore"] = config.ignore + args.ignore
     if args.fail_on:
         changes["fail_on"] = Severity(args.fail_on)
-    return dataclasses.replace(config, **changes) if changes else config
+    return config.replace(**changes) if changes else config
 
 
 def _check_flags(args: argparse.Namespace) -> None:

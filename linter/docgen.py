@@ -19,7 +19,7 @@ import json
 import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import MISSING, dataclass
 from pathlib import Path
 from typing import Any, get_type_hints
 
@@ -29,7 +29,7 @@ from pydantic_core import PydanticSerializationError
 
 from mllint.rules import REGISTRY, Role, Rule, Safety
 from mllint.rules.catalog import MODULES
-from mllint.rules.model import kebab
+from mllint.rules.model import dataclass_fields, kebab
 
 DOCS_DIR = Path("docs", "rules")
 FIXTURES_DIR = Path("tests", "rules", "fixtures")
@@ -68,12 +68,13 @@ class OptionInfo:
 def options_of(rule: Rule) -> list[OptionInfo]:
     """The rule's options from its options dataclass: config key, type, default, description."""
     model = rule.options
+    declared = dataclass_fields(model)  # first: pydantic reads the options as a dataclass
     schema = TypeAdapter(model).json_schema(by_alias=True, mode="validation")
     props: dict[str, Any] = schema.get("properties", {})
     defs: dict[str, Any] = schema.get("$defs", {})
     hints = get_type_hints(model)
     found = []
-    for f in fields(model):
+    for f in declared:
         key = kebab(f.name)
         prop = {**props.get(key, {}), **_limits(f.metadata)}
         required = f.default is MISSING and f.default_factory is MISSING

@@ -8,11 +8,19 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
-from dataclasses import dataclass, fields
 from typing import Any, TypeVar, get_type_hints
 
 from mllint.rules.exceptions import RuleException
-from mllint.rules.model import ConfigModel, Role, Safety, Severity, kebab, option
+from mllint.rules.model import (
+    ConfigModel,
+    Role,
+    Safety,
+    Severity,
+    as_dataclasses,
+    dataclass_fields,
+    kebab,
+    option,
+)
 from mllint.rules.traits import Purpose
 
 
@@ -23,7 +31,6 @@ class Reach(enum.StrEnum):
     ALL = "all"  # every workload of the kinds they apply to
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class Exclude(ConfigModel):
     """Objects no rule is run on. Each entry is a glob (`fnmatch`); any match excludes."""
 
@@ -33,7 +40,6 @@ class Exclude(ConfigModel):
     names: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class CustomTemplate(ConfigModel):
     """Where pods live in a custom kind: `path` is a pointer pattern (`*` matches any key or
     index) to a pod template (`metadata` + `spec`), or with `inline` to a pod spec."""
@@ -54,7 +60,6 @@ class CustomTemplate(ConfigModel):
     )
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class CustomLifecycle(ConfigModel):
     """Pointer patterns to the kind's lifecycle fields, so the Job rules apply to it."""
 
@@ -64,7 +69,6 @@ class CustomLifecycle(ConfigModel):
     concurrency: str | None = option(None, pointer=True)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class CustomKind(ConfigModel):
     """A user's own CRD: where its pod templates live and what its workloads do."""
 
@@ -100,7 +104,6 @@ CUSTOM_CODE = r"^X[0-9]{3}$"
 RULE_NAME = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class CustomFix(ConfigModel):
     """A team rule's fix: JSON Patch operations whose paths are relative to the scope's pointer
     (`/imagePullPolicy` of a container), and how safe they are."""
@@ -109,7 +112,6 @@ class CustomFix(ConfigModel):
     safety: Safety = Safety.UNSAFE
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class CustomRule(ConfigModel):
     """A team rule written in CEL (docs/custom-rules.md)."""
 
@@ -138,7 +140,6 @@ class CustomRule(ConfigModel):
     )
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class Config(ConfigModel):
     """A whole configuration: the rules that run, their severities and options, what they judge
     and the exceptions to them."""
@@ -221,6 +222,7 @@ def validate(model: type[T], data: Any, source: str, at: tuple[str, ...] = ()) -
     pydantic is imported here and only here, so runs without a config file never load it."""
     from pydantic import TypeAdapter, ValidationError
 
+    as_dataclasses()
     try:
         return TypeAdapter(model).validate_python(data)
     except ValidationError as exc:
@@ -275,4 +277,4 @@ def field_names(model: type[ConfigModel], loc: tuple[Any, ...] = ()) -> list[str
             model = inner
         else:
             break
-    return [kebab(f.name) for f in fields(model)]
+    return [kebab(f.name) for f in dataclass_fields(model)]

@@ -19,7 +19,6 @@ import datetime as dt
 import fnmatch
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from mllint.rules.model import ConfigModel, Frozen, option, set_field
 
@@ -31,7 +30,6 @@ def kind_names(api_version: str, kind: str) -> set[str]:
     return {kind, f"{group}/{kind}" if group else kind, f"{api_version}/{kind}"}
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class ExceptionMatch(ConfigModel):
     """Which objects an exception covers: every field given must match (globs, `fnmatch`);
     within a field, any entry may. `labels` maps a label key to a glob of its value."""
@@ -63,7 +61,6 @@ class ExceptionMatch(ConfigModel):
         )
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class RuleException(ConfigModel):
     """Rules that do not apply to the objects `match` selects, why, and until when."""
 

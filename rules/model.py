@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import enum
-import inspect
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import MISSING, dataclass, field, fields
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar, overload
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    ClassVar,
+    Generic,
+    Self,
+    TypeVar,
+    cast,
+    dataclass_transform,
+    overload,
+)
 
 if TYPE_CHECKING:
+    from dataclasses import Field
+
     from mllint.rules.setrules import SetIndex, SetViolation
     from mllint.rules.traits import Purpose
     from mllint.rules.workload import Scope, WorkloadKind
@@ -55,7 +65,7 @@ class Record:
     """Base of the internal records on the hot path: plain slotted classes whose fields are named
     in `_fields`, compared and shown as dataclasses would be. A dataclass compiles its methods at
     import (about 0.3 ms a class, a quarter of a cold start over sixty of them); these have none
-    to compile. Configuration models stay dataclasses: pydantic validates them."""
+    to compile. Configuration models are `ConfigModel`s, which pydantic validates."""
 
     __slots__ = ()
     _fields: ClassVar[tuple[str, ...]] = ()
@@ -188,15 +198,55 @@ def kebab(name: str) -> str:
     return name.replace("_", "-")
 
 
-def option(default: Any = MISSING, description: str = "", **limits: Any) -> Any:
+class _Required:
+    """The default of an option that has none: the configuration must give it."""
+
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED: Any = _Required()
+
+
+class Option:
+    """A configuration field as its class declares it: `option(...)`, or a plain default."""
+
+    __slots__ = ("default", "factory", "metadata", "name")
+
+    def __init__(
+        self,
+        default: Any = REQUIRED,
+        factory: Callable[[], Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        self.name = ""
+        self.default = default
+        self.factory = factory
+        self.metadata = metadata
+        """None for a field declared with a plain default (`x: int = 1`), which has no
+        description or limits."""
+
+    def value(self, model: type[ConfigModel]) -> Any:
+        """The value a model built without this field holds."""
+        if self.factory is not None:
+            return self.factory()
+        if self.default is REQUIRED:
+            raise TypeError(
+                f"{model.__qualname__}.__init__() missing 1 required positional argument: "
+                f"{self.name!r}"
+            )
+        return self.default
+
+
+def option(default: Any = REQUIRED, description: str = "", **limits: Any) -> Any:
     """A configuration field: its default, its description (the docs show it) and the limits its
     value must keep: `gt`, `ge`, `le` for numbers, `min_length` for lists and strings, `matches`
     (a regular expression, described by `expected`) for strings, `pointer` for JSON Pointer strings.
     `default` may be a zero-argument callable that makes a fresh value."""
     metadata = {"description": description, **limits}
     if callable(default):
-        return field(default_factory=default, metadata=metadata)
-    return field(default=default, metadata=metadata)
+        return Option(factory=default, metadata=metadata)
+    return Option(default, metadata=metadata)
 
 
 def _limit_errors(name: str, value: Any, limits: Mapping[str, Any]) -> Iterator[str]:
@@ -224,54 +274,156 @@ def _limit_errors(name: str, value: Any, limits: Mapping[str, Any]) -> Iterator[
                 yield f"{name} must be a JSON Pointer starting with '/', got {item!r}"
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@dataclass_transform(frozen_default=True)
 class ConfigModel:
-    """Base of everything read from configuration: frozen dataclasses whose fields say their
-    limits (`option`). Defaults cost nothing to build; a configuration file is validated with
-    pydantic (kebab-case keys, unknown keys refused), imported only then, which keeps pydantic
-    off the path of a lint run without a config file.
+    """Base of everything read from configuration: frozen models whose fields, declared as class
+    annotations, say their limits (`option`). Defaults cost nothing to build; a configuration file
+    is validated with pydantic (kebab-case keys, unknown keys refused), imported only then, which
+    keeps pydantic off the path of a lint run without a config file.
 
-    Models are declared `@dataclass(frozen=True, eq=False, repr=False)`: they compare, hash and
-    show themselves as dataclasses do, with the methods below rather than three more generated
-    and compiled for each class at import."""
+    A model behaves as a frozen dataclass (`__init__` by keyword or position, equality, hash and
+    repr over its fields, assignment refused) without being one until something reads it as one:
+    `dataclass_fields` makes every model a dataclass first, for pydantic and the docs. A run
+    without a configuration file then never imports `dataclasses` (and `inspect`, which it
+    imports) nor compiles the methods a dataclass generates for each of its sixty-odd classes."""
 
     __pydantic_config__: ClassVar[dict[str, Any]] = {
         "extra": "forbid",
         "alias_generator": kebab,
         "populate_by_name": True,
     }
+    _options: ClassVar[tuple[Option, ...]] = ()
+    """The fields, in dataclass order (a base's first)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        found = {
+            o.name: o for base in reversed(cls.__mro__[1:]) for o in vars(base).get("_options", ())
+        }
+        for name, annotation in vars(cls).get("__annotations__", {}).items():
+            if (annotation if isinstance(annotation, str) else repr(annotation)).startswith(
+                ("ClassVar", "typing.ClassVar")
+            ):
+                continue
+            declared = vars(cls).get(name, REQUIRED)
+            found[name] = declared if isinstance(declared, Option) else Option(declared)
+            found[name].name = name
+            # The class keeps a plain default as its attribute and nothing else, as a dataclass.
+            if isinstance(declared, Option):
+                if declared.factory is None and declared.default is not REQUIRED:
+                    setattr(cls, name, declared.default)
+                else:
+                    delattr(cls, name)
+        defaulted = False
+        for o in found.values():
+            if o.factory is None and o.default is REQUIRED and defaulted:
+                raise TypeError(f"non-default argument {o.name!r} follows default argument")
+            defaulted = defaulted or o.factory is not None or o.default is not REQUIRED
+        cls._options = tuple(found.values())
+        _MODELS.append(cls)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        options = self._options
+        if len(args) > len(options):
+            raise TypeError(
+                f"{self.__class__.__qualname__}.__init__() takes {len(options) + 1} positional "
+                f"arguments but {len(args) + 1} were given"
+            )
+        values = {o.name: value for o, value in zip(options, args, strict=False)}
+        for name, value in kwargs.items():
+            if name in values:
+                raise TypeError(
+                    f"{self.__class__.__qualname__}.__init__() got multiple values for argument "
+                    f"{name!r}"
+                )
+            values[name] = value
+        own = self.__dict__
+        for o in options:
+            own[o.name] = values.pop(o.name) if o.name in values else o.value(self.__class__)
+        if values:
+            raise TypeError(
+                f"{self.__class__.__qualname__}.__init__() got an unexpected keyword argument "
+                f"{next(iter(values))!r}"
+            )
+        self.__post_init__()
 
     def __post_init__(self) -> None:
         problems = [
             problem
-            for f in fields(self)
-            if f.metadata
-            for problem in _limit_errors(kebab(f.name), getattr(self, f.name), f.metadata)
+            for o in self._options
+            if o.metadata
+            for problem in _limit_errors(kebab(o.name), getattr(self, o.name), o.metadata)
         ]
         if problems:
             raise ValueError("; ".join(problems))
 
+    def _values(self) -> tuple[Any, ...]:
+        return tuple([getattr(self, o.name) for o in self._options])
+
     def __eq__(self, other: object) -> bool:
-        if other.__class__ is self.__class__:
-            compared = [f.name for f in fields(self) if f.compare]
-            return [getattr(self, n) for n in compared] == [getattr(other, n) for n in compared]
+        if other.__class__ is self.__class__ and isinstance(other, ConfigModel):
+            return self._values() == other._values()
         return NotImplemented
 
     def __hash__(self) -> int:
-        hashed = (f.name for f in fields(self) if (f.compare if f.hash is None else f.hash))
-        return hash(tuple([getattr(self, name) for name in hashed]))
+        return hash(self._values())
 
     def __repr__(self) -> str:
-        shown = (f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr)
+        shown = (f"{o.name}={getattr(self, o.name)!r}" for o in self._options)
         return f"{self.__class__.__qualname__}({', '.join(shown)})"
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        from dataclasses import FrozenInstanceError
 
-@dataclass(frozen=True, eq=False, repr=False)
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        from dataclasses import FrozenInstanceError
+
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def replace(self, **changes: Any) -> Self:
+        """A copy with some fields changed (`dataclasses.replace`)."""
+        return self.__class__(**({o.name: getattr(self, o.name) for o in self._options} | changes))
+
+
+_MODELS: list[type[ConfigModel]] = []
+"""Every model class, each after its bases."""
+
+
+def as_dataclasses() -> None:
+    """Make every model class defined so far a frozen dataclass (keeping its own methods), as
+    pydantic, which validates them, and the docs, which read their fields, need."""
+    from dataclasses import dataclass, field
+
+    for cls in _MODELS:
+        if "__dataclass_fields__" in vars(cls):
+            continue
+        declared = vars(cls).get("__annotations__", {})
+        for o in cls._options:
+            if o.name in declared and o.metadata is not None:
+                if o.factory is not None:
+                    made = field(default_factory=o.factory, metadata=o.metadata)
+                elif o.default is REQUIRED:
+                    made = field(metadata=o.metadata)
+                else:
+                    made = field(default=o.default, metadata=o.metadata)
+                setattr(cls, o.name, made)
+        dataclass(frozen=True, init=False, eq=False, repr=False)(cls)
+
+
+def dataclass_fields(model: type[ConfigModel] | ConfigModel) -> tuple[Field[Any], ...]:
+    """The fields of a model (or of a model's instance) as `dataclasses.fields` gives them."""
+    from dataclasses import fields
+
+    as_dataclasses()
+    return fields(cast("Any", model))  # a dataclass now
+
+
 class RuleOptions(ConfigModel):
     """Base of a rule's options."""
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class NoOptions(RuleOptions):
     """The options of a rule that has none."""
 
@@ -500,7 +652,7 @@ def rule(
         severity=severity,
         summary=summary,
         check=check,
-        docs=inspect.cleandoc(sys.modules[check.__module__].__doc__ or ""),
+        docs=cleandoc(sys.modules[check.__module__].__doc__ or ""),
         kinds=frozenset(kinds),
         roles=frozenset(roles),
         purposes=frozenset(purposes),
@@ -516,7 +668,7 @@ def rule(
 
 def meta_rule(module: str, *, code: str, name: str, severity: Severity, summary: str) -> Rule:
     """Declare a rule that front ends or the engine report; it has no check of its own."""
-    docs = inspect.cleandoc(sys.modules[module].__doc__ or "")
+    docs = cleandoc(sys.modules[module].__doc__ or "")
     return Rule(
         code=code,
         name=name,
@@ -526,3 +678,17 @@ def meta_rule(module: str, *, code: str, name: str, severity: Severity, summary:
         docs=docs,
         meta=True,
     )
+
+
+def cleandoc(doc: str) -> str:
+    """A docstring without its indentation and blank edge lines, as `inspect.cleandoc` gives it
+    (which would import `inspect` into every start-up for the rules' docs)."""
+    lines = doc.expandtabs().split("\n")
+    indents = [len(line) - len(line.lstrip()) for line in lines[1:] if line.lstrip()]
+    margin = min(indents, default=0)
+    lines = [lines[0].lstrip()] + [line[margin:] for line in lines[1:]]
+    while lines and not lines[-1]:
+        lines.pop()
+    while lines and not lines[0]:
+        lines.pop(0)
+    return "\n".join(lines)

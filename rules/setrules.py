@@ -25,7 +25,6 @@ and a check over a `SetIndex` that yields `SetViolation`s.
 from __future__ import annotations
 
 import bisect
-import inspect
 import sys
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
@@ -45,6 +44,7 @@ from mllint.rules.model import (
     SetCheck,
     Severity,
     Violation,
+    cleandoc,
     set_field,
 )
 from mllint.rules.traits import ML_PURPOSES, Purpose, is_placeholder
@@ -361,7 +361,7 @@ def set_rule(
         severity=severity,
         summary=summary,
         check=per_object,
-        docs=inspect.cleandoc(sys.modules[check.__module__].__doc__ or ""),
+        docs=cleandoc(sys.modules[check.__module__].__doc__ or ""),
         options=options,
         fix_safety=fix,
         enabled_by_default=enabled_by_default,

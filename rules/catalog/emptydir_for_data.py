@@ -56,7 +56,6 @@ is a decision about the cluster's storage.
 
 import fnmatch
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from mllint.rules import pointer as jp
@@ -67,7 +66,6 @@ from mllint.rules.workload import Scope
 SHM = "/dev/shm"
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class Options(RuleOptions):
     """The rule's options (its table under `rules` in the configuration)."""
 

@@ -52,7 +52,6 @@ pod, but the rule cannot see the cluster's taints.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from mllint.rules import patch
@@ -62,7 +61,6 @@ from mllint.rules.traits import ML_PURPOSES, accelerator
 from mllint.rules.workload import Pod, Scope
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class Options(RuleOptions):
     """The rule's options (its table under `rules` in the configuration)."""
 

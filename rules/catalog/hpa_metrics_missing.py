@@ -51,7 +51,6 @@ the old behaviour exactly.
 """
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from mllint.rules import patch
@@ -63,7 +62,6 @@ GROUP = "autoscaling"
 ALPHA_METRICS = "autoscaling.alpha.kubernetes.io/metrics"
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class Options(RuleOptions):
     """The rule's options (its table under `rules` in the configuration)."""
 

@@ -42,7 +42,6 @@ least that many replicas, which costs their GPUs while traffic is low.
 """
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any, TypeGuard
 
 from mllint.rules import patch
@@ -53,7 +52,6 @@ from mllint.rules.setrules import SetIndex, SetViolation, set_rule
 AT = "/spec/minReplicas"
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class Options(RuleOptions):
     """The rule's options (its table under `rules` in the configuration)."""
 

@@ -54,7 +54,6 @@ docs/operators.md.
 """
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from mllint.rules import patch
@@ -64,7 +63,6 @@ from mllint.rules.traits import ML_PURPOSES
 from mllint.rules.workload import Scope, WorkloadKind
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class Options(RuleOptions):
     """The rule's options (its table under `rules` in the configuration)."""
 

@@ -72,7 +72,6 @@ one a step is retried until it succeeds). A RayJob is not asked: its `backoffLim
 """
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from mllint.rules import patch
 from mllint.rules import pointer as jp
@@ -81,7 +80,6 @@ from mllint.rules.traits import ML_PURPOSES
 from mllint.rules.workload import Scope, Subject, WorkloadKind
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class Options(RuleOptions):
     """The rule's options (its table under `rules` in the configuration)."""
 

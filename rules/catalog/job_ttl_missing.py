@@ -57,7 +57,6 @@ docs/operators.md.
 """
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from mllint.rules import pointer as jp
 from mllint.rules.model import Fix, RuleOptions, Safety, Severity, Violation, literal, option, rule
@@ -65,7 +64,6 @@ from mllint.rules.traits import serves_forever
 from mllint.rules.workload import Scope, WorkloadKind
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class Options(RuleOptions):
     """The rule's options (its table under `rules` in the configuration)."""
 

@@ -77,7 +77,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from mllint.rules import patch
@@ -98,7 +97,6 @@ _MPI = re.compile(r"\bmpirun\b|\bmpiexec\b|\bhorovodrun\b")
 _SHM_SERVERS = frozenset({"vLLM", "SGLang"})
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class Options(RuleOptions):
     """The rule's options (its table under `rules` in the configuration)."""
 

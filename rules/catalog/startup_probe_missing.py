@@ -71,7 +71,6 @@ is no handler to reuse.
 """
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from mllint.rules import patch
@@ -84,7 +83,6 @@ HANDLERS = ("exec", "httpGet", "tcpSocket", "grpc")
 PERIOD_SECONDS = 10
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class Options(RuleOptions):
     """The rule's options (its table under `rules` in the configuration)."""
 

@@ -10,8 +10,6 @@ import sys
 import tomllib
 import typing
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +28,7 @@ from mllint.rules import (
     Violation,
     parse_config,
 )
-from mllint.rules.model import ConfigModel, RuleOptions, kebab, option
+from mllint.rules.model import ConfigModel, RuleOptions, dataclass_fields, kebab, option
 from mllint.rules.workload import Scope
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -148,7 +146,6 @@ def test_catalog_usage_errors_exit_2(mllint: Runner, args: list[str], message: s
 # Rendering one rule's page
 
 
-@dataclass(frozen=True)
 class _Options(RuleOptions):
     max_count: int = option(5, "How many are too many.", ge=1)
     names: tuple[str, ...] = option(("a", "b"), "Names | that count.")

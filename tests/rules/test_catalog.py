@@ -8,7 +8,6 @@ A fixture folder holds `bad.yaml` (each finding's line marked `# expect: <CODE>`
 from __future__ import annotations
 
 import re
-from dataclasses import fields as dataclass_fields
 from typing import Any
 
 import pytest
@@ -24,7 +23,7 @@ from fixture_tools import (
 from mllint.rules import REGISTRY, Config, ConfigError, Engine, Finding, Role, Rule, fix_ops, patch
 from mllint.rules.catalog import hpa_metrics_missing
 from mllint.rules.config import validate
-from mllint.rules.model import kebab
+from mllint.rules.model import dataclass_fields, kebab
 from mllint.rules.resources import Field, fields, parse_image
 from mllint.rules.traits import gpu_name_for, is_accelerator, means_gpu
 from mllint.rules.workload import BUILTIN_KINDS, Lifecycle, PodTemplate, WorkloadKind
