@@ -16,13 +16,15 @@ from __future__ import annotations
 import os
 from collections import OrderedDict
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from mllint.linter.loader import LoadError, load
 from mllint.rules import Config, ConfigError, Engine, parse_config
 from mllint.rules.config import default_config
 from mllint.rules.model import Frozen, set_field
+
+if TYPE_CHECKING:
+    from pathlib import Path  # imported where a config file is found: kept off start-up
 
 CONFIG_NAMES = (".mllint.yaml", ".mllint.yml")
 T = TypeVar("T")
@@ -43,6 +45,8 @@ class LoadedConfig(Frozen):
 
 
 def find(start: Path) -> Path | None:
+    from pathlib import Path
+
     for folder in (start, *start.parents):
         found = _in_folder(str(folder))
         if found is not None:
@@ -57,16 +61,16 @@ def _in_folder(folder: str) -> str | None:
         if os.path.isfile(candidate):
             return candidate
     pyproject = os.path.join(folder, "pyproject.toml")
-    if os.path.isfile(pyproject) and "mllint" in _read_toml(Path(pyproject)).get("tool", {}):
+    if os.path.isfile(pyproject) and "mllint" in _read_toml(pyproject).get("tool", {}):
         return pyproject
     return None
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _read_toml(path: str | Path) -> dict[str, Any]:
     import tomllib  # only when a pyproject.toml is found: kept off the start-up of a lint run
 
     try:
-        with path.open("rb") as fh:
+        with open(path, "rb") as fh:
             return tomllib.load(fh)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
@@ -76,6 +80,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 def _shown(path: Path) -> Path:
     """A config file's path as messages give it: relative when under the current directory."""
+    from pathlib import Path
+
     try:
         return path.resolve().relative_to(Path.cwd().resolve()) if path.is_absolute() else path
     except ValueError:
@@ -114,6 +120,8 @@ def read(path: Path) -> Config:
 
 
 def resolve(explicit: str | None, cwd: Path | None = None) -> LoadedConfig:
+    from pathlib import Path
+
     here = (cwd or Path.cwd()).resolve()
     path = Path(explicit) if explicit else find(here)
     if path is None:
@@ -173,7 +181,7 @@ class Configs:
         found = self._by_source.get(source)
         if found is None:
             if path is None:
-                loaded = LoadedConfig(default_config(), None, str(Path.cwd().resolve()))
+                loaded = LoadedConfig(default_config(), None, os.path.realpath(os.getcwd()))
             else:
                 loaded = LoadedConfig(read(path), source, str(path.resolve().parent))
             found = self._adjusted(loaded)
@@ -196,7 +204,11 @@ class Configs:
         nearest = self._nearest[current]
         for below in passed:
             self._nearest[below] = nearest
-        return None if nearest is None else Path(nearest)
+        if nearest is None:
+            return None
+        from pathlib import Path
+
+        return Path(nearest)
 
     def of_file(self, path: str) -> LoadedConfig:
         return self.of_folder(os.path.dirname(os.path.abspath(path)))

@@ -6,7 +6,6 @@ import fnmatch
 import os
 import stat
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import PurePosixPath
 
 from mllint.linter.configfile import CONFIG_NAMES
 from mllint.linter.lint import STDIN
@@ -50,6 +49,8 @@ class Excluder(Frozen):
     def __call__(self, path: str) -> bool:
         if not self.patterns or path == STDIN:
             return False
+        from pathlib import PurePosixPath  # only path exclusions need it: kept off start-up
+
         rel = os.path.relpath(os.path.abspath(path), self.root).replace(os.sep, "/")
         parts = PurePosixPath(rel)
         return any(

@@ -11,7 +11,6 @@ import re
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from functools import cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mllint.linter.lint import FileReport, Located, relative
@@ -425,7 +424,8 @@ def _sarif_rule(rule: Rule) -> dict[str, Any]:
 
 def _artifact(path: str) -> dict[str, Any]:
     """A relative URI under %SRCROOT% for files below the working folder; else a file URI."""
-    from urllib.parse import quote  # only SARIF needs it: kept off the text path's start-up
+    from pathlib import Path  # only SARIF needs them: kept off the text path's start-up
+    from urllib.parse import quote
 
     shown = relative(path)
     if Path(shown).is_absolute():
@@ -451,6 +451,8 @@ def sarif(run: Run, color: bool = False) -> str:
 
 
 def sarif_chunks(run: Run, color: bool = False) -> Iterator[str]:
+    from pathlib import Path
+
     log = {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
