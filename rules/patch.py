@@ -16,7 +16,6 @@ overlapping fixes cannot produce conflicting operations.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable
 from typing import Any
 
@@ -68,6 +67,8 @@ def under(prefix: str, ops: Iterable[Op]) -> tuple[Op, ...]:
 
 def normalize(ops: Iterable[Op], doc: Any) -> list[Op]:
     """Valid, minimal operations against `doc` (which is updated in place as they apply)."""
+    import copy  # only fixing needs it: kept off the start-up of a lint run
+
     out: list[Op] = []
     for op in ops:
         for clean in _normalize_one(op, doc):
@@ -77,6 +78,8 @@ def normalize(ops: Iterable[Op], doc: Any) -> list[Op]:
 
 
 def _normalize_one(op: Op, doc: Any) -> list[Op]:
+    import copy
+
     kind, path = op["op"], op["path"]
     tokens = jp.split(path)
     if kind in ("add", "replace"):
@@ -179,6 +182,8 @@ def _resolve(doc: Any, pointer: str) -> Any:
 
 def apply(doc: Any, ops: Iterable[Op]) -> Any:
     """A patched deep copy of `doc`."""
+    import copy
+
     out = copy.deepcopy(doc)
     for op in ops:
         apply_op(out, copy.deepcopy(op))  # the result must not share values with the patch
@@ -190,6 +195,8 @@ def plan(doc: Any, fixes: Iterable[Iterable[Op]], problems: list[str] | None = N
 
     A fix that cannot apply to this object (a field of an unexpected type in its way) is left
     out whole, with the reason added to `problems`; the others still apply."""
+    import copy
+
     work = copy.deepcopy(doc)
     out: list[Op] = []
     for ops in fixes:

@@ -23,13 +23,30 @@ from __future__ import annotations
 import functools
 import math
 import re
-from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-MAX = Fraction(2**63 - 1)
-"""The largest magnitude a quantity holds; larger ones are capped here, as the API caps them."""
-NANO = Fraction(1, 10**9)
-"""The smallest non-zero magnitude; smaller ones are rounded up to it."""
+if TYPE_CHECKING:
+    from fractions import Fraction
+
+_MAX_WHOLE = 2**63 - 1
+
+
+@functools.cache
+def _bounds() -> tuple[Fraction, Fraction]:
+    """MAX and NANO. `fractions` is imported when a quantity is not a whole number (a millisecond
+    of start-up: a run that meets only whole quantities, such as `1` or `8Gi`, never needs it)."""
+    from fractions import Fraction
+
+    return Fraction(_MAX_WHOLE), Fraction(1, 10**9)
+
+
+def __getattr__(name: str) -> Any:
+    """`MAX`: the largest magnitude a quantity holds; larger ones are capped there, as the API
+    caps them. `NANO`: the smallest non-zero magnitude; smaller ones are rounded up to it."""
+    if name in ("MAX", "NANO"):
+        return _bounds()[name == "NANO"]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 _NUMBER = re.compile(
     r"(?P<sign>[+-]?)(?P<int>[0-9]*)(?:\.(?P<frac>[0-9]*))?(?P<suffix>[A-Za-z]{1,2}|[eE][+-]?[0-9]+)?",
@@ -40,12 +57,14 @@ _BINARY = {"Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40, "Pi": 50, "Ei": 60}
 _EXPONENT = re.compile(r"[eE][+-]?[0-9]+", re.ASCII)
 _MAX_TEXT = 256
 """Longer text is no quantity a person wrote; refusing it keeps parsing cheap."""
-_MAX_DIGITS = len(str(int(MAX)))
+_MAX_DIGITS = len(str(_MAX_WHOLE))
 """Digits of MAX: a number with more whole digits is larger."""
 
 
 def parse(value: Any) -> Fraction | None:
     """The exact value of a quantity, bounded as the API bounds it; None when not a quantity."""
+    from fractions import Fraction
+
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -61,6 +80,8 @@ def parse(value: Any) -> Fraction | None:
 def _text(value: str) -> Fraction | None:
     """A quantity written as text. Manifests repeat a few values (`1`, `500m`, `16Gi`) over and
     over, and exact arithmetic costs tens of microseconds a value: each is parsed once."""
+    from fractions import Fraction
+
     match = _NUMBER.fullmatch(value)
     if match is None:
         return None
@@ -71,6 +92,7 @@ def _text(value: str) -> Fraction | None:
     if scale is None:
         return None
     base, exponent = scale
+    max_, nano = _bounds()
     if not (whole + frac).strip("0"):
         return Fraction(0)
     # The number is below 10^magnitude and at least 10^(magnitude - 1) when it has whole
@@ -78,9 +100,9 @@ def _text(value: str) -> Fraction | None:
     magnitude = len(whole.lstrip("0"))
     power = exponent if base == 10 else 0
     if magnitude - 1 + power >= _MAX_DIGITS:
-        amount = MAX
+        amount = max_
     elif magnitude + power < -9:
-        amount = NANO
+        amount = nano
     else:
         amount = Fraction(int(whole + frac), 10 ** len(frac))
         amount *= Fraction(10) ** exponent if base == 10 else 2**exponent
@@ -100,11 +122,14 @@ def _scale(suffix: str) -> tuple[int, int] | None:
 
 
 def _bounded(amount: Fraction) -> Fraction:
+    from fractions import Fraction
+
+    max_, nano = _bounds()
     size = abs(amount)
-    if size > MAX:
-        size = MAX
-    elif 0 < size < NANO:
-        size = NANO
+    if size > max_:
+        size = max_
+    elif 0 < size < nano:
+        size = nano
     elif size.denominator > 10**9:
         # Rounded up to whole nano-units, as the API rounds.
         size = Fraction(math.ceil(size * 10**9), 10**9)
@@ -115,6 +140,8 @@ def quantity(value: Any) -> float | None:
     """A quantity as a float (bounded, so always finite); None when it is not one."""
     if isinstance(value, str):
         return _text_float(value) if value and len(value) <= _MAX_TEXT else None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(max(-_MAX_WHOLE, min(value, _MAX_WHOLE)))  # what the bounded fraction gives
     amount = parse(value)
     return None if amount is None else float(amount)
 
@@ -122,5 +149,22 @@ def quantity(value: Any) -> float | None:
 @functools.lru_cache(maxsize=4096)
 def _text_float(value: str) -> float | None:
     # Rules ask for the same few values on every object; a fraction's float costs microseconds.
+    whole = _whole(value)
+    if whole is not None:
+        return float(min(whole, _MAX_WHOLE))
     amount = _text(value)
     return None if amount is None else float(amount)
+
+
+_WHOLE_UNITS: dict[str, int] = {"": 1} | {k: 10**v for k, v in _DECIMAL.items() if v > 0}
+_WHOLE_UNITS |= {k: 2**v for k, v in _BINARY.items()}
+
+
+def _whole(value: str) -> int | None:
+    """The value of a quantity written as digits and a suffix that keeps it whole (`1`, `8Gi`,
+    `2k`), exactly and without fractions; None for any other text."""
+    size = 2 if value[-1:] == "i" else 1 if value[-1:] in _DECIMAL else 0
+    digits, suffix = value[: len(value) - size], value[len(value) - size :]
+    if not (digits.isascii() and digits.isdigit()) or suffix not in _WHOLE_UNITS:
+        return None
+    return int(digits) * _WHOLE_UNITS[suffix]

@@ -63,7 +63,6 @@ from __future__ import annotations
 import enum
 import functools
 import re
-import shlex
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -675,6 +674,8 @@ _BLANKS = str.maketrans("\t\r\n", "   ")
 def _split(statement: str) -> list[str]:
     if "'" not in statement and '"' not in statement and "\\" not in statement:
         return [word for word in statement.translate(_BLANKS).split(" ") if word]
+    import shlex  # only quoted statements need it: kept off the start-up of a run
+
     try:
         return shlex.split(statement)
     except ValueError:  # an unbalanced quote, where a statement was split inside quotes

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from mllint.rules import Engine, parse_config
-from mllint.rules.quantity import MAX, NANO, parse
+from mllint.rules.quantity import MAX, NANO, parse, quantity
 from mllint.rules.traits import accelerators_of
 
 
@@ -108,3 +108,19 @@ def test_every_rule_takes_extreme_gpu_amounts(amount: Any) -> None:
     counts = accelerators_of(job["spec"]["template"]["spec"]["containers"][0])
     assert all(isinstance(n, int) for n in counts.values())
     Engine(parse_config({"select": ["ALL"]}, "test")).evaluate(job)  # no OverflowError
+
+
+def test_whole_quantities_read_without_fractions_give_what_the_exact_parse_gives() -> None:
+    big = ("9223372036854775807", "9223372036854775808", "9" * 30)
+    digits = ("0", "7", "0009", *big, "\u0661", "\u00b2")  # and digits that are not ASCII
+    suffixes = ("", "m", "k", "M", "E", "Ki", "Gi", "Ei", "mi", "KI", "i", "e3", "Gib", " ")
+    texts = [
+        sign + number + rest + suffix
+        for number in digits
+        for suffix in suffixes
+        for sign in ("", "-", "+")
+        for rest in ("", ".5")
+    ]
+    for value in [*texts, "Gi", "k", "0x10", "1_000", 0, 1, -1, 2**63 - 1, 2**63, -(2**70), True]:
+        exact = parse(value)
+        assert quantity(value) == (None if exact is None else float(exact)), value
