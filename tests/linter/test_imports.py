@@ -98,6 +98,32 @@ def test_linting_imports_no_heavy_package(project: Path, args: tuple[str, ...]) 
     assert sorted(names & set(HEAVY)) == []
 
 
+LAZY = (
+    "dataclasses",
+    "inspect",
+    "pathlib",
+    "urllib",
+    "fractions",
+    "decimal",
+    "copy",
+    "shlex",
+    "multiprocessing",
+    "concurrent",
+)
+"""Standard library modules a run on one file without a config file does without: configuration
+models become dataclasses only to be validated, quantities use fractions only when they are not
+whole, paths are strings, and worker processes start only for many files. Each costs start-up
+time that `python -c "import yaml"` does not pay."""
+
+
+def test_linting_one_file_imports_only_what_it_needs(project: Path) -> None:
+    names = imported(project, "job.yaml")
+    assert sorted(names & set(LAZY)) == []
+    # The same command on a folder with a config file does need some of them, and sees them.
+    (project / ".mllint.yaml").write_text("exclude: {paths: ['many/*']}\n")
+    assert {"dataclasses", "pathlib"} <= imported(project, ".")
+
+
 def test_a_config_file_brings_in_pydantic_to_validate_it(project: Path) -> None:
     (project / ".mllint.yaml").write_text("ignore: [image-tag-latest]\n")
     assert "pydantic" in imported(project, "job.yaml")
