@@ -12,7 +12,6 @@ import datetime
 import functools
 import gc
 import os
-import re
 import sys
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from typing import Any, TextIO
@@ -21,7 +20,7 @@ from mllint.linter import atomic, configfile, discover, lint, output
 from mllint.linter.discover import Excluder, PathError
 from mllint.linter.runner import Gathered, Runner, batches
 from mllint.rules import REGISTRY, Config, ConfigError, Engine, Severity
-from mllint.rules.model import Record
+from mllint.rules.model import Record, Regex
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 SUBCOMMANDS = ("rules", "rule")
@@ -31,7 +30,7 @@ lint run never scans packaging metadata, and so a folder called `certs` does not
 (lint it as `./certs`)."""
 
 
-TEAM_SELECTOR = re.compile(r"^(?:[Xx][0-9]{0,3}|[a-z][a-z0-9]*(?:-[a-z0-9]+)*)$")
+TEAM_SELECTOR = Regex(r"^(?:[Xx][0-9]{0,3}|[a-z][a-z0-9]*(?:-[a-z0-9]+)*)$")
 """What may name team rules, which only a configuration declares (`X101`, `X1`, a name)."""
 
 

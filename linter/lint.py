@@ -15,7 +15,7 @@ from mllint.linter.loader import Document, LoadError, Position, decode, load
 from mllint.rules import Engine, Finding
 from mllint.rules.catalog import DUPLICATE_KEY, SUPPRESSION_INVALID, YAML_INVALID
 from mllint.rules.config import closest
-from mllint.rules.model import Frozen, Record, set_field
+from mllint.rules.model import Frozen, Record, Regex, set_field
 from mllint.rules.setrules import Collector
 
 STDIN = "-"
@@ -210,8 +210,8 @@ def lint_file(
     return report
 
 
-_PLACEHOLDER = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
-_FIELD = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}")
+_PLACEHOLDER = Regex(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
+_FIELD = Regex(r"\{[A-Za-z_][A-Za-z0-9_]*\}")
 """`{username}`: a `str.format` field a document's reader fills in before applying it."""
 FIELD_NOTE = (
     "holds {name} placeholders and is not YAML until they are filled in; lint the file that "
@@ -252,7 +252,7 @@ class Sources:
     """The `# Source: chart/templates/x.yaml` comments `helm template` puts at the top of each
     document, so that findings in its output name the template they came from."""
 
-    _COMMENT = re.compile(r"^# Source: (\S.*?)[ \t]*$", re.M)
+    _COMMENT = Regex(r"^# Source: (\S.*?)[ \t]*$", re.M)
 
     def __init__(self, text: str) -> None:
         self._lines: list[int] = []
@@ -363,7 +363,7 @@ LineIgnores = dict[int, frozenset[str]]
 `# mllint: ignore` holds EVERY_RULE, and empty brackets hold nothing (and are reported)."""
 
 EVERY_RULE = "*"
-_IGNORE_COMMENT = re.compile(r"#\s*mllint:\s*ignore(?:\[([^\]]*)\]|(?![\w\[-]))")
+_IGNORE_COMMENT = Regex(r"#\s*mllint:\s*ignore(?:\[([^\]]*)\]|(?![\w\[-]))")
 
 
 def comment_ignores(text: str) -> LineIgnores:

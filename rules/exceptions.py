@@ -20,7 +20,7 @@ import fnmatch
 import re
 from collections.abc import Mapping
 
-from mllint.rules.model import ConfigModel, Frozen, option, set_field
+from mllint.rules.model import ConfigModel, Frozen, Regex, option, set_field
 
 
 def kind_names(api_version: str, kind: str) -> set[str]:
@@ -90,8 +90,8 @@ def lapsed(expires: dt.date | None, today: dt.date | None) -> bool:
     return expires is not None and today is not None and today > expires
 
 
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_EXPIRES = re.compile(r"\(\s*expires\s+([^)]*?)\s*\)\s*$", re.IGNORECASE)
+_DATE = Regex(r"\d{4}-\d{2}-\d{2}")
+_EXPIRES = Regex(r"\(\s*expires\s+([^)]*?)\s*\)\s*$", re.IGNORECASE)
 
 
 class AnnotationValue(Frozen):

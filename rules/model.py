@@ -96,6 +96,36 @@ class Record:
 _T = TypeVar("_T")
 
 
+class Regex:
+    """A regular expression compiled on its first use: compiling a module's patterns at import
+    took tens of microseconds each on every start, for checks most runs never reach."""
+
+    __slots__ = ("_compiled", "flags", "pattern")
+
+    def __init__(self, pattern: str, flags: int = 0) -> None:
+        self.pattern = pattern
+        self.flags = flags
+        self._compiled: re.Pattern[str] | None = None
+
+    @property
+    def compiled(self) -> re.Pattern[str]:
+        if self._compiled is None:
+            self._compiled = re.compile(self.pattern, self.flags)
+        return self._compiled
+
+    def search(self, string: str) -> re.Match[str] | None:
+        return self.compiled.search(string)
+
+    def match(self, string: str) -> re.Match[str] | None:
+        return self.compiled.match(string)
+
+    def fullmatch(self, string: str) -> re.Match[str] | None:
+        return self.compiled.fullmatch(string)
+
+    def finditer(self, string: str) -> Iterator[re.Match[str]]:
+        return self.compiled.finditer(string)
+
+
 class cached(Generic[_T]):
     """`functools.cached_property` without its lock: Python 3.11 takes one on every first read
     (a quarter of a microsecond, several times per object evaluated), and the views it serves

@@ -25,6 +25,8 @@ import math
 import re
 from typing import TYPE_CHECKING, Any
 
+from mllint.rules.model import Regex
+
 if TYPE_CHECKING:
     from fractions import Fraction
 
@@ -48,13 +50,13 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-_NUMBER = re.compile(
+_NUMBER = Regex(
     r"(?P<sign>[+-]?)(?P<int>[0-9]*)(?:\.(?P<frac>[0-9]*))?(?P<suffix>[A-Za-z]{1,2}|[eE][+-]?[0-9]+)?",
     re.ASCII,
 )
 _DECIMAL = {"m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
 _BINARY = {"Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40, "Pi": 50, "Ei": 60}
-_EXPONENT = re.compile(r"[eE][+-]?[0-9]+", re.ASCII)
+_EXPONENT = Regex(r"[eE][+-]?[0-9]+", re.ASCII)
 _MAX_TEXT = 256
 """Longer text is no quantity a person wrote; refusing it keeps parsing cheap."""
 _MAX_DIGITS = len(str(_MAX_WHOLE))

@@ -74,12 +74,12 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from mllint.rules import pointer as jp
-from mllint.rules.model import Severity, Violation, rule
+from mllint.rules.model import Regex, Severity, Violation, rule
 from mllint.rules.traits import ML_PURPOSES, accelerator, accelerators_of, is_placeholder
 from mllint.rules.workload import Container, Pod, Scope
 
-_LAUNCHER = re.compile(r"\btorchrun\b|\btorch\.distributed\.(?:run|launch)\b")
-_FLAG = re.compile(r"--nproc[_-]per[_-]node(?:=|\s+)(\S+)")
+_LAUNCHER = Regex(r"\btorchrun\b|\btorch\.distributed\.(?:run|launch)\b")
+_FLAG = Regex(r"--nproc[_-]per[_-]node(?:=|\s+)(\S+)")
 _TRAINER = "/spec/trainer"
 
 

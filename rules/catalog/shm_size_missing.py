@@ -75,13 +75,22 @@ limit, so a pod close to its limit can be OOM-killed sooner; size it and the lim
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from mllint.rules import patch
 from mllint.rules import pointer as jp
-from mllint.rules.model import Fix, Role, RuleOptions, Safety, Severity, Violation, option, rule
+from mllint.rules.model import (
+    Fix,
+    Regex,
+    Role,
+    RuleOptions,
+    Safety,
+    Severity,
+    Violation,
+    option,
+    rule,
+)
 from mllint.rules.quantity import quantity
 from mllint.rules.resources import parse_image
 from mllint.rules.traits import ML_PURPOSES, Member
@@ -89,11 +98,11 @@ from mllint.rules.workload import Container, Pod, Scope
 
 SHM = "/dev/shm"
 VOLUME = "dshm"
-_LAUNCHERS = re.compile(r"\btorchrun\b|\btorch\.distributed\b|\btorchx\b")
-_IMAGE = re.compile(r"(?:^|[/_-])(?:py)?torch(?:$|[/_-])")
-_DEEPSPEED = re.compile(r"(?:^|[\s/])deepspeed(?:\s|$)|\bdeepspeed\.launcher\b")
-_DEEPSPEED_IMAGE = re.compile(r"(?:^|[/_-])deepspeed(?:$|[/_-])")
-_MPI = re.compile(r"\bmpirun\b|\bmpiexec\b|\bhorovodrun\b")
+_LAUNCHERS = Regex(r"\btorchrun\b|\btorch\.distributed\b|\btorchx\b")
+_IMAGE = Regex(r"(?:^|[/_-])(?:py)?torch(?:$|[/_-])")
+_DEEPSPEED = Regex(r"(?:^|[\s/])deepspeed(?:\s|$)|\bdeepspeed\.launcher\b")
+_DEEPSPEED_IMAGE = Regex(r"(?:^|[/_-])deepspeed(?:$|[/_-])")
+_MPI = Regex(r"\bmpirun\b|\bmpiexec\b|\bhorovodrun\b")
 _SHM_SERVERS = frozenset({"vLLM", "SGLang"})
 
 
@@ -157,8 +166,8 @@ def _fix(pod: Pod, c: Container, size: str) -> Fix:
     return Fix.unsafe(*ops)
 
 
-_WORKERS = re.compile(r"(?:--workers|--num[-_]workers|num_workers)[= ]+(\d+)")
-_NPROC = re.compile(r"--nproc[-_]per[-_]node[= ]+(\d+)")
+_WORKERS = Regex(r"(?:--workers|--num[-_]workers|num_workers)[= ]+(\d+)")
+_NPROC = Regex(r"--nproc[-_]per[-_]node[= ]+(\d+)")
 
 
 def _shares_memory(pod: Pod, c: Container) -> bool:
