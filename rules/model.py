@@ -714,9 +714,17 @@ def cleandoc(doc: str) -> str:
     """A docstring without its indentation and blank edge lines, as `inspect.cleandoc` gives it
     (which would import `inspect` into every start-up for the rules' docs)."""
     lines = doc.expandtabs().split("\n")
-    indents = [len(line) - len(line.lstrip()) for line in lines[1:] if line.lstrip()]
-    margin = min(indents, default=0)
-    lines = [lines[0].lstrip()] + [line[margin:] for line in lines[1:]]
+    margin = -1
+    for line in lines[1:]:
+        content = line.lstrip()
+        if content:
+            indent = len(line) - len(content)
+            margin = indent if margin < 0 else min(margin, indent)
+            if not margin:
+                break  # a module's docstring, written from its first column
+    lines[0] = lines[0].lstrip()
+    if margin > 0:
+        lines[1:] = [line[margin:] for line in lines[1:]]
     while lines and not lines[-1]:
         lines.pop()
     while lines and not lines[0]:
