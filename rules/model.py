@@ -354,26 +354,26 @@ class ConfigModel:
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         options = self._options
-        if len(args) > len(options):
-            raise TypeError(
-                f"{self.__class__.__qualname__}.__init__() takes {len(options) + 1} positional "
-                f"arguments but {len(args) + 1} were given"
-            )
-        values = {o.name: value for o, value in zip(options, args, strict=False)}
-        for name, value in kwargs.items():
-            if name in values:
+        if args:
+            if len(args) > len(options):
                 raise TypeError(
-                    f"{self.__class__.__qualname__}.__init__() got multiple values for argument "
-                    f"{name!r}"
+                    f"{self.__class__.__qualname__}.__init__() takes {len(options) + 1} "
+                    f"positional arguments but {len(args) + 1} were given"
                 )
-            values[name] = value
+            for o, value in zip(options, args, strict=False):
+                if o.name in kwargs:
+                    raise TypeError(
+                        f"{self.__class__.__qualname__}.__init__() got multiple values for "
+                        f"argument {o.name!r}"
+                    )
+                kwargs[o.name] = value
         own = self.__dict__
         for o in options:
-            own[o.name] = values.pop(o.name) if o.name in values else o.value(self.__class__)
-        if values:
+            own[o.name] = kwargs.pop(o.name) if o.name in kwargs else o.value(self.__class__)
+        if kwargs:
             raise TypeError(
                 f"{self.__class__.__qualname__}.__init__() got an unexpected keyword argument "
-                f"{next(iter(values))!r}"
+                f"{next(iter(kwargs))!r}"
             )
         self.__post_init__()
 
