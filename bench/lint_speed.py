@@ -434,7 +434,16 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=5, help="repetitions; the best counts")
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     parser.add_argument("--no-scale", action="store_true", help="skip the 10x and 50x corpus")
+    parser.add_argument(
+        "--only",
+        choices=("cold",),
+        help="run one section: cold (the start-up of a run on one small file)",
+    )
     args = parser.parse_args()
+    if args.only == "cold":
+        with tempfile.TemporaryDirectory(prefix="mllint-bench-") as tmp:
+            cold_start(Path(tmp), args.repeat)
+        return 0
     engine = Engine()
     with tempfile.TemporaryDirectory(prefix="mllint-bench-") as tmp:
         work = Path(tmp)
