@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _thread
 import enum
 import re
 import sys
@@ -419,6 +420,8 @@ class ConfigModel:
 
 _MODELS: list[type[ConfigModel]] = []
 """Every model class, each after its bases."""
+_MAKING = _thread.allocate_lock()
+"""Held while models become dataclasses (a server may validate in several threads)."""
 
 
 def as_dataclasses() -> None:
@@ -426,20 +429,21 @@ def as_dataclasses() -> None:
     pydantic, which validates them, and the docs, which read their fields, need."""
     from dataclasses import dataclass, field
 
-    for cls in _MODELS:
-        if "__dataclass_fields__" in vars(cls):
-            continue
-        declared = vars(cls).get("__annotations__", {})
-        for o in cls._options:
-            if o.name in declared and o.metadata is not None:
-                if o.factory is not None:
-                    made = field(default_factory=o.factory, metadata=o.metadata)
-                elif o.default is REQUIRED:
-                    made = field(metadata=o.metadata)
-                else:
-                    made = field(default=o.default, metadata=o.metadata)
-                setattr(cls, o.name, made)
-        dataclass(frozen=True, init=False, eq=False, repr=False)(cls)
+    with _MAKING:
+        for cls in _MODELS:
+            if "__dataclass_fields__" in vars(cls):
+                continue
+            declared = vars(cls).get("__annotations__", {})
+            for o in cls._options:
+                if o.name in declared and o.metadata is not None:
+                    if o.factory is not None:
+                        made = field(default_factory=o.factory, metadata=o.metadata)
+                    elif o.default is REQUIRED:
+                        made = field(metadata=o.metadata)
+                    else:
+                        made = field(default=o.default, metadata=o.metadata)
+                    setattr(cls, o.name, made)
+            dataclass(frozen=True, init=False, eq=False, repr=False)(cls)
 
 
 def dataclass_fields(model: type[ConfigModel] | ConfigModel) -> tuple[Field[Any], ...]:
