@@ -316,7 +316,7 @@ class ConfigModel:
     repr over its fields, assignment refused) without being one until something reads it as one:
     `dataclass_fields` makes every model a dataclass first, for pydantic and the docs. A run
     without a configuration file then never imports `dataclasses` (and `inspect`, which it
-    imports) nor compiles the methods a dataclass generates for each of its sixty-odd classes."""
+    imports) nor compiles the methods a dataclass generates for each model class."""
 
     __pydantic_config__: ClassVar[dict[str, Any]] = {
         "extra": "forbid",
