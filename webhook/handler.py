@@ -3,7 +3,8 @@ bounded by that budget (see `judging`), metrics and a log line.
 
 It speaks ASGI itself: the body is read from `receive` into one buffer and the answer goes out as
 two messages of bytes already encoded, with no request or response objects in between (see
-`app` for how requests reach it).
+`app` for how requests reach it); under uvicorn's h11 protocol the two are written as one TLS
+record (`_OneWrite`).
 
 Bodies up to `inline_bytes` are judged in the event loop's own thread, which takes about a
 millisecond at most; larger ones in worker processes. The event loop otherwise only reads bodies
@@ -26,9 +27,11 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
+from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.types import Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import RequestResponseCycle
 
 from mllint.webhook import judging
 from mllint.webhook.admission import BadRequest, encode_error, parse_timeout
@@ -135,8 +138,19 @@ class AdmissionHandler:
         headers = [(b"content-length", str(len(body)).encode()), JSON_HEADER]
         if close or self.draining:
             headers.append(CLOSE_HEADER)
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        start = {"type": "http.response.start", "status": status, "headers": headers}
+        cycle = getattr(send, "__self__", None)
+        if not isinstance(cycle, RequestResponseCycle):
+            await send(start)
+            await send({"type": "http.response.body", "body": body})
+            return
+        transport = cycle.transport
+        cycle.transport = _OneWrite(transport)  # type: ignore[assignment]
+        try:
+            await send(start)
+            await send({"type": "http.response.body", "body": body})
+        finally:
+            cycle.transport = transport
 
     def _timeout(self, scope: Scope) -> float:
         raw = _timeout_param(scope)
@@ -263,6 +277,33 @@ async def _receive(
         if message["type"] != "http.request":
             raise Disconnected
         chunk = message.get("body", b"")
+
+
+class _OneWrite:
+    """A connection's transport while one answer is sent through uvicorn's h11 cycle, which
+    writes the head and the body apart: the head is held and written with the body, as one TLS
+    record and one system call rather than two of each. Writes after that pass through."""
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self.transport = transport
+        self.held: bytes | None = None
+
+    def write(self, data: bytes) -> None:
+        if self.held is None:
+            self.held = data
+            return
+        out, self.held = self.held + data, b""
+        if out:
+            self.transport.write(out)
+
+    def close(self) -> None:
+        if self.held:
+            self.transport.write(self.held)
+            self.held = b""
+        self.transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.transport, name)
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -21,7 +21,6 @@ from webhook_helpers import (
     SERVICE_NAME,
     Running,
     client_context,
-    deployment,
     https_client,
     job,
     patch_of,
@@ -132,29 +131,6 @@ def test_slow_clients_hold_no_memory(guarded: Running) -> None:
     assert after < base + 40
     with connection(guarded) as client:
         assert client.get("/healthz").status_code == 200
-
-
-def minor_faults(pid: int) -> int:
-    """Pages the process has been given fresh by the kernel so far (/proc/<pid>/stat)."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    return int(stat[stat.rindex(")") + 2 :].split()[7])
-
-
-def test_requests_take_no_fresh_pages(guarded: Running) -> None:
-    """Answering a request reuses the server's memory: a request that mapped fresh pages (as
-    asyncio's 256 KiB TLS read buffers would, past the fixed mmap threshold) pays system calls
-    and page faults each time, about a fifth of its CPU time. Counted, not timed."""
-    assert guarded.process is not None
-    body = review(deployment())
-    with connection(guarded) as client:
-        for _ in range(50):
-            assert client.post("/validate", json=body).status_code == 200
-        before = minor_faults(guarded.process.pid)
-        for _ in range(400):
-            assert client.post("/validate", json=body).status_code == 200
-        faults = minor_faults(guarded.process.pid) - before
-    print(f"page faults: {faults} in 400 requests")
-    assert faults < 400
 
 
 def test_trickled_headers_are_cut(guarded: Running) -> None:
