@@ -2,11 +2,12 @@
 mutate, health) to state built once at start-up (the engine, the judging worker processes, the
 metrics).
 
-A POST to /validate or /mutate goes straight to its endpoint, ahead of the middleware stack
-and the router: those answer every other request (a GET to /validate included, with its 405),
-while the admission endpoints handle their own errors and never raise. The stack's layers and
-the request and response objects cost about a tenth of an admission's own time (py-spy on the
-server under bench/webhook_latency.py's load).
+A POST to /validate or /mutate goes straight to its endpoint, ahead of FastAPI's own
+per-request work (its telemetry check reads the environment), the middleware stack and the
+router: those answer every other request (a GET to /validate included, with its 405), while the
+admission endpoints handle their own errors and never raise. Those layers and the request and
+response objects cost about a tenth of an admission's own time (py-spy on the server under
+bench/webhook_latency.py's load).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from concurrent.futures import ProcessPoolExecutor, wait
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from mllint.webhook import health, judging, mutate, validate
 from mllint.webhook.handler import AdmissionEndpoint, AdmissionHandler
@@ -40,22 +41,14 @@ class WebhookApp(FastAPI):
         "/mutate": mutate.endpoint,
     }
 
-    def build_middleware_stack(self) -> ASGIApp:
-        return _Admissions(super().build_middleware_stack(), self.admission_paths)
-
-
-class _Admissions:
-    def __init__(self, app: ASGIApp, endpoints: Mapping[str, AdmissionEndpoint]) -> None:
-        self.app = app
-        self.endpoints = endpoints
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
-            endpoint = self.endpoints.get(scope["path"])
+            endpoint = self.admission_paths.get(scope["path"])
             if endpoint is not None:
+                scope["app"] = self
                 await endpoint(scope, receive, send)
                 return
-        await self.app(scope, receive, send)
+        await super().__call__(scope, receive, send)
 
 
 def create_app(
