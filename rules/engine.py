@@ -337,15 +337,14 @@ class Engine:
     def _select(
         self, kind: str | None, fragment: bool, workload: WorkloadKind | None
     ) -> Candidates:
-        # Without partial templates, a view with them and one without are the same pods.
-        partial = workload is not None and any(t.partial for t in workload.templates)
+        # Without partial templates, a view with them and one without are the same pods: all
+        # of them, which the view then takes without asking each pod.
+        whole = workload is None or not any(t.partial for t in workload.templates)
         views: dict[View, int] = {}
         rules = [
             (
                 a,
-                views.setdefault(
-                    (a.rule.roles, a.purposes, a.rule.fragments and partial), len(views)
-                ),
+                views.setdefault((a.rule.roles, a.purposes, whole or a.rule.fragments), len(views)),
             )
             for a in self.active
             if not (a.rule.meta or a.rule.whole_set or (fragment and not a.rule.fragments))
@@ -381,6 +380,8 @@ class Engine:
         )
 
     def _suppress(self, subject: Subject, findings: list[Finding]) -> list[Finding]:
+        if not self.exceptions and not _annotated(subject):
+            return findings  # nothing to suppress, and no annotation to report
         today = self.current_date()
         scopes, invalid = self._suppressions(subject, today)
         kept = findings
@@ -531,6 +532,22 @@ class Engine:
         if active is None:
             return None
         return self.stamp(active, subject or Subject({}), pointer, message)
+
+
+_MARKS = (IGNORE_PREFIX, IGNORE_ALL)
+
+
+def _annotated(subject: Subject) -> bool:
+    """Whether the object or a pod template of it has an annotation key that may suppress
+    (`_read_suppressions` reads them): most objects have none, and then have nothing to read."""
+    metadata = subject.metadata
+    for meta in (metadata, *(p.metadata for p in subject.pods if p.metadata is not metadata)):
+        annotations = meta.get("annotations")
+        if isinstance(annotations, dict):
+            for key in annotations:
+                if isinstance(key, str) and key.startswith(_MARKS):
+                    return True
+    return False
 
 
 def _suppressed(finding: Finding, by_prefix: Mapping[str, set[str]]) -> bool:

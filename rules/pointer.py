@@ -78,8 +78,25 @@ def expand(doc: Any, pattern: str) -> Iterator[tuple[str, Any]]:
     """Every (pointer, value) in `doc` that `pattern` matches; `*` matches any key or index."""
     if pattern == "":
         return iter((("", doc),))
+    tokens = _tokens(pattern)
+    if len(tokens) == 2 and tokens[1][0] == WILDCARD and isinstance(doc, dict):
+        # `/key/*` (a pod's containers, its volumes): one step into the document, then all
+        # its items, as `_expand` finds them.
+        head, escaped = tokens[0]
+        if head == WILDCARD:
+            return _expanded(doc, tokens)
+        node = doc.get(head)
+        if isinstance(node, dict):
+            return iter([(f"/{escaped}/{escape(key)}", value) for key, value in node.items()])
+        if isinstance(node, list):
+            return iter([(f"/{escaped}/{i}", value) for i, value in enumerate(node)])
+        return iter(())
+    return _expanded(doc, tokens)
+
+
+def _expanded(doc: Any, tokens: tuple[tuple[str, str], ...]) -> Iterator[tuple[str, Any]]:
     found: list[tuple[str, Any]] = []
-    _expand(doc, _tokens(pattern), 0, "", found)
+    _expand(doc, tokens, 0, "", found)
     return iter(found)
 
 

@@ -752,14 +752,14 @@ class Subject(Record):
     ) -> Scope:
         """Its pods of the given roles and purposes (empty: any); with `partial` False, not
         the pods of partial templates (`PodTemplate.partial`)."""
-        pods = [
-            p
-            for p in self.pods
-            if (partial or not p.template.partial)
-            and (not roles or p.role in roles)
-            and (not purposes or p.traits.purpose in purposes)
-        ]
-        return Scope(self, pods)
+        pods = self.pods
+        if not partial:
+            pods = [p for p in pods if not p.template.partial]
+        if roles:
+            pods = [p for p in pods if p.role in roles]
+        if purposes:
+            pods = [p for p in pods if p.traits.purpose in purposes]
+        return Scope(self, pods if pods is not self.pods else list(pods))
 
     def whole_pods(self, partial: bool = False) -> list[Pod]:
         """Its pods, without those of partial templates unless `partial`."""
@@ -788,13 +788,17 @@ class Scope(Frozen):
 
     @property
     def containers(self) -> Iterator[Container]:
-        for pod in self.pods:
-            yield from pod.containers
+        pods = self.pods
+        if len(pods) == 1:
+            return iter(pods[0].containers)  # most scopes: a workload of one pod template
+        return (c for pod in pods for c in pod.containers)
 
     @property
     def main_containers(self) -> Iterator[Container]:
-        for pod in self.pods:
-            yield from pod.main_containers
+        pods = self.pods
+        if len(pods) == 1:
+            return iter(pods[0].main_containers)
+        return (c for pod in pods for c in pod.main_containers)
 
     @property
     def serving_containers(self) -> Iterator[Container]:

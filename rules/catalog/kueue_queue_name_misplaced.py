@@ -101,11 +101,37 @@ KINDS = _TOP_LEVEL | {"CronJob", "Pod", "Deployment", "StatefulSet"}
 
 def _metadata(obj: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     """Pointer -> metadata, for every object metadata in the object that names a queue, its
-    own first. This walks the whole object on every admission: one recursive function over
-    the collections, appending to one list, with a pointer built only for what is found."""
+    own first. This walks the whole object on every admission: first without keeping a path
+    (most objects name no queue anywhere), then, for an object that does, again with the path
+    of each metadata that names one."""
     found: dict[str, Mapping[str, Any]] = {}
-    _walk(obj, [], found)
+    if _names_queue(obj):
+        _walk(obj, [], found)
     return found
+
+
+def _names_queue(node: Mapping[str, Any]) -> bool:
+    """Whether a metadata in the mapping, at any depth `_walk` reaches, names a queue."""
+    for key, value in node.items():
+        if isinstance(value, dict):
+            if key == "metadata":
+                if _queue(value, "labels") is not None or _queue(value, "annotations") is not None:
+                    return True
+            elif key not in _NO_METADATA and _names_queue(value):
+                return True
+        elif isinstance(value, list) and key not in _NO_METADATA and _listed_queue(value):
+            return True
+    return False
+
+
+def _listed_queue(items: list[Any]) -> bool:
+    for value in items:
+        if isinstance(value, dict):
+            if _names_queue(value):
+                return True
+        elif isinstance(value, list) and _listed_queue(value):
+            return True
+    return False
 
 
 def _walk(node: Any, path: list[str | int], found: dict[str, Mapping[str, Any]]) -> None:

@@ -184,6 +184,8 @@ def check(scope: Scope, options: Any) -> Iterator[Violation]:
             if found is not None:
                 yield found
     for c in scope.main_containers:
+        if "torch" not in c.command:
+            continue  # no torchrun, so no --nproc-per-node to check (`_flags`)
         held = _container_gpus(scope, c)
         if not held:
             continue
@@ -282,8 +284,10 @@ def _pointer(c: Container, index: int) -> str:
 def _server_mismatch(pod: Pod, c: Container) -> Violation | None:
     """A single-pod model server whose parallel sizes use fewer or more GPUs than it has."""
     factors = _PARALLEL.get(c.server or "")
+    if not factors:
+        return None
     held = gpus(c.accelerators)
-    if not factors or not held or pod.traits.member is not None:
+    if not held or pod.traits.member is not None:
         return None  # a group of pods (LeaderWorkerSet, Ray) splits a model over several
     words = _words(c)
     product, first = 1, None
