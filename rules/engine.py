@@ -26,6 +26,7 @@ from mllint.rules.config import (
 )
 from mllint.rules.exceptions import RuleException, kind_names, lapsed, parse_annotation
 from mllint.rules.model import (
+    Check,
     Finding,
     Frozen,
     Op,
@@ -61,8 +62,9 @@ View = tuple[frozenset[Role], frozenset[Purpose], bool]
 with or without partial templates."""
 
 
-Candidates = tuple[list[tuple["ActiveRule", int]], list[View]]
-"""The rules that may judge an object, each with the index of its view, and the views."""
+Candidates = tuple[list[tuple["ActiveRule", int, Check, RuleOptions]], list[View]]
+"""The rules that may judge an object, each with the index of its view (and its check and
+options, read once here rather than for every object), and the views."""
 
 
 class ActiveRule(Frozen):
@@ -304,7 +306,7 @@ class Engine:
         # is built once per object.
         rules, views = self._candidates(subject, fragment)
         scopes: list[Scope | None] = [None] * len(views)
-        for active, index in rules:
+        for active, index, check, options in rules:
             scope = scopes[index]
             if scope is None:
                 scope = scopes[index] = subject.scope(*views[index])
@@ -314,7 +316,7 @@ class Engine:
                     continue
                 if purposes and (subject.whole_pods(partial) or not subject.ml_kind):
                     continue  # no pod of a purpose it judges; one without pods, unless ML by kind
-            for v in active.rule.check(scope, active.options):
+            for v in check(scope, options):
                 findings.append(
                     self.stamp(active, subject, v.at, v.message, v.fix, severity=v.severity)
                 )
@@ -345,6 +347,8 @@ class Engine:
             (
                 a,
                 views.setdefault((a.rule.roles, a.purposes, whole or a.rule.fragments), len(views)),
+                a.rule.check,
+                a.options,
             )
             for a in self.active
             if not (a.rule.meta or a.rule.whole_set or (fragment and not a.rule.fragments))
@@ -541,12 +545,17 @@ def _annotated(subject: Subject) -> bool:
     """Whether the object or a pod template of it has an annotation key that may suppress
     (`_read_suppressions` reads them): most objects have none, and then have nothing to read."""
     metadata = subject.metadata
-    for meta in (metadata, *(p.metadata for p in subject.pods if p.metadata is not metadata)):
-        annotations = meta.get("annotations")
-        if isinstance(annotations, dict):
-            for key in annotations:
-                if isinstance(key, str) and key.startswith(_MARKS):
-                    return True
+    if _marked(metadata):
+        return True
+    return any(_marked(p.metadata) for p in subject.pods if p.metadata is not metadata)
+
+
+def _marked(metadata: Mapping[str, Any]) -> bool:
+    annotations = metadata.get("annotations")
+    if isinstance(annotations, dict):
+        for key in annotations:
+            if isinstance(key, str) and key.startswith(_MARKS):
+                return True
     return False
 
 

@@ -302,10 +302,17 @@ def _count(amount: Any) -> int:
 def accelerators_of(spec: Mapping[str, Any]) -> dict[str, int]:
     """Accelerators a container asks for, by resource name: its limits, or its requests where
     it sets no limit for that resource."""
-    asked = {**_section(spec, "requests"), **_section(spec, "limits")}
+    resources = spec.get("resources")
+    if not isinstance(resources, dict):
+        return {}
+    requests, limits = resources.get("requests"), resources.get("limits")
+    asked = {
+        **(requests if isinstance(requests, dict) else {}),
+        **(limits if isinstance(limits, dict) else {}),
+    }
     found: dict[str, int] = {}
     for resource, amount in asked.items():
-        if not is_accelerator(resource):
+        if not isinstance(resource, str) or _accelerator(resource) is None:
             continue
         # A placeholder amount still asks for the accelerator; its count is unknown (0).
         count = _count(amount)
@@ -550,6 +557,8 @@ _ML_COMMAND = Pattern(
 
 
 def _joined(value: Any) -> str:
+    if value is None:
+        return ""
     if isinstance(value, list):
         return " ".join(map(str, value))
     return str(value) if isinstance(value, str | int | float) else ""
@@ -557,7 +566,10 @@ def _joined(value: Any) -> str:
 
 def command_line(spec: Mapping[str, Any]) -> str:
     """A container's command and arguments as one line, as the patterns here read them."""
-    return f"{_joined(spec.get('command'))} {_joined(spec.get('args'))}".strip()
+    command, args = spec.get("command"), spec.get("args")
+    if command is None:
+        return _joined(args).strip()  # most containers: the image's entrypoint with arguments
+    return f"{_joined(command)} {_joined(args)}".strip()
 
 
 def _env(spec: Mapping[str, Any]) -> str:
@@ -569,8 +581,11 @@ def _env(spec: Mapping[str, Any]) -> str:
 
 def image_name(image: Any) -> str:
     """An image reference without tag or digest, lower-cased (`` when it is not a string)."""
-    if not isinstance(image, str):
-        return ""
+    return _image_name(image) if isinstance(image, str) else ""
+
+
+@functools.lru_cache(maxsize=4096)
+def _image_name(image: str) -> str:
     name = image.strip().partition("@")[0].lower()
     colon = name.rfind(":")
     return name[:colon] if colon > name.rfind("/") else name
@@ -933,16 +948,19 @@ class Traits(Frozen):
         restart_policy: str = "Always",
         serving: tuple[str, ...] = (),
     ) -> None:
-        set_field(self, "purpose", purpose)
-        set_field(self, "reason", reason)
-        set_field(self, "accelerators", {} if accelerators is None else accelerators)
-        set_field(self, "claims", claims)
-        set_field(self, "server", server)
-        set_field(self, "member", member)
-        set_field(self, "replica", replica)
-        set_field(self, "long_running", long_running)
-        set_field(self, "restart_policy", restart_policy)
-        set_field(self, "serving", serving)
+        # Every pod of every object evaluated makes one: its fields are set in one call.
+        vars(self).update(
+            purpose=purpose,
+            reason=reason,
+            accelerators={} if accelerators is None else accelerators,
+            claims=claims,
+            server=server,
+            member=member,
+            replica=replica,
+            long_running=long_running,
+            restart_policy=restart_policy,
+            serving=serving,
+        )
 
     @property
     def uses_accelerators(self) -> bool:
@@ -976,7 +994,9 @@ def _pod_claims(pod: Pod) -> tuple[str, ...]:
         if isinstance(c, dict) and c.get("name")
     ]
     for c in pod.containers:
-        names += [n for n in c.claims if n not in names]
+        for n in c.claims:
+            if n not in names:
+                names.append(n)
     return tuple(names)
 
 

@@ -458,10 +458,8 @@ class Container(Frozen):
     init: bool
 
     def __init__(self, pointer: str, spec: Mapping[str, Any], pod: Pod, init: bool = False) -> None:
-        set_field(self, "pointer", pointer)
-        set_field(self, "spec", spec)
-        set_field(self, "pod", pod)
-        set_field(self, "init", init)
+        # One per container of every object evaluated: its fields are set in one call.
+        vars(self).update(pointer=pointer, spec=spec, pod=pod, init=init)
 
     @cached
     def accelerators(self) -> dict[str, int]:
@@ -640,7 +638,7 @@ class Subject(Record):
                 if template.inline:
                     spec_at, spec, meta = at, node, self.metadata
                 else:
-                    spec_at, spec = jp.join(at, "spec"), _mapping(node.get("spec"))
+                    spec_at, spec = at + "/spec", _mapping(node.get("spec"))
                     meta = _mapping(node.get("metadata"))
                 if template.when and not any(
                     next(jp.expand(spec, w), None) is not None for w in template.when
@@ -804,9 +802,12 @@ class Scope(Frozen):
     def serving_containers(self) -> Iterator[Container]:
         """The main containers that serve a model (`Traits.serving`) in model-server pods, and
         every main container of other pods (which a rule sees when configured to)."""
+        found: list[Container] = []
         for pod in self.pods:
-            if pod.traits.model_server:
-                serving = pod.traits.serving
-                yield from (c for c in pod.main_containers if c.pointer in serving)
+            traits = pod.traits
+            if traits.model_server:
+                serving = traits.serving
+                found += [c for c in pod.main_containers if c.pointer in serving]
             else:
-                yield from pod.main_containers
+                found += pod.main_containers
+        return iter(found)

@@ -75,11 +75,11 @@ def check(scope: Scope, options: Any) -> Iterator[Violation]:
         for at, volume in pod.volumes:
             empty = volume.get("emptyDir")
             if isinstance(empty, dict) and empty.get("medium") == "Memory":
-                volumes[str(volume.get("name"))] = (jp.join(at, "emptyDir"), empty)
+                volumes[str(volume.get("name"))] = (at, empty)
         if not volumes:
             continue
-        main = list(pod.main_containers)
-        unlimited = any(_memory_limit(c) is None for c in main)
+        main = pod.main_containers
+        unlimited: bool | None = None  # whether a main container has no memory limit
         reported: set[str] = set()
         for c in main:
             for name in _shm_mounts(c):
@@ -87,22 +87,24 @@ def check(scope: Scope, options: Any) -> Iterator[Violation]:
                     continue
                 at, empty = volumes[name]
                 raw = empty.get("sizeLimit")
-                size = quantity(raw)
+                if raw is None and unlimited is None:
+                    unlimited = any(_memory_limit(m) is None for m in main)
                 if raw is None and unlimited:
                     reported.add(name)
                     yield Violation(
-                        at,
+                        jp.join(at, "emptyDir"),
                         f"/dev/shm volume {name!r} has no sizeLimit and the pod no memory "
                         "limit, so this tmpfs may grow to the node's memory and get other "
                         "pods on the node evicted: set a sizeLimit",
                     )
                     continue
+                size = quantity(raw)
                 written = section(c.spec, "limits").get("memory")
                 limit = quantity(written)
                 if size is not None and limit is not None and size > limit:
                     reported.add(name)
                     yield Violation(
-                        jp.join(at, "sizeLimit"),
+                        jp.join(at, "emptyDir", "sizeLimit"),
                         f"/dev/shm volume {name!r} has sizeLimit {raw} but container {c.name!r} "
                         f"is limited to {written} of memory, which its /dev/shm pages count "
                         "against, so it is OOM-killed before /dev/shm is full: keep sizeLimit "

@@ -60,7 +60,7 @@ def test_a_declaring_rule_is_a_candidate_for_every_kind_it_accepts(kind: Workloa
     assert subject.workload is kind
     for fragment in (False, True):
         rules, _ = ALL._candidates(subject, fragment)
-        candidates = {a.rule.code for a, _ in rules}
+        candidates = {a.rule.code for a, *_ in rules}
         for active in DECLARING:
             if fragment and not active.rule.fragments:
                 continue
