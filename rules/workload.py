@@ -628,7 +628,7 @@ class Subject(Record):
             return []
         pods: list[Pod] = []
         for template in self.workload.templates:
-            if not template.makes_pods(self.obj):
+            if template.unless and not template.makes_pods(self.obj):
                 continue
             for at, node in jp.expand(self.obj, template.path):
                 if not isinstance(node, dict):

@@ -243,6 +243,16 @@ def _option(words: list[str], line: str, flags: tuple[str, ...]) -> tuple[int, s
     return None
 
 
+@functools.lru_cache(maxsize=4096)
+def _options(
+    server: str, words: tuple[str, ...], line: str
+) -> tuple[tuple[int, str] | None, ...]:
+    """`_option` for each factor of the server's `_PARALLEL` sizes: a run or a cluster
+    starts few distinct command lines, each read once here."""
+    listed = list(words)
+    return tuple(_option(listed, line, flags) for flags, _ in _PARALLEL[server])
+
+
 def _env(c: Container, names: tuple[str, ...]) -> tuple[str, str] | None:
     if not names:
         return None
@@ -291,8 +301,8 @@ def _server_mismatch(pod: Pod, c: Container) -> Violation | None:
         return None  # a group of pods (LeaderWorkerSet, Ray) splits a model over several
     words = _words(c)
     product, first = 1, None
-    for flags, names in factors:
-        given: tuple[int | str, str] | None = _option(words, c.command, flags) or _env(c, names)
+    for (_, names), option in zip(factors, _options(c.server or "", tuple(words), c.command)):
+        given: tuple[int | str, str] | None = option or _env(c, names)
         if given is None:
             continue
         value = _count(given[1])
