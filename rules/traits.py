@@ -1056,7 +1056,11 @@ def derive(pod: Pod) -> Traits:
         for resource, count in c.accelerators.items():
             accelerators[resource] = accelerators.get(resource, 0) + count
     claims = _pod_claims(pod)
-    server = next((s for c in main if (s := c.server) is not None), None)
+    server: str | None = None
+    for c in main:
+        server = c.server
+        if server is not None:
+            break
     member, replica = _member(pod)
     long_running = pod.role is not Role.BATCH
     uses = bool(accelerators) or bool(claims)
@@ -1093,9 +1097,11 @@ def _serving(main: list[Container]) -> tuple[str, ...]:
     """The containers of a model-server pod that serve the model: those running a known server
     or using accelerators; else those serving a port; else the only one."""
     found = tuple(
-        c.pointer
-        for c in main
-        if c.server is not None or bool(c.accelerators) or bool(c.claims) or _asks_gpu(c.spec)
+        [
+            c.pointer
+            for c in main
+            if c.server is not None or bool(c.accelerators) or bool(c.claims) or _asks_gpu(c.spec)
+        ]
     )
     if not found:
         found = tuple(c.pointer for c in main if declares_port(c.spec) and not is_helper(c))
@@ -1111,16 +1117,16 @@ def _purpose(
     if decided is Purpose.BATCH:
         # A training operator's kind says its pods run to completion, not that what they run
         # is ML: a job of smoke tests (`sleep`, `fi_info`, Paddle's `run_check`) is a test.
-        if main and all(is_helper(c) for c in main):
+        if main and all(map(is_helper, main)):
             return Purpose.NOT_ML, "it only runs helpers, tests or probes"
         mpi = _mpi_purpose(pod)
         if mpi is not None:
             return mpi
     if decided is not None:
         return decided, f"it is a {pod.subject.kind} {_what(decided)}"
-    if main and all(is_helper(c) for c in main):
+    if main and all(map(is_helper, main)):
         return Purpose.NOT_ML, "it only runs helpers, tests or services that are not ML"
-    evidence = uses or any(does_ml(c) for c in main)
+    evidence = uses or any(map(does_ml, main))
     if not long_running:
         if evidence:
             return Purpose.BATCH, "it runs ML work to completion"

@@ -46,7 +46,7 @@ def check(scope: Scope, options: Any) -> Iterator[Violation]:
     for c in scope.containers:
         requests, limits = section(c.spec, "requests"), section(c.spec, "limits")
         for resource, amount in requests.items():
-            if not isinstance(resource, str) or not is_accelerator(resource):
+            if not is_accelerator(resource):
                 continue
             if resource in limits and limits[resource] == amount:
                 continue

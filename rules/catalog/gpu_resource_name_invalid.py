@@ -46,6 +46,7 @@ device plugin advertises the new name, and that a time-sliced or MIG name was no
 - [API server validation: `must be a standard resource type or fully qualified`](https://github.com/kubernetes/kubernetes/blob/master/pkg/apis/core/validation/validation.go)
 """
 
+import functools
 from collections.abc import Iterator
 from typing import Any
 
@@ -62,11 +63,7 @@ def check(scope: Scope, options: Any) -> Iterator[Violation]:
         for kind in ("requests", "limits"):
             amounts = section(c.spec, kind)
             for resource, amount in amounts.items():
-                if (
-                    not isinstance(resource, str)
-                    or is_accelerator(resource)
-                    or not means_gpu(resource)
-                ):
+                if not isinstance(resource, str) or not _misnamed(resource):
                     continue
                 at = jp.join(c.pointer, "resources", kind, resource)
                 meant = gpu_name_for(resource)
@@ -87,6 +84,13 @@ def check(scope: Scope, options: Any) -> Iterator[Violation]:
                     f"device plugin advertises, so the pod cannot be scheduled: use {meant!r}",
                     fix,
                 )
+
+
+@functools.lru_cache(maxsize=4096)
+def _misnamed(resource: str) -> bool:
+    """Whether a resource name asks for a GPU under a name no device plugin advertises: asked
+    of every resource name of every container, of which there are few (cpu, memory...)."""
+    return not is_accelerator(resource) and means_gpu(resource)
 
 
 RULE = rule(

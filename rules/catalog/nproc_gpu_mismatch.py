@@ -244,9 +244,7 @@ def _option(words: list[str], line: str, flags: tuple[str, ...]) -> tuple[int, s
 
 
 @functools.lru_cache(maxsize=4096)
-def _options(
-    server: str, words: tuple[str, ...], line: str
-) -> tuple[tuple[int, str] | None, ...]:
+def _options(server: str, words: tuple[str, ...], line: str) -> tuple[tuple[int, str] | None, ...]:
     """`_option` for each factor of the server's `_PARALLEL` sizes: a run or a cluster
     starts few distinct command lines, each read once here."""
     listed = list(words)
@@ -299,9 +297,9 @@ def _server_mismatch(pod: Pod, c: Container) -> Violation | None:
     held = gpus(c.accelerators)
     if not held or pod.traits.member is not None:
         return None  # a group of pods (LeaderWorkerSet, Ray) splits a model over several
-    words = _words(c)
+    given_flags = _options(c.server or "", tuple(_words(c)), c.command)
     product, first = 1, None
-    for (_, names), option in zip(factors, _options(c.server or "", tuple(words), c.command)):
+    for (_, names), option in zip(factors, given_flags, strict=True):
         given: tuple[int | str, str] | None = option or _env(c, names)
         if given is None:
             continue
