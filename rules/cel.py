@@ -367,7 +367,7 @@ def _with_facts(groups: str, names: Names) -> str:
 
 
 def _mpi_purpose(groups: str, names: Names) -> str:
-    """A CEL string: `traits._mpi_purpose` of the object's batch pods, `not-ml`, `none` (None)
+    """A CEL string: `traits.mpi_purpose` of the object's batch pods, `not-ml`, `none` (None)
     or `?` (undecided: what its launcher's `mpirun` starts decides, which is not read)."""
     g, p, e = names("g"), names("p"), names("e")
     f = f"{e}.facts"

@@ -36,7 +36,7 @@ In this order, the first that holds:
    model pods and a RayService are model servers; a RayCluster's pods and an
    LLMInferenceService's scheduler are ML; a RayJob's and a training operator's are a batch
    run, unless they only run helpers and smoke tests, or an MPI job's launcher starts no ML
-   (`_mpi_purpose`): commands are read through launchers (`mpirun`, `ssh`, `torchrun`) at the
+   (`mpi_purpose`): commands are read through launchers (`mpirun`, `ssh`, `torchrun`) at the
    program they start;
 2. a pod that runs to completion (a Job-like kind, a bare Pod with `restartPolicy` `Never` or
    `OnFailure`) is a batch run, unless it only runs helper images (below) and uses no
@@ -70,7 +70,7 @@ from mllint.rules.model import Frozen, Role, set_field
 from mllint.rules.quantity import quantity
 
 if TYPE_CHECKING:
-    from mllint.rules.workload import Container, Pod
+    from mllint.rules.workload import Container, Pod, Subject
 
 
 class Pattern:
@@ -763,7 +763,14 @@ def _trivial(command: str) -> bool:
 def launched(spec: Mapping[str, Any]) -> list[str] | None:
     """What a container's MPI launcher (`mpirun`, `mpiexec`) starts on the ranks: each started
     program with its arguments, as one string; None when the container runs no MPI launcher."""
-    command = command_line(spec)
+    found = _launched(command_line(spec))
+    return None if found is None else list(found)
+
+
+@functools.lru_cache(maxsize=4096)
+def _launched(command: str) -> tuple[str, ...] | None:
+    """`launched` of a command line (`command_line`), remembered: the pods of an MPI job
+    repeat few command lines."""
     found: list[str] | None = None
     for statement in _statements(command):
         words = _split(statement)
@@ -774,7 +781,7 @@ def launched(spec: Mapping[str, Any]) -> list[str] | None:
         started = _after_options(words[at + 1 :], _OPTION_VALUES["mpi"])
         if started:
             found.append(" ".join(started))
-    return found
+    return None if found is None else tuple(found)
 
 
 def does_ml(c: Container) -> bool:
@@ -1119,7 +1126,7 @@ def _purpose(
         # is ML: a job of smoke tests (`sleep`, `fi_info`, Paddle's `run_check`) is a test.
         if main and all(map(is_helper, main)):
             return Purpose.NOT_ML, "it only runs helpers, tests or probes"
-        mpi = _mpi_purpose(pod)
+        mpi = pod.subject.mpi_purpose
         if mpi is not None:
             return mpi
     if decided is not None:
@@ -1153,22 +1160,24 @@ def _purpose(
     return Purpose.NOT_ML, "no model server, accelerator, ML image or ML command"
 
 
-def _mpi_purpose(pod: Pod) -> tuple[Purpose, str] | None:
-    """Not ML, for a pod of an MPI job (a workload with a Launcher) whose ranks run no ML: the
-    workers only host what the launcher's `mpirun` starts on them, so the job is what that is.
-    Either every launcher only runs tests or probes (`mpirun fi_info`), or its `mpirun` starts
-    programs that speak of no ML on pods that use no accelerator and run no ML image (the MPI
-    `pi` demo). None when undecided."""
-    launchers = [p for p in pod.subject.pods if _member(p)[0] is Member.LAUNCHER]
+def mpi_purpose(subject: Subject) -> tuple[Purpose, str] | None:
+    """Not ML, for the pods of an MPI job (a workload with a Launcher) whose ranks run no ML:
+    the workers only host what the launcher's `mpirun` starts on them, so the job is what that
+    is. Either every launcher only runs tests or probes (`mpirun fi_info`), or its `mpirun`
+    starts programs that speak of no ML on pods that use no accelerator and run no ML image
+    (the MPI `pi` demo). None when undecided. The same for every pod of the object: asked once
+    per object (`Subject.mpi_purpose`)."""
+    launchers = [p for p in subject.pods if _member(p)[0] is Member.LAUNCHER]
     main = [c for p in launchers for c in p.main_containers]
     if not main:
         return None
     if all(is_helper(c) for c in main):
         return Purpose.NOT_ML, "its launcher only starts tests or probes"
-    started = [s for c in main for s in launched(c.spec) or ()]
-    if not started or any(launched(c.spec) is None for c in main):
+    each = [_launched(c.command) for c in main]
+    started = [s for found in each for s in found or ()]
+    if not started or any(found is None for found in each):
         return None
-    everyone = [c for p in pod.subject.pods for c in p.main_containers]
+    everyone = [c for p in subject.pods for c in p.main_containers]
     if any(
         accelerators_of(c.spec)
         or claims_of(c.spec)

@@ -27,6 +27,7 @@ from mllint.rules.traits import (
     derive,
     device_of,
     image_name,
+    mpi_purpose,
     server_named,
 )
 
@@ -687,6 +688,12 @@ class Subject(Record):
         if self.workload.kind == "Pod" and spec.get("restartPolicy") in BATCH_RESTART:
             return Role.BATCH
         return self.workload.role
+
+    @cached
+    def mpi_purpose(self) -> tuple[Purpose, str] | None:
+        """What its pods are when it is an MPI job whose ranks run no ML (`traits.mpi_purpose`),
+        decided once for all its pods."""
+        return mpi_purpose(self)
 
     @cached
     def embedded(self) -> tuple[str, Subject] | None:
