@@ -79,6 +79,20 @@ def expand(doc: Any, pattern: str) -> Iterator[tuple[str, Any]]:
     if pattern == "":
         return iter((("", doc),))
     tokens = _tokens(pattern)
+    at = _plain(pattern)
+    if at is not None:
+        # No wildcard (a pod template's path): at most one match, stepped to in a loop.
+        node = doc
+        for head, _ in tokens:
+            if isinstance(node, dict):
+                if head not in node:
+                    return iter(())
+                node = node[head]
+            elif isinstance(node, list) and head.isdigit() and int(head) < len(node):
+                node = node[int(head)]
+            else:
+                return iter(())
+        return iter(((at, node),))
     if len(tokens) == 2 and tokens[1][0] == WILDCARD and isinstance(doc, dict):
         # `/key/*` (a pod's containers, its volumes): one step into the document, then all
         # its items, as `_expand` finds them.
@@ -92,6 +106,16 @@ def expand(doc: Any, pattern: str) -> Iterator[tuple[str, Any]]:
             return iter([(f"/{escaped}/{i}", value) for i, value in enumerate(node)])
         return iter(())
     return _expanded(doc, tokens)
+
+
+@functools.lru_cache(maxsize=1024)
+def _plain(pattern: str) -> str | None:
+    """The pointer a pattern without wildcards matches, as `_expand` writes it; None for a
+    pattern with one."""
+    tokens = _tokens(pattern)
+    if any(token == WILDCARD for token, _ in tokens):
+        return None
+    return "".join(f"/{escaped}" for _, escaped in tokens)
 
 
 def _expanded(doc: Any, tokens: tuple[tuple[str, str], ...]) -> Iterator[tuple[str, Any]]:

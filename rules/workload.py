@@ -764,7 +764,13 @@ class Subject(Record):
             pods = [p for p in pods if p.role in roles]
         if purposes:
             pods = [p for p in pods if p.traits.purpose in purposes]
-        return Scope(self, pods if pods is not self.pods else list(pods))
+        if len(pods) == len(self.pods):
+            return self._whole  # every pod: one view shared by the rules that see them all
+        return Scope(self, pods)
+
+    @cached
+    def _whole(self) -> Scope:
+        return Scope(self, list(self.pods))
 
     def whole_pods(self, partial: bool = False) -> list[Pod]:
         """Its pods, without those of partial templates unless `partial`."""
