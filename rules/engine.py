@@ -305,17 +305,14 @@ class Engine:
         # Rules share a few views of the object (by roles, purposes, partial templates): each
         # is built once per object.
         rules, views = self._candidates(subject, fragment)
-        scopes: list[Scope | None] = [None] * len(views)
+        scopes: dict[int, Scope | None] = {}
         for active, index, check, options in rules:
-            scope = scopes[index]
+            if index in scopes:
+                scope = scopes[index]
+            else:
+                scope = scopes[index] = _view(subject, views[index])
             if scope is None:
-                scope = scopes[index] = subject.scope(*views[index])
-            if not scope.pods:
-                roles, purposes, partial = views[index]
-                if roles:
-                    continue
-                if purposes and (subject.whole_pods(partial) or not subject.ml_kind):
-                    continue  # no pod of a purpose it judges; one without pods, unless ML by kind
+                continue
             for v in check(scope, options):
                 findings.append(
                     self.stamp(active, subject, v.at, v.message, v.fix, severity=v.severity)
@@ -536,6 +533,18 @@ class Engine:
         if active is None:
             return None
         return self.stamp(active, subject or Subject({}), pointer, message)
+
+
+def _view(subject: Subject, view: View) -> Scope | None:
+    """The scope of the rules that read a view of the object; None when they do not judge it."""
+    scope = subject.scope(*view)
+    if not scope.pods:
+        roles, purposes, partial = view
+        if roles:
+            return None
+        if purposes and (subject.whole_pods(partial) or not subject.ml_kind):
+            return None  # no pod of a purpose it judges; one without pods, unless ML by kind
+    return scope
 
 
 _MARKS = (IGNORE_PREFIX, IGNORE_ALL)

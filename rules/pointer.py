@@ -78,8 +78,7 @@ def expand(doc: Any, pattern: str) -> Iterator[tuple[str, Any]]:
     """Every (pointer, value) in `doc` that `pattern` matches; `*` matches any key or index."""
     if pattern == "":
         return iter((("", doc),))
-    tokens = _tokens(pattern)
-    at = _plain(pattern)
+    tokens, at = _shape(pattern)
     if at is not None:
         # No wildcard (a pod template's path): at most one match, stepped to in a loop.
         node = doc
@@ -109,13 +108,13 @@ def expand(doc: Any, pattern: str) -> Iterator[tuple[str, Any]]:
 
 
 @functools.lru_cache(maxsize=1024)
-def _plain(pattern: str) -> str | None:
-    """The pointer a pattern without wildcards matches, as `_expand` writes it; None for a
-    pattern with one."""
+def _shape(pattern: str) -> tuple[tuple[tuple[str, str], ...], str | None]:
+    """A pattern's tokens (`_tokens`), and for a pattern without wildcards the pointer it
+    matches, as `_expand` writes it (None for a pattern with one)."""
     tokens = _tokens(pattern)
     if any(token == WILDCARD for token, _ in tokens):
-        return None
-    return "".join(f"/{escaped}" for _, escaped in tokens)
+        return tokens, None
+    return tokens, "".join(f"/{escaped}" for _, escaped in tokens)
 
 
 def _expanded(doc: Any, tokens: tuple[tuple[str, str], ...]) -> Iterator[tuple[str, Any]]:
