@@ -1093,10 +1093,15 @@ def derive(pod: Pod) -> Traits:
 
 
 def _asks_gpu(spec: Mapping[str, Any]) -> bool:
+    resources = spec.get("resources")
+    if not isinstance(resources, dict):
+        return False
     for name in ("requests", "limits"):
-        for resource in _section(spec, name):
-            if isinstance(resource, str) and means_gpu(resource):
-                return True
+        amounts = resources.get(name)
+        if isinstance(amounts, dict):
+            for resource in amounts:
+                if isinstance(resource, str) and means_gpu(resource):
+                    return True
     return False
 
 
