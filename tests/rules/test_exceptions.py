@@ -65,6 +65,25 @@ def test_annotation_expiry_holds_through_its_day_and_lapses_after() -> None:
     assert note.pointer == "/metadata/annotations/ignore-check.mllint.io~1ML602"
 
 
+def test_pod_template_annotations_suppress_and_are_reported_under_the_template() -> None:
+    plain = deployment()
+    assert codes(engine(), plain) == [*PROBES, "ML602"]
+    annotated = deployment()
+    template = annotated["spec"]["template"]["metadata"]
+    template["annotations"] = {"mllint.io/ignore-all": "a smoke test of the image"}
+    assert codes(engine(), annotated) == []
+    template["annotations"] = {"ignore-check.mllint.io/no-such-rule": "why", "other": "x"}
+    found = engine().evaluate(annotated)
+    assert sorted(f.code for f in found) == ["ML003", *PROBES, "ML602"]
+    [note] = [f for f in found if f.code == "ML003"]
+    assert note.pointer == (
+        "/spec/template/metadata/annotations/ignore-check.mllint.io~1no-such-rule"
+    )
+    # Other annotations, on the object and its template, neither suppress nor are reported.
+    template["annotations"] = {"mllint.io/ignore": "x", "example.com/ignore-all": "x"}
+    assert codes(engine(), annotated) == [*PROBES, "ML602"]
+
+
 def test_without_a_clock_nothing_lapses() -> None:
     obj = deployment({"ignore-check.mllint.io/ML602": "mirror pins it (expires 2000-01-01)"})
     assert codes(Engine(), obj) == PROBES
