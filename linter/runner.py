@@ -12,6 +12,7 @@ file once a run has many (`Spool`).
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 from collections import deque
@@ -40,6 +41,8 @@ from mllint.rules.setrules import Collector, SetIndex
 if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
 
+    from mllint.linter.pool import Pool
+
 PARALLEL_FROM_BYTES = 512 << 10
 """Runs reading less than this stay in one process: starting workers costs 10-20 ms, about
 what linting a third of a megabyte of manifests takes (bench/lint_speed.py measures it)."""
@@ -49,8 +52,17 @@ BATCH_FILES = 16
 linting it, few enough that both cores start at once and finish together."""
 
 IN_FLIGHT = 4
-"""Batches per worker handed out ahead of the results read back: what bounds the memory of
-a run however many files it finds."""
+"""Batches per process linting them in flight, ahead of the results read back: what bounds the
+memory of a run however many files it finds."""
+
+WORKER_AHEAD = 2
+"""Batches a forked worker is given ahead: enough that it has the next one while this process
+lints one of its own, few enough that the workers end together with this process."""
+
+FORK = sys.platform == "linux"
+"""Workers are forked from this process on Linux (`pool`: this process lints too). Elsewhere
+(macOS, where a forked process may crash in the system's frameworks) they are started afresh
+by multiprocessing's spawn, `jobs` of them, and this process only hands out batches."""
 
 
 class Batch(Record):
@@ -125,6 +137,8 @@ class Runner:
         self.jobs = jobs
         self.today = today
         self._engines: dict[int, Engine] = engines or {}
+        self._configs: dict[int, Config] = {}
+        """A forked worker's configurations by group, as this process sends them."""
 
     def engine(self, batch: Batch) -> Engine:
         engine = self._engines.get(batch.group)
@@ -145,7 +159,8 @@ class Runner:
                 size += _size(batch.paths)
                 files += len(batch.paths)
                 if (self.jobs and files > 1) or size >= PARALLEL_FROM_BYTES:
-                    yield from self._parallel(workers, [*held, *pending])
+                    # The rest is found as the workers lint what was found first.
+                    yield from self._parallel(workers, itertools.chain(held, pending))
                     return
         for batch in [*held, *pending]:
             yield self._here(batch)
@@ -156,11 +171,70 @@ class Runner:
         reports = [lint_file(p, engine, collector=collector) for p in batch.paths]
         return Done(batch, reports, collector.sets)
 
-    def _parallel(self, workers: int, work: Iterable[Batch]) -> Iterator[Done]:
+    def _parallel(self, jobs: int, work: Iterable[Batch]) -> Iterator[Done]:
+        if FORK:
+            yield from self._forked(jobs, work)
+        else:
+            yield from self._spawned(jobs, work)
+
+    def _forked(self, jobs: int, work: Iterable[Batch]) -> Iterator[Done]:
+        """This process and `jobs - 1` workers forked from it lint the batches: each batch goes
+        to the worker holding the fewest if it holds fewer than WORKER_AHEAD, else this process
+        lints it; the batches come out in order all the same."""
+        from mllint.linter.pool import Pool
+
+        flight: deque[_Pending] = deque()
+        with Pool(jobs - 1, self._serve) as pool:
+            for batch in work:
+                pending = _Pending(batch)
+                flight.append(pending)
+                self.engine(batch)  # a configuration's errors are this process's to report
+                self._answered(pool.answers(wait=False))
+                worker = pool.idlest()
+                if worker is not None and len(worker.held) < WORKER_AHEAD:
+                    config = None if batch.group in worker.given else batch.config
+                    worker.given.add(batch.group)
+                    task = (batch.group, config, batch.paths)
+                    self._answered(pool.give(worker, task, pending))
+                else:
+                    pending.done = self._here(batch)
+                while flight and (flight[0].done is not None or len(flight) > jobs * IN_FLIGHT):
+                    yield self._next(pool, flight)
+            while flight:
+                yield self._next(pool, flight)
+
+    def _next(self, pool: Pool, flight: deque[_Pending]) -> Done:
+        """The oldest batch's results, once a worker has given them."""
+        while flight[0].done is None:
+            self._answered(pool.answers(wait=True))
+        done = flight.popleft().done
+        assert done is not None
+        return done
+
+    def _answered(self, answers: list[tuple[_Pending, Any]]) -> None:
+        for pending, answer in answers:
+            batch = pending.batch
+            if answer is None:  # its worker died
+                engine = self.engine(batch)
+                pending.done = Done(batch, [lint_lost(p, engine) for p in batch.paths], {})
+            else:
+                pending.done = Done(batch, *answer)
+
+    def _serve(
+        self, task: tuple[int, Config | None, list[str]]
+    ) -> tuple[list[FileReport], dict[str, SetIndex[Ref]]]:
+        """A batch linted in a forked worker; its configuration comes with its group's first."""
+        group, config, paths = task
+        if config is not None:
+            self._configs[group] = config
+        done = self._here(Batch(group, self._configs[group], paths))
+        return done.reports, done.sets
+
+    def _spawned(self, workers: int, work: Iterable[Batch]) -> Iterator[Done]:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+        context = multiprocessing.get_context("spawn")
         # Not multiprocessing.Pool: when a worker dies (the out-of-memory killer, a crash in C),
         # Pool waits forever for its task; the executor raises BrokenProcessPool instead.
         with ProcessPoolExecutor(
@@ -185,6 +259,16 @@ class Runner:
             engine = self.engine(batch)
             return Done(batch, [lint_lost(p, engine) for p in batch.paths], {})
         return Done(batch, reports, sets)
+
+
+class _Pending:
+    """A batch of a run in order, and its results once linted."""
+
+    __slots__ = ("batch", "done")
+
+    def __init__(self, batch: Batch) -> None:
+        self.batch = batch
+        self.done: Done | None = None
 
 
 def _submit(pool: ProcessPoolExecutor, batch: Batch) -> Future[Any] | None:
