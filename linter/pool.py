@@ -97,14 +97,14 @@ class Pool:
             if data is None:
                 found += self._ended(worker)
             else:
-                found.append((worker.held.popleft(), pickle.loads(data)))  # noqa: S301 - our own worker's
+                found.append((worker.held.popleft(), pickle.loads(data)))
         return found
 
     def _ended(self, worker: Worker) -> list[tuple[Any, Any]]:
         """A worker is gone: the answers it wrote before it died, then None for the rest."""
         found: list[tuple[Any, Any]] = []
         while worker.held and (data := _receive(worker.answers)) is not None:
-            found.append((worker.held.popleft(), pickle.loads(data)))  # noqa: S301 - our own worker's
+            found.append((worker.held.popleft(), pickle.loads(data)))
         found += [(token, None) for token in worker.held]
         worker.held.clear()
         self.workers.remove(worker)
@@ -128,11 +128,8 @@ class Pool:
 
 
 def _close(worker: Worker, kill: bool) -> None:
-    if kill:
-        try:
-            os.kill(worker.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    if kill:  # not waited for yet, so there until it is: dead or not, this cannot fail
+        os.kill(worker.pid, signal.SIGKILL)
     os.close(worker.tasks)
     os.close(worker.answers)
     while True:
@@ -148,21 +145,20 @@ def _close(worker: Worker, kill: bool) -> None:
 def _work(serve: Callable[[Any], Any], tasks: int, answers: int, theirs: list[int]) -> NoReturn:
     """A worker's life: answer tasks until they end, then leave without running anything of
     the process it was forked from (its exit handlers, its buffered output)."""
-    status = 1
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         for fd in theirs:
             os.close(fd)
         for task in _tasks(tasks):
             _send(answers, pickle.dumps(serve(task), pickle.HIGHEST_PROTOCOL))
-        status = 0
-    finally:
-        os._exit(status)  # noqa: B012 - nothing of the parent's stack may run in a worker
+        os._exit(0)
+    finally:  # an error, or this process gone (a broken pipe): the caller sees the pipe end
+        os._exit(1)
 
 
 def _tasks(fd: int) -> Iterator[Any]:
     while (data := _receive(fd)) is not None:
-        yield pickle.loads(data)  # noqa: S301 - our own parent's
+        yield pickle.loads(data)
 
 
 def _send(fd: int, data: bytes) -> None:

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -419,3 +421,153 @@ def test_the_spool_reads_back_every_file_in_order_whatever_it_wrote_out(
     assert list(spool.each()) == expected
     assert list(spool.each()) == expected
     spool.close()
+
+
+@pytest.mark.parametrize("jobs", [("-j", "3"), ()])
+def test_a_run_with_more_workers_and_with_the_default_reports_what_one_process_does(
+    mllint: Runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: tuple[str, ...]
+) -> None:
+    """Several workers beside the run's own process (or as many as there are cores) share the
+    batches; the report and the exit code are those of `-j 1`."""
+    _tree(tmp_path / "tree", files=150, jobs_per_file=3)
+    _related_across_folders(tmp_path / "tree")
+    monkeypatch.chdir(tmp_path)
+    for fmt in ("json", "text"):
+        serial = mllint("--format", fmt, "-j", "1", "tree")
+        parallel = mllint("--format", fmt, *jobs, "tree")
+        assert serial.returncode == parallel.returncode == 1, parallel.stderr
+        assert parallel.stdout == serial.stdout
+        assert parallel.stderr == serial.stderr
+
+
+def test_workers_started_afresh_report_what_one_process_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where workers are not forked (macOS), multiprocessing starts them afresh: same reports."""
+    _tree(tmp_path / "tree", files=40, jobs_per_file=2)
+    monkeypatch.chdir(tmp_path)
+    paths = list(discover.discover(["tree"], Excluder((), os.path.abspath("tree"))))
+    serial = runner.lint_many(paths, Engine(), jobs=1)
+    monkeypatch.setattr(runner, "FORK", False)
+    spawned = runner.lint_many(paths, Engine(), jobs=2)
+    assert spawned == serial
+    assert sum(len(r.findings) for r in spawned) > len(paths)
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat_line = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat_line.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def _in_group(group: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat_line = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat_line.rsplit(")", 1)[1].split()[2]) == group:
+                found.append(int(entry))
+    return found
+
+
+def _stuck_reading(pipe: Path, process: subprocess.Popen[str]) -> int:
+    """Wait until a process has the named pipe open to read it, and keep it waiting there: the
+    writer's end this returns stays open and is never written to."""
+    for _ in range(3000):
+        try:
+            return os.open(pipe, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:  # ENXIO: nobody reads it yet
+            assert process.poll() is None, process.communicate()
+            time.sleep(0.01)
+    raise AssertionError("nobody opened the named pipe")
+
+
+needs_proc = pytest.mark.skipif(
+    not Path("/proc/self/stat").exists(), reason="finds worker processes through /proc"
+)
+
+
+@needs_proc
+def test_a_worker_killed_mid_run_loses_its_files_with_a_message_and_the_run_goes_on(
+    mllint_exe: str, mllint: Runner, tmp_path: Path
+) -> None:
+    """The worker given the first batch is stuck reading a named pipe when it is killed (as the
+    out-of-memory killer would): its files are reported not linted (exit code 1), and the
+    other files are linted as `-j 1` lints them."""
+    _tree(tmp_path / "tree", files=60, jobs_per_file=2)
+    expected = json.loads(mllint("--format", "json", "-j", "1", "tree").stdout)
+    os.mkfifo(tmp_path / "stuck.yaml")
+    process = subprocess.Popen(
+        [mllint_exe, "--format", "json", "-j", "2", "stuck.yaml", "tree"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    writer = _stuck_reading(tmp_path / "stuck.yaml", process)
+    try:
+        (worker,) = _children(process.pid)
+        os.kill(worker, signal.SIGKILL)
+        stdout, stderr = process.communicate(timeout=120)
+    finally:
+        os.close(writer)
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 1, stderr
+    assert "Traceback" not in stderr
+    report = json.loads(stdout)
+    lost = {
+        f["file"]
+        for f in report["findings"]
+        if f["code"] == YAML_INVALID.code and "worker process" in f["message"]
+    }
+    assert "stuck.yaml" in lost
+    assert len(lost) <= 2 * runner.BATCH_FILES  # what the worker held, no more
+    assert report["summary"]["files"] == expected["summary"]["files"] + 1
+    assert report["summary"]["unreadable_files"] == len(lost)
+    kept = [f for f in report["findings"] if f["file"] not in lost]
+    assert kept == [f for f in expected["findings"] if f["file"] not in lost]
+    assert _children(process.pid) == []
+
+
+@needs_proc
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_ctrl_c_ends_the_run_and_its_workers_with_exit_code_130(
+    mllint_exe: str, tmp_path: Path, jobs: str
+) -> None:
+    """Ctrl-C (SIGINT to the terminal's process group) while a file is being read: exit code
+    130, no traceback, no process of the run left."""
+    _tree(tmp_path / "tree", files=40, jobs_per_file=1)
+    os.mkfifo(tmp_path / "stuck.yaml")
+    process = subprocess.Popen(
+        [mllint_exe, "-j", jobs, "stuck.yaml", "tree"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    writer = _stuck_reading(tmp_path / "stuck.yaml", process)
+    try:
+        workers = _children(process.pid)
+        assert len(workers) == int(jobs) - 1
+        os.killpg(process.pid, signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        os.close(writer)
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130
+    assert "Traceback" not in stderr
+    assert stdout == ""
+    assert _in_group(process.pid) == []
