@@ -414,7 +414,14 @@ def set_of(path: str) -> str:
     directory a run starts from (docs/operators.md, "Whole-set rules")."""
     if path == STDIN:
         return STDIN
-    return os.path.dirname(os.path.abspath(path))
+    return _absolute(os.path.dirname(path), os.getcwd())
+
+
+# A run asks for the set of each object and each file, most of them in the folder asked for last:
+# the folder made absolute once, not each time.
+@functools.lru_cache(maxsize=4096)
+def _absolute(folder: str, cwd: str) -> str:
+    return os.path.abspath(folder)
 
 
 def set_findings(
