@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,10 @@ def test_cel_is_loaded_only_for_team_rules(project: Path) -> None:
         "  - {name: job-unnamed, code: X001, summary: s, condition: 'false', message: \"''\"}\n"
     )
     assert "cel" in imported(project, "job.yaml")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="workers are forked on Linux")
+def test_workers_are_forked_without_multiprocessing(project: Path) -> None:
+    # multiprocessing and concurrent.futures cost 12-20 ms to import before any worker starts.
+    names = imported(project, "-j", "2", "many")
+    assert sorted(names & {"multiprocessing", "concurrent"}) == []
