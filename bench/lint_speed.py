@@ -390,7 +390,7 @@ def parallel(engine: Engine, files: list[str], repeat: int) -> None:
         many = best(lambda: runner.lint_many(some, engine, jobs=cores), repeat)  # noqa: B023
         print(
             f"  {count:5} files, {size:5.2f} MiB: one process {one * 1000:7.1f} ms, "
-            f"{cores} workers {many * 1000:7.1f} ms: ratio {many / one:5.2f}"
+            f"{cores} processes {many * 1000:7.1f} ms: ratio {many / one:5.2f}"
         )
 
 

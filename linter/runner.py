@@ -1,6 +1,6 @@
-"""A lint run as a stream: files are linted as they are found, by worker processes from the
-first batch on when the run is large, and the findings are reported file by file without the
-run holding them all in memory.
+"""A lint run as a stream: files are linted as they are found (by this process and, once the run
+is large, by worker processes beside it while the rest is still being found), and the findings
+are reported file by file without the run holding them all in memory.
 
 Files go out in batches in the order they were found; results come back in that same order
 whichever worker finished first, so a run with workers reports exactly what `--jobs 1` does.
@@ -44,8 +44,10 @@ if TYPE_CHECKING:
     from mllint.linter.pool import Pool
 
 PARALLEL_FROM_BYTES = 512 << 10
-"""Runs reading less than this stay in one process: starting workers costs 10-20 ms, about
-what linting a third of a megabyte of manifests takes (bench/lint_speed.py measures it)."""
+"""Runs reading less than this stay in one process: a forked worker costs 1-3 ms to start and
+end, and its first files cost it more than they would this process, whose caches (compiled
+patterns, kustomize lookups) are warm; started afresh (not forked) a worker costs 10-20 ms
+(bench/lint_speed.py measures where more processes start to pay)."""
 
 BATCH_FILES = 16
 """Files per batch a worker is given: enough that handing it over costs little next to
