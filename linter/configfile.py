@@ -167,6 +167,9 @@ class Configs:
         self._by_folder: _Recent[LoadedConfig] = _Recent()
         self._by_source: dict[str | None, LoadedConfig] = {}
         self._nearest: _Recent[str | None] = _Recent()
+        self._last_folder: str | None = None
+        """The folder of the file asked about last, as the path was written."""
+        self._last: LoadedConfig
         self.explicit = resolve(explicit) if explicit else None
 
     def of_folder(self, folder: str) -> LoadedConfig:
@@ -211,7 +214,12 @@ class Configs:
         return Path(nearest)
 
     def of_file(self, path: str) -> LoadedConfig:
-        return self.of_folder(os.path.dirname(os.path.abspath(path)))
+        # A run asks about the files of a folder one after the other, each more than once.
+        folder = os.path.dirname(path)
+        if folder != self._last_folder:
+            self._last = self.of_folder(os.path.dirname(os.path.abspath(path)))
+            self._last_folder = folder
+        return self._last
 
     def _adjusted(self, loaded: LoadedConfig) -> LoadedConfig:
         done = self._by_source.get(loaded.source)
