@@ -16,7 +16,7 @@ import itertools
 import os
 import sys
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import IO, TYPE_CHECKING, Any
 
 from mllint.linter.lint import (
@@ -167,10 +167,15 @@ class Runner:
         for batch in [*held, *pending]:
             yield self._here(batch)
 
-    def _here(self, batch: Batch) -> Done:
+    def _here(self, batch: Batch, between: Callable[[], None] | None = None) -> Done:
+        """A batch linted in this process; `between` is called after each file."""
         engine = self.engine(batch)
         collector: Collector[Ref] = engine.collector()
-        reports = [lint_file(p, engine, collector=collector) for p in batch.paths]
+        reports = []
+        for path in batch.paths:
+            reports.append(lint_file(path, engine, collector=collector))
+            if between is not None:
+                between()
         return Done(batch, reports, collector.sets)
 
     def _parallel(self, jobs: int, work: Iterable[Batch]) -> Iterator[Done]:
@@ -180,30 +185,45 @@ class Runner:
             yield from self._spawned(jobs, work)
 
     def _forked(self, jobs: int, work: Iterable[Batch]) -> Iterator[Done]:
-        """This process and `jobs - 1` workers forked from it lint the batches: each batch goes
-        to the worker holding the fewest if it holds fewer than WORKER_AHEAD, else this process
-        lints it; the batches come out in order all the same."""
+        """This process and `jobs - 1` workers forked from it lint the batches: each worker is
+        given batches until it holds WORKER_AHEAD, topped up again after every file this
+        process lints, and this process lints the next batch itself; the batches come out in
+        the order found all the same."""
         from mllint.linter.pool import Pool
 
+        found = iter(work)
         flight: deque[_Pending] = deque()
         with Pool(jobs - 1, self._serve) as pool:
-            for batch in work:
-                pending = _Pending(batch)
-                flight.append(pending)
-                self.engine(batch)  # a configuration's errors are this process's to report
+
+            def feed() -> None:
                 self._answered(pool.answers(wait=False))
-                worker = pool.idlest()
-                if worker is not None and len(worker.held) < WORKER_AHEAD:
+                while (worker := pool.idlest()) is not None and len(worker.held) < WORKER_AHEAD:
+                    batch = next(found, None)
+                    if batch is None:
+                        return
                     config = None if batch.group in worker.given else batch.config
                     worker.given.add(batch.group)
                     task = (batch.group, config, batch.paths)
-                    self._answered(pool.give(worker, task, pending))
-                else:
-                    pending.done = self._here(batch)
+                    self._answered(pool.give(worker, task, self._pending(batch, flight)))
+
+            while True:
+                feed()
+                batch = next(found, None)
+                if batch is None:
+                    break
+                pending = self._pending(batch, flight)  # before what `feed` adds while linting
+                pending.done = self._here(batch, feed)
                 while flight and (flight[0].done is not None or len(flight) > jobs * IN_FLIGHT):
                     yield self._next(pool, flight)
             while flight:
                 yield self._next(pool, flight)
+
+    def _pending(self, batch: Batch, flight: deque[_Pending]) -> _Pending:
+        """A batch next in order."""
+        self.engine(batch)  # a configuration's errors are this process's to report
+        pending = _Pending(batch)
+        flight.append(pending)
+        return pending
 
     def _next(self, pool: Pool, flight: deque[_Pending]) -> Done:
         """The oldest batch's results, once a worker has given them."""

@@ -571,3 +571,20 @@ def test_ctrl_c_ends_the_run_and_its_workers_with_exit_code_130(
     assert "Traceback" not in stderr
     assert stdout == ""
     assert _in_group(process.pid) == []
+
+
+@pytest.mark.parametrize("jobs", [2, 3])
+def test_batches_come_out_in_the_order_found_whoever_lints_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: int
+) -> None:
+    """Workers are topped up while this process lints a batch: what they are given then comes
+    after that batch, as the walk found it (folders are settled in that order)."""
+    _tree(tmp_path / "tree", files=300, jobs_per_file=1)
+    monkeypatch.setattr(runner, "BATCH_FILES", 3)
+    paths = list(discover.discover([str(tmp_path / "tree")], Excluder((), str(tmp_path))))
+    engine = Engine()
+    work = list(runner.batches((0, engine.config, p) for p in paths))
+    assert len(work) == 100
+    done = list(runner.Runner(jobs, engine.today, {0: engine}).run(work))
+    assert [d.batch.paths for d in done] == [b.paths for b in work]
+    assert [r.path for d in done for r in d.reports] == paths
