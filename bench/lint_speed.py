@@ -8,7 +8,8 @@ and is printed as a ratio to its baseline (lower is better); nothing here fails 
 
 1. corpus, in process: the same files, once from memory and once read from disk;
 2. corpus, whole command lines: `mllint CORPUS` against a `python -c` that loads every file, in
-   wall time and in CPU time (user + system, worker processes included);
+   wall time and in CPU time (user + system, worker processes included) (`--only command` runs
+   this section alone);
 3. cold start on one small file: `mllint small.yaml` against `python -c "import yaml"`, in wall
    time and in CPU time (medians of alternating runs), and which packages the lint path imports
    (`--only cold` runs this section alone);
@@ -449,10 +450,17 @@ def main() -> int:
     parser.add_argument("--no-scale", action="store_true", help="skip the 10x and 50x corpus")
     parser.add_argument(
         "--only",
-        choices=("cold",),
-        help="run one section: cold (the start-up of a run on one small file)",
+        choices=("cold", "command"),
+        help="run one section: cold (the start-up of a run on one small file), command (the "
+        "corpus linted by whole command lines)",
     )
     args = parser.parse_args()
+    if args.only == "command":
+        if args.corpus.is_dir():
+            corpus_cli(args.corpus, args.repeat)
+        else:
+            print(f"corpus: skipped, {args.corpus} is absent (it is ../shared/corpus)")
+        return 0
     if args.only == "cold":
         with tempfile.TemporaryDirectory(prefix="mllint-bench-") as tmp:
             cold_start(Path(tmp), args.repeat)
