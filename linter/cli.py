@@ -8,6 +8,7 @@ cannot be read), 2 usage or configuration errors.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import functools
 import gc
@@ -23,6 +24,8 @@ from mllint.rules import REGISTRY, Config, ConfigError, Engine, Severity
 from mllint.rules.model import Record, Regex
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+# What a shell reports for a command ended by SIGPIPE: the report's reader went away.
+EXIT_BROKEN_PIPE = 141
 SUBCOMMANDS = ("rules", "rule")
 PLUGIN_COMMANDS = ("serve", "certs", "webhook-config", "install", "audit", "export", "lsp")
 """Subcommands other mllint packages declare as `mllint.commands` entry points. Named here so a
@@ -442,4 +445,19 @@ def _tty(args: argparse.Namespace, stream: TextIO) -> bool:
 
 
 def entry() -> None:
-    sys.exit(main())
+    """The `mllint` command. A lint run ends without tearing the interpreter down: freeing every
+    module, rule and cache costs more than linting a small file, and nothing is left to do once
+    the report is flushed (a report file is renamed into place, and the spool is a file
+    already unlinked, before `main` returns). Subcommands, which may run servers, end as usual.
+    A reader that goes away (`mllint . | head`) ends the run quietly with EXIT_BROKEN_PIPE."""
+    args = sys.argv[1:]
+    if args and args[0] in SUBCOMMANDS + PLUGIN_COMMANDS:
+        sys.exit(main(args))
+    try:
+        code = main(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        code = EXIT_BROKEN_PIPE
+    with contextlib.suppress(OSError):
+        sys.stderr.flush()
+    os._exit(code)

@@ -588,3 +588,25 @@ def test_batches_come_out_in_the_order_found_whoever_lints_them(
     done = list(runner.Runner(jobs, engine.today, {0: engine}).run(work))
     assert [d.batch.paths for d in done] == [b.paths for b in work]
     assert [r.path for d in done for r in d.reports] == paths
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_reader_that_goes_away_ends_the_run_quietly_with_exit_code_141(
+    mllint_exe: str, tmp_path: Path, jobs: str
+) -> None:
+    """`mllint . | head -1`: the report's reader closes the pipe after one line. The run ends
+    with the status of a command stopped by SIGPIPE, without a traceback or a word on stderr."""
+    _tree(tmp_path / "tree", files=120, jobs_per_file=3)
+    process = subprocess.Popen(
+        [mllint_exe, "-j", jobs, "tree"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    first = process.stdout.readline()
+    process.stdout.close()
+    stderr = process.stderr.read()
+    assert process.wait(timeout=60) == 141
+    assert b"tree/" in first
+    assert stderr == b""
