@@ -306,11 +306,14 @@ class Engine:
         # is built once per object.
         rules, views = self._candidates(subject, fragment)
         scopes: dict[int, Scope | None] = {}
+        # The views that keep every pod share one scope. It is made here rather than kept by
+        # the subject, which its scopes hold: a subject holding one would make a cycle.
+        whole: list[Scope] = []
         for active, index, check, options in rules:
             if index in scopes:
                 scope = scopes[index]
             else:
-                scope = scopes[index] = _view(subject, views[index])
+                scope = scopes[index] = _view(subject, views[index], whole)
             if scope is None:
                 continue
             for v in check(scope, options):
@@ -535,9 +538,17 @@ class Engine:
         return self.stamp(active, subject or Subject({}), pointer, message)
 
 
-def _view(subject: Subject, view: View) -> Scope | None:
-    """The scope of the rules that read a view of the object; None when they do not judge it."""
-    scope = subject.scope(*view)
+def _view(subject: Subject, view: View, whole: list[Scope]) -> Scope | None:
+    """The scope of the rules that read a view of the object; None when they do not judge it.
+    A view of every pod is the scope in `whole`, made by the first such view."""
+    pods = subject.pods_in(*view)
+    if pods is not subject.pods:
+        scope = Scope(subject, pods)
+    elif whole:
+        scope = whole[0]
+    else:
+        scope = Scope(subject, list(pods))
+        whole.append(scope)
     if not scope.pods:
         roles, purposes, partial = view
         if roles:

@@ -9,6 +9,7 @@ Paths are JSON Pointer patterns (`*` matches any key or index), as in the config
 
 from __future__ import annotations
 
+from _weakref import ref  # `weakref.ref` itself, without importing the `weakref` module
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -451,16 +452,35 @@ class KindIndex:
         return self._by_key.get((group_of(api_version), kind))
 
 
+def _gone(record: str, parent: str) -> ReferenceError:
+    return ReferenceError(
+        f"the {parent} of this {record} is no longer held: keep the Subject (or the Scope) "
+        f"while reading its pods and containers"
+    )
+
+
 class Container(Frozen):
+    """One container of a pod. It reaches its pod (`pod`) through a weak reference: the pod
+    holds its containers, and a strong reference back would make every evaluated object's
+    records a reference cycle, which only the cyclic garbage collector frees. The pod is
+    there for as long as its `Subject` is held (by the engine while it judges, by a rule's
+    `Scope`)."""
+
     _fields = ("pointer", "spec", "pod", "init")
     pointer: str
     spec: Mapping[str, Any]
-    pod: Pod
     init: bool
 
     def __init__(self, pointer: str, spec: Mapping[str, Any], pod: Pod, init: bool = False) -> None:
         # One per container of every object evaluated: its fields are set in one call.
-        vars(self).update(pointer=pointer, spec=spec, pod=pod, init=init)
+        vars(self).update(pointer=pointer, spec=spec, _pod=ref(pod), init=init)
+
+    @property
+    def pod(self) -> Pod:
+        pod: Pod | None = self.__dict__["_pod"]()
+        if pod is None:
+            raise _gone("container", "pod")
+        return pod
 
     @cached
     def accelerators(self) -> dict[str, int]:
@@ -513,7 +533,8 @@ class Container(Frozen):
 
 
 class Pod(Record):
-    """One pod spec of a workload, with where its metadata and spec live."""
+    """One pod spec of a workload, with where its metadata and spec live. It reaches its
+    subject (`subject`) through a weak reference, as a container reaches its pod."""
 
     _fields = (
         "pointer",
@@ -532,7 +553,6 @@ class Pod(Record):
     metadata: Mapping[str, Any]
     role: Role
     template: PodTemplate
-    subject: Subject
     containers: list[Container]
     volumes: list[tuple[str, Mapping[str, Any]]]
 
@@ -552,9 +572,16 @@ class Pod(Record):
         self.metadata = metadata
         self.role = role
         self.template = template
-        self.subject = subject
+        self._subject = ref(subject)
         self.containers = [] if containers is None else containers
         self.volumes = [] if volumes is None else volumes
+
+    @property
+    def subject(self) -> Subject:
+        subject = self._subject()
+        if subject is None:
+            raise _gone("pod", "subject")
+        return subject
 
     @cached
     def main_containers(self) -> tuple[Container, ...]:
@@ -757,6 +784,13 @@ class Subject(Record):
     ) -> Scope:
         """Its pods of the given roles and purposes (empty: any); with `partial` False, not
         the pods of partial templates (`PodTemplate.partial`)."""
+        pods = self.pods_in(roles, purposes, partial)
+        return Scope(self, list(pods) if pods is self.pods else pods)
+
+    def pods_in(
+        self, roles: frozenset[Role], purposes: frozenset[Purpose], partial: bool
+    ) -> list[Pod]:
+        """The pods of `scope`; `pods` itself when that is every pod."""
         pods = self.pods
         if not partial:
             pods = [p for p in pods if not p.template.partial]
@@ -764,13 +798,7 @@ class Subject(Record):
             pods = [p for p in pods if p.role in roles]
         if purposes:
             pods = [p for p in pods if p.traits.purpose in purposes]
-        if len(pods) == len(self.pods):
-            return self._whole  # every pod: one view shared by the rules that see them all
-        return Scope(self, pods)
-
-    @cached
-    def _whole(self) -> Scope:
-        return Scope(self, list(self.pods))
+        return self.pods if len(pods) == len(self.pods) else pods
 
     def whole_pods(self, partial: bool = False) -> list[Pod]:
         """Its pods, without those of partial templates unless `partial`."""

@@ -25,7 +25,8 @@ def deployment(*containers: dict[str, Any], **spec: Any) -> dict[str, Any]:
 
 
 def traits(obj: dict[str, Any], index: int = 0) -> Any:
-    return ENGINE.subject(obj).pods[index].traits
+    subject = ENGINE.subject(obj)  # held while its pods are read: a pod reaches it weakly
+    return subject.pods[index].traits
 
 
 def gpu(resource: str = "nvidia.com/gpu", count: Any = 1) -> dict[str, Any]:
