@@ -470,10 +470,14 @@ class Container(Frozen):
     pointer: str
     spec: Mapping[str, Any]
     init: bool
+    _template: PodTemplate
+    """Its pod's template, which `has` and `probe` read (held here: they need no pod)."""
 
     def __init__(self, pointer: str, spec: Mapping[str, Any], pod: Pod, init: bool = False) -> None:
         # One per container of every object evaluated: its fields are set in one call.
-        vars(self).update(pointer=pointer, spec=spec, _pod=ref(pod), init=init)
+        vars(self).update(
+            pointer=pointer, spec=spec, _pod=ref(pod), init=init, _template=pod.template
+        )
 
     @property
     def pod(self) -> Pod:
@@ -518,7 +522,8 @@ class Container(Frozen):
 
     def has(self, key: str) -> bool:
         """Whether the container will have `key` set: by its spec or by its platform."""
-        return key in self.spec or key in self.pod.provided or key in self.pod.template.injects
+        template = self._template
+        return key in self.spec or key in template.provides or key in template.injects
 
     def probe(self, name: str) -> tuple[Mapping[str, Any] | None, str]:
         """A probe as it will run: the container's own (with `""`), or the one its operator
@@ -526,9 +531,10 @@ class Container(Frozen):
         own = self.spec.get(name)
         if isinstance(own, dict):
             return own, ""
-        injected = self.pod.template.injects.get(name)
+        template = self._template
+        injected = template.injects.get(name)
         if injected is not None and name not in self.spec:
-            return injected, self.pod.template.operator
+            return injected, template.operator
         return None, ""
 
 

@@ -141,3 +141,6 @@ def test_a_pod_or_container_read_after_its_subject_is_let_go_says_so() -> None:
     del pods, pod
     with pytest.raises(ReferenceError, match="pod of this container is no longer held"):
         container.pod  # noqa: B018
+    # What a container reads of its own (its spec, what its platform provides) it still has.
+    assert container.has("image")
+    assert container.probe("livenessProbe") == (None, "")
