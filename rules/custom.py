@@ -296,11 +296,11 @@ def object_workload(subject: Subject) -> dict[str, Any]:
 
 
 def pod_workload(pod: Pod, container: Container | None = None) -> dict[str, Any]:
-    subject, traits = pod.subject, pod.traits
+    traits = pod.traits
     found = {
-        "kind": subject.kind,
-        "apiVersion": subject.api_version,
-        "group": group_of(subject.api_version),
+        "kind": pod.kind,
+        "apiVersion": pod.api_version,
+        "group": group_of(pod.api_version),
         "known": True,
         "role": pod.role.value,
         "purpose": traits.purpose.value,

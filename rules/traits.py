@@ -70,7 +70,7 @@ from mllint.rules.model import Frozen, Role, set_field
 from mllint.rules.quantity import quantity
 
 if TYPE_CHECKING:
-    from mllint.rules.workload import Container, Pod, Subject
+    from mllint.rules.workload import Container, Pod
 
 
 class Pattern:
@@ -1043,14 +1043,14 @@ def _restart_policy(pod: Pod, replica: str | None) -> str:
     specs = next((t for t in tokens if t.endswith("ReplicaSpecs")), None)
     if specs is None:
         return own if isinstance(own, str) else "Always"
-    replica_spec = pod.subject.obj
+    replica_spec = pod.obj
     for token in tokens[1 : tokens.index(specs) + 2]:
         replica_spec = replica_spec.get(token, {}) if isinstance(replica_spec, dict) else {}
     written = replica_spec.get("restartPolicy") if isinstance(replica_spec, dict) else None
     if isinstance(written, str):
         return written
-    kind = pod.subject.kind
-    if kind == "MPIJob" and replica == "Launcher" and pod.subject.api_version.endswith("v2beta1"):
+    kind = pod.kind
+    if kind == "MPIJob" and replica == "Launcher" and pod.api_version.endswith("v2beta1"):
         return "OnFailure"
     return _REPLICA_RESTART.get(kind, "Never")
 
@@ -1131,11 +1131,11 @@ def _purpose(
         # is ML: a job of smoke tests (`sleep`, `fi_info`, Paddle's `run_check`) is a test.
         if main and all(map(is_helper, main)):
             return Purpose.NOT_ML, "it only runs helpers, tests or probes"
-        mpi = pod.subject.mpi_purpose
+        mpi = pod.mpi
         if mpi is not None:
             return mpi
     if decided is not None:
-        return decided, f"it is a {pod.subject.kind} {_what(decided)}"
+        return decided, f"it is a {pod.kind} {_what(decided)}"
     if main and all(map(is_helper, main)):
         return Purpose.NOT_ML, "it only runs helpers, tests or services that are not ML"
     evidence = uses or any(map(does_ml, main))
@@ -1165,14 +1165,14 @@ def _purpose(
     return Purpose.NOT_ML, "no model server, accelerator, ML image or ML command"
 
 
-def mpi_purpose(subject: Subject) -> tuple[Purpose, str] | None:
+def mpi_purpose(pods: list[Pod]) -> tuple[Purpose, str] | None:
     """Not ML, for the pods of an MPI job (a workload with a Launcher) whose ranks run no ML:
     the workers only host what the launcher's `mpirun` starts on them, so the job is what that
     is. Either every launcher only runs tests or probes (`mpirun fi_info`), or its `mpirun`
     starts programs that speak of no ML on pods that use no accelerator and run no ML image
     (the MPI `pi` demo). None when undecided. The same for every pod of the object: asked once
-    per object (`Subject.mpi_purpose`)."""
-    launchers = [p for p in subject.pods if _member(p)[0] is Member.LAUNCHER]
+    per object, from all its `pods` (`Subject.mpi_purpose`, `Pod.mpi`)."""
+    launchers = [p for p in pods if _member(p)[0] is Member.LAUNCHER]
     main = [c for p in launchers for c in p.main_containers]
     if not main:
         return None
@@ -1182,7 +1182,7 @@ def mpi_purpose(subject: Subject) -> tuple[Purpose, str] | None:
     started = [s for found in each for s in found or ()]
     if not started or any(found is None for found in each):
         return None
-    everyone = [c for p in subject.pods for c in p.main_containers]
+    everyone = [c for p in pods for c in p.main_containers]
     if any(
         accelerators_of(c.spec)
         or claims_of(c.spec)

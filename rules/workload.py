@@ -540,7 +540,9 @@ class Container(Frozen):
 
 class Pod(Record):
     """One pod spec of a workload, with where its metadata and spec live. It reaches its
-    subject (`subject`) through a weak reference, as a container reaches its pod."""
+    subject (`subject`) through a weak reference, as a container reaches its pod; what its
+    traits need of the object (`obj`, `kind`, `api_version`, `mpi`) it holds itself, so they
+    are read the same with or without the subject."""
 
     _fields = (
         "pointer",
@@ -561,6 +563,12 @@ class Pod(Record):
     template: PodTemplate
     containers: list[Container]
     volumes: list[tuple[str, Mapping[str, Any]]]
+    obj: Mapping[str, Any]
+    """The object it is a pod of, with its `kind` and `api_version` (its subject's)."""
+    kind: str
+    api_version: str
+    mpi: tuple[Purpose, str] | None
+    """Its subject's `mpi_purpose`, given to the pods of kinds with batch templates."""
 
     def __init__(  # noqa: PLR0917  # the fields in order, positionally
         self,
@@ -581,6 +589,10 @@ class Pod(Record):
         self._subject = ref(subject)
         self.containers = [] if containers is None else containers
         self.volumes = [] if volumes is None else volumes
+        self.obj = subject.obj
+        self.kind = subject.kind
+        self.api_version = subject.api_version
+        self.mpi = None
 
     @property
     def subject(self) -> Subject:
@@ -681,6 +693,11 @@ class Subject(Record):
                 if template.inherit:
                     spec = self._inherited(template, spec)
                 pods.append(self._pod(template, spec_at, spec, meta))
+        if any(t.purpose is Purpose.BATCH for t in self.workload.templates):
+            # What an MPI job's ranks are depends on all its pods: decided once they are built.
+            mpi = mpi_purpose(pods)
+            for pod in pods:
+                pod.mpi = mpi
         return pods
 
     def _inherited(self, template: PodTemplate, spec: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -726,7 +743,7 @@ class Subject(Record):
     def mpi_purpose(self) -> tuple[Purpose, str] | None:
         """What its pods are when it is an MPI job whose ranks run no ML (`traits.mpi_purpose`),
         decided once for all its pods."""
-        return mpi_purpose(self)
+        return mpi_purpose(self.pods)
 
     @cached
     def embedded(self) -> tuple[str, Subject] | None:

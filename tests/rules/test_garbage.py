@@ -136,6 +136,12 @@ def test_a_pod_or_container_read_after_its_subject_is_let_go_says_so() -> None:
     pod: Pod = pods[0]
     container: Container = pod.containers[0]
     assert container.pod is pod
+    # What its traits need of the object, a pod holds itself.
+    assert (pod.kind, pod.traits.purpose.value, pod.traits.restart_policy) == (
+        "Job",
+        "batch",
+        "Always",
+    )
     with pytest.raises(ReferenceError, match="subject of this pod is no longer held"):
         pod.subject  # noqa: B018
     del pods, pod

@@ -25,8 +25,7 @@ def deployment(*containers: dict[str, Any], **spec: Any) -> dict[str, Any]:
 
 
 def traits(obj: dict[str, Any], index: int = 0) -> Any:
-    subject = ENGINE.subject(obj)  # held while its pods are read: a pod reaches it weakly
-    return subject.pods[index].traits
+    return ENGINE.subject(obj).pods[index].traits
 
 
 def gpu(resource: str = "nvidia.com/gpu", count: Any = 1) -> dict[str, Any]:
