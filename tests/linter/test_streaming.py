@@ -454,7 +454,9 @@ def test_workers_started_afresh_report_what_one_process_does(
     assert sum(len(r.findings) for r in spawned) > len(paths)
 
 
-def _children(pid: int) -> list[int]:
+def _processes_where(field: int, value: int) -> list[int]:
+    """Processes whose /proc stat field (after the command's name: 1 parent, 2 process group)
+    equals `value`."""
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -462,22 +464,17 @@ def _children(pid: int) -> list[int]:
                 stat_line = Path(f"/proc/{entry}/stat").read_text()
             except OSError:
                 continue
-            if int(stat_line.rsplit(")", 1)[1].split()[1]) == pid:
+            if int(stat_line.rsplit(")", 1)[1].split()[field]) == value:
                 found.append(int(entry))
     return found
+
+
+def _children(pid: int) -> list[int]:
+    return _processes_where(1, pid)
 
 
 def _in_group(group: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat_line = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            if int(stat_line.rsplit(")", 1)[1].split()[2]) == group:
-                found.append(int(entry))
-    return found
+    return _processes_where(2, group)
 
 
 def _stuck_reading(pipe: Path, process: subprocess.Popen[str]) -> int:
