@@ -12,8 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,6 +27,7 @@ from webhook_helpers import (
     https_client,
     review,
     start_process,
+    wait_for,
 )
 
 from mllint.webhook.processes import listening_socket
@@ -80,14 +80,6 @@ def requests_answered(running: Running) -> float:
         for (name, _), value in scrape(running).items()
         if name == "mllint_webhook_requests_total"
     )
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def gone(pid: int) -> bool:

@@ -8,7 +8,6 @@ import shutil
 import socket
 import ssl
 import threading
-import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +26,7 @@ from webhook_helpers import (
     https_client,
     make_authority,
     review,
+    wait_for,
 )
 
 
@@ -38,14 +38,6 @@ def handshake(port: int, ctx: ssl.SSLContext, name: str = SERVICE_NAME) -> ssl.S
 def served_serial(response: httpx.Response) -> int:
     ssl_object = response.extensions["network_stream"].get_extra_info("ssl_object")
     return x509.load_der_x509_certificate(ssl_object.getpeercert(True)).serial_number
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.01)
 
 
 def test_the_service_name_is_verified(webhook: Running, pki: PKI) -> None:
