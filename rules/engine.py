@@ -430,7 +430,11 @@ class Engine:
         """(pointer prefix, suppressed rule names) for each annotated metadata and each
         exception of the configuration that applies, and findings for annotations that are
         invalid or lapsed and so suppress nothing. The whole-set summary of an object asks
-        right before its rules do: the last answer is kept for that subject and day."""
+        right before its rules do: the last answer is kept for that subject and day. Most
+        objects carry no suppressing annotation, and then, without exceptions, there is nothing
+        to read."""
+        if not self.exceptions and not _annotated(subject):
+            return [], []
         last = self._last_suppressions
         if last is None or last[0] is not subject or last[1] != today:
             last = self._last_suppressions = (
