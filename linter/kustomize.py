@@ -50,8 +50,14 @@ def _realpath(path: str) -> str:
 
 @functools.lru_cache(maxsize=4096)
 def _real_folder(cwd: str, folder: str) -> str:
+    """`os.path.realpath(folder)`, from its parent's: one `lstat` per folder rather than one per
+    component of it, since the files of a run share their parents."""
     # `cwd` is part of the key: a relative folder means another folder after a chdir.
-    return os.path.realpath(folder)
+    parent, name = os.path.split(folder)
+    if not parent or parent == folder or name in ("", os.curdir, os.pardir):
+        return os.path.realpath(folder)
+    real = os.path.join(_real_folder(cwd, parent), name)
+    return os.path.realpath(folder) if os.path.islink(real) else real
 
 
 def fragment_of(path: str) -> bool | None:
@@ -92,17 +98,23 @@ def _containers(node: Any) -> Iterator[dict[str, Any]]:
 
 
 @functools.lru_cache(maxsize=4096)
-def _nearby(directory: str) -> tuple[str, ...]:
-    found: list[str] = []
-    for _ in range(_LEVELS):
-        found += _kustomizations(directory)
-        for sub in _subdirectories(directory):
-            found += _kustomizations(sub)
-        parent = os.path.dirname(directory)
-        if parent == directory:
-            break
-        directory = parent
-    return tuple(found)
+def _nearby(directory: str, levels: int = _LEVELS) -> tuple[str, ...]:
+    """The kustomizations in `directory`, the `levels - 1` folders above it, and their immediate
+    subdirectories, nearest first."""
+    found = _around(directory)
+    parent = os.path.dirname(directory)
+    if levels == 1 or parent == directory:
+        return found
+    return found + _nearby(parent, levels - 1)
+
+
+@functools.lru_cache(maxsize=4096)
+def _around(directory: str) -> tuple[str, ...]:
+    """The kustomizations in `directory` and in its immediate subdirectories: found once for
+    all the folders below it that look up to it."""
+    return _kustomizations(directory) + tuple(
+        k for sub in _subdirectories(directory) for k in _kustomizations(sub)
+    )
 
 
 @functools.lru_cache(maxsize=4096)

@@ -120,6 +120,32 @@ def test_a_kustomize_patch_is_judged_only_on_what_it_writes(mllint: Runner, tmp_
     assert set(_codes(done, "base/deployment.yaml")) >= PROBES
 
 
+def test_a_kustomize_patch_is_known_through_symlinked_folders(
+    mllint: Runner, tmp_path: Path
+) -> None:
+    real = tmp_path / "real"
+    overlay = real / "overlays" / "prod"
+    overlay.mkdir(parents=True)
+    (overlay / "kustomization.yaml").write_text("patches:\n  - path: gpu.yaml\n")
+    (overlay / "gpu.yaml").write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: llm}\nspec:\n  template:\n"
+        "    spec:\n      containers:\n        - name: vllm\n"
+        "          image: vllm/vllm-openai:latest\n"
+    )
+    (tmp_path / "tree").symlink_to(real)  # a folder two levels above the patch
+    (tmp_path / "prod").symlink_to(overlay)  # the patch's own folder
+    (tmp_path / "gpu.yaml").symlink_to(overlay / "gpu.yaml")  # the patch itself
+    paths = ["real/overlays/prod/gpu.yaml", "tree/overlays/prod/gpu.yaml", "prod/gpu.yaml"]
+    for path in [*paths, "gpu.yaml"]:
+        assert _codes(mllint("--format", "json", path)) == ["ML602"], path
+    # Several at once, as a run reads them: each folder's real path is found once.
+    assert _codes(mllint("--format", "json", *paths)) == ["ML602"] * 3
+    # Named from inside a linked folder, through `..`.
+    assert _codes(mllint("--format", "json", "../prod/gpu.yaml", cwd=tmp_path / "tree")) == [
+        "ML602"
+    ]
+
+
 def test_a_file_named_as_a_patch_without_images_is_a_fragment(
     mllint: Runner, tmp_path: Path
 ) -> None:
