@@ -170,6 +170,27 @@ def test_pathological_nesting_is_refused(tmp_path: Path, style: str, levels: int
     assert finding["column"] > 1
 
 
+@pytest.mark.parametrize("levels", [300, 1200])
+def test_nesting_by_indentation_past_the_first_line_is_refused(tmp_path: Path, levels: int) -> None:
+    lines = "".join(" " * level + "a:\n" for level in range(levels)) + " " * levels + "b: 1\n"
+    (tmp_path / "deep.yaml").write_text("kind: x\nvalue:\n" + lines)
+    finding = refused(tmp_path, "deep.yaml", DEPTH_REFUSED)
+    # Line 3's `a:` sits beside `value:`; the mapping under it (level 2) opens on line 4, so
+    # level 257 opens on line 259.
+    assert finding["line"] == 259
+
+
+def test_deep_indentation_that_does_not_nest_is_read(tmp_path: Path) -> None:
+    # A literal block indented far, under a handful of brackets: the cheap bound is passed,
+    # and the parser's own count says the depth is 4.
+    text = " " * 200 + "deep text\n"
+    (tmp_path / "text.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata:\n  k: |\n" + text * 3
+    )
+    code, report = lint(tmp_path, "text.yaml")
+    assert (code, report["findings"]) == (0, [])
+
+
 def test_json_nesting_is_refused(tmp_path: Path) -> None:
     (tmp_path / "deep.json").write_text('{"a": ' + "[" * 100_000 + "]" * 100_000 + "}")
     finding = refused(tmp_path, "deep.json", DEPTH_REFUSED)
