@@ -129,21 +129,43 @@ def _stdin() -> bytes:
     return sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
 
 
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)
+"""Bytes as they are on disk (O_BINARY: Windows would otherwise translate line endings)."""
+
+
 def read(path: str) -> bytes:
     if path == STDIN:
         data = _stdin()
     else:
-        with open(path, "rb") as fh:
+        # A file descriptor rather than a file object: a run reads every file once, whole.
+        fd = os.open(path, _READ_FLAGS)
+        try:
             # Sized from the file: a read of the limit would allocate the limit for every file.
-            size = os.fstat(fh.fileno()).st_size
-            data = fh.read(min(size, MAX_FILE_BYTES) + 1)
+            size = os.fstat(fd).st_size
+            data = _read_up_to(fd, min(size, MAX_FILE_BYTES) + 1)
             if len(data) > size:  # it grew, or has no size (a pipe, a device): up to the limit
-                data += fh.read(MAX_FILE_BYTES + 1 - len(data))
+                data += _read_up_to(fd, MAX_FILE_BYTES + 1 - len(data))
+        finally:
+            os.close(fd)
     if len(data) > MAX_FILE_BYTES:
         raise LoadError(
             f"larger than {MAX_FILE_BYTES >> 20} MiB; Kubernetes manifests are far smaller"
         )
     return data
+
+
+def _read_up_to(fd: int, size: int) -> bytes:
+    """`size` bytes from `fd`, or fewer at its end."""
+    data = os.read(fd, size)
+    if not data or len(data) == size:
+        return data
+    parts = [data]
+    while size := size - len(data):
+        data = os.read(fd, size)
+        if not data:
+            break
+        parts.append(data)
+    return b"".join(parts)
 
 
 def describe_os_error(exc: OSError) -> str:
