@@ -66,7 +66,7 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from mllint.rules.model import Frozen, Role, set_field
+from mllint.rules.model import Frozen, Regex, Role, set_field
 from mllint.rules.quantity import quantity
 
 if TYPE_CHECKING:
@@ -664,21 +664,12 @@ def _statements(command: str) -> list[str]:
     command = command.replace("\\\n", " ")
     if "'" not in command and '"' not in command:
         return [f for f in command.translate(_TO_SEMICOLON).split(";") if f.strip()]
-    found: list[str] = []
-    current: list[str] = []
-    quote = ""
-    for ch in command:
-        if quote:
-            quote = "" if ch == quote else quote
-        elif ch in "'\"":
-            quote = ch
-        elif ch in ";&|\n":
-            found.append("".join(current))
-            current = []
-            continue
-        current.append(ch)
-    found.append("".join(current))
-    return [f for f in found if f.strip()]
+    return [f for f in _STATEMENT.compiled.findall(command) if f.strip()]
+
+
+_STATEMENT = Regex(r"""(?:[^;&|\n'"]+|'[^']*'?|"[^"]*"?)+""")
+"""A statement: up to a separator outside quotes. A quote left open runs to the end, and
+backslashes escape nothing."""
 
 
 # Without quotes or backslashes, `shlex.split` only splits at these (and is slow: a Python loop
@@ -687,14 +678,34 @@ _BLANKS = str.maketrans("\t\r\n", "   ")
 
 
 def _split(statement: str) -> list[str]:
-    if "'" not in statement and '"' not in statement and "\\" not in statement:
-        return [word for word in statement.translate(_BLANKS).split(" ") if word]
-    import shlex  # only quoted statements need it: kept off the start-up of a run
+    if "\\" not in statement:
+        if "'" not in statement and '"' not in statement:
+            return [word for word in statement.translate(_BLANKS).split(" ") if word]
+        words = _quoted_words(statement)
+        if words is not None:
+            return words
+    import shlex  # only escapes and open quotes need it: kept off the start-up of a run
 
     try:
         return shlex.split(statement)
     except ValueError:  # an unbalanced quote, where a statement was split inside quotes
         return [w.strip("\"'") for w in statement.split()]
+
+
+def _quoted_words(statement: str) -> list[str] | None:
+    """`shlex.split(statement)` for a statement with quotes but no backslash, whose quotes all
+    close (None otherwise): words split at blanks outside quotes, each quoted part's quotes
+    removed. The same words, without `shlex`'s loop over every character."""
+    words = []
+    for match in _SHELL_WORD.compiled.finditer(statement):
+        if match.group(1) is not None:
+            return None  # a quote that does not close: shlex refuses it
+        words.append("".join(a or b or c for a, b, c in _WORD_PART.compiled.findall(match.group())))
+    return words
+
+
+_SHELL_WORD = Regex(r"""(?:[^ \t\r\n'"]+|'[^']*'|"[^"]*"|(['"]))+""")
+_WORD_PART = Regex(r"""'([^']*)'|"([^"]*)"|([^'"]+)""")
 
 
 def _after_options(words: list[str], values: Mapping[str, int]) -> list[str]:

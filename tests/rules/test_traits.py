@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import itertools
 import re
+import shlex
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mllint.rules import Engine
 from mllint.rules import traits as traits_module
@@ -427,3 +430,56 @@ def test_patterns_that_skip_strings_without_their_words_find_what_re_finds() -> 
             found, expected = pattern.match(string), plain.match(string)
             assert (found and found.span()) == (expected and expected.span()), (pattern, string)
             assert pattern.findall(string) == plain.findall(string), (pattern, string)
+
+
+def _shlex_words(statement: str) -> list[str]:
+    """What `traits._split` promises: `shlex.split`, or blank-split words without their
+    quotes where shlex refuses a statement."""
+    try:
+        return shlex.split(statement)
+    except ValueError:
+        return [w.strip("\"'") for w in statement.split()]
+
+
+def _statements_by_hand(command: str) -> list[str]:
+    """`traits._statements` spelled out: split at `;`, `&`, `|` and newlines outside quotes
+    (no escapes; a quote left open runs to the end), blank statements dropped."""
+    command = command.replace("\\\n", " ")
+    found, current, quote = [], "", ""
+    for ch in command:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in ";&|\n":
+            found.append(current)
+            current = ""
+            continue
+        current += ch
+    return [f for f in [*found, current] if f.strip()]
+
+
+SHELL = "ab -=$#;&|\n\t\r'\"\\\xa0"
+"""Characters that matter to splitting a command line, and some that must not."""
+
+
+@settings(derandomize=True, max_examples=3000, deadline=None, database=None)
+@given(st.text(alphabet=SHELL, max_size=30))
+def test_command_lines_split_as_shlex_splits_them(command: str) -> None:
+    assert traits_module._statements(command) == _statements_by_hand(command)
+    for statement in traits_module._statements(command):
+        assert traits_module._split(statement) == _shlex_words(statement), statement
+
+
+@pytest.mark.parametrize(
+    ("statement", "words"),
+    [
+        ("python -c 'print(1)'", ["python", "-c", "print(1)"]),
+        ("a'b c'd \"e f\" ''", ["ab cd", "e f", ""]),
+        ('echo "it\'s"', ["echo", "it's"]),
+        ("echo 'open", ["echo", "open"]),  # shlex refuses it
+        ("echo a\\ b", ["echo", "a b"]),
+    ],
+)
+def test_quoted_statements_are_split_into_shell_words(statement: str, words: list[str]) -> None:
+    assert traits_module._split(statement) == words
