@@ -269,10 +269,22 @@ def run(args: argparse.Namespace) -> int:
     # What start-up built (modules, the rule catalog) lives as long as the run: frozen, it is not
     # scanned again by each full collection, nor written to by forked workers' collections.
     gc.freeze()
+    threshold = gc.get_threshold()
+    gc.set_threshold(YOUNG_GENERATION, *threshold[1:])
     try:
         return _run(args)
     finally:
+        gc.set_threshold(*threshold)
         gc.unfreeze()
+
+
+YOUNG_GENERATION = 50_000
+"""Allocations between collections of the young generation during a run (Python's default is
+700). Reading and judging files makes and drops many small containers and no cycles (the
+engine's records point back up by weak references; linting the whole corpus leaves no cyclic
+garbage), so collecting every 700 allocations scanned objects about to be freed anyway, for
+about 5 % of a run's CPU. A cycle that does turn up (a plugin's, say) is still collected,
+later."""
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ file once a run has many (`Spool`).
 
 from __future__ import annotations
 
+import gc
 import itertools
 import os
 import sys
@@ -260,7 +261,10 @@ class Runner:
         # Not multiprocessing.Pool: when a worker dies (the out-of-memory killer, a crash in C),
         # Pool waits forever for its task; the executor raises BrokenProcessPool instead.
         with ProcessPoolExecutor(
-            workers, mp_context=context, initializer=_init_worker, initargs=(self.today,)
+            workers,
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(self.today, gc.get_threshold()[0]),
         ) as pool:
             flight: deque[tuple[Batch, Future[Any] | None]] = deque()
             for batch in work:
@@ -310,9 +314,10 @@ _worker_today: Clock | None = None
 _worker_engines: dict[int, Engine] = {}
 
 
-def _init_worker(today: Clock | None) -> None:
+def _init_worker(today: Clock | None, young: int) -> None:
     global _worker_today  # noqa: PLW0603 - the clock of this worker process, set once
     _worker_today = today
+    gc.set_threshold(young, *gc.get_threshold()[1:])  # the run's, as a forked worker has it
 
 
 def _lint_batch(
