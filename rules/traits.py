@@ -99,11 +99,17 @@ class Pattern:
         self._compiled = re.compile(self.pattern, self.flags)
         return self._compiled
 
-    def _possible(self, string: str) -> bool:
+    @property
+    def needs(self) -> tuple[str, ...]:
+        """The plain words (`needed`) of which a string holds one whenever the pattern is found
+        in it; `("",)` when no such words are known."""
         needs = self._needs
         if needs is None:
             needs = self._needs = needed(self.pattern) if not self.flags else ("",)
-        return any(word in string for word in needs)
+        return needs
+
+    def _possible(self, string: str) -> bool:
+        return any(word in string for word in self._needs or self.needs)
 
     def search(self, string: str) -> re.Match[str] | None:
         if not self._possible(string):
@@ -596,15 +602,35 @@ def server_named(image: str, command: str) -> str | None:
     """The model server a container with this `image_name` and `command_line` runs (its name
     in `MODEL_SERVERS`), None if none is known."""
     # Dozens of patterns per container; a run or a cluster repeats few images and commands.
-    for s in MODEL_SERVERS:
-        if s.command and s.command.search(command):
-            return s.name
+    commands, images, image_anything = _server_words()
+    if commands.search(command):
+        for s in MODEL_SERVERS:
+            if s.command and s.command.search(command):
+                return s.name
     if _RAY_MEMBER.search(command):
         return None
-    for s in MODEL_SERVERS:
-        if image and s.image.search(image):
-            return s.name
+    if image:
+        for s in MODEL_SERVERS if images.search(image) else image_anything:
+            if s.image.search(image):
+                return s.name
     return None
+
+
+@functools.cache
+def _server_words() -> tuple[re.Pattern[str], re.Pattern[str], tuple[Server, ...]]:
+    """One search for the words any server's command pattern needs, one for those its image
+    pattern needs, and the servers whose image pattern needs none: a string without any of
+    those words matches none of the patterns that need them (most commands and images name no
+    model server), so `server_named` tries them only when it has one."""
+    commands = [s.command for s in MODEL_SERVERS if s.command]
+    anything = tuple(s for s in MODEL_SERVERS if "" in s.image.needs)
+    images = [s.image for s in MODEL_SERVERS if s not in anything]
+    return _any_word(commands), _any_word(images), anything
+
+
+def _any_word(patterns: list[Pattern]) -> re.Pattern[str]:
+    words = sorted({w for p in patterns for w in p.needs}, key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, words)))
 
 
 @functools.lru_cache(maxsize=4096)

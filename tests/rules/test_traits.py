@@ -483,3 +483,46 @@ def test_command_lines_split_as_shlex_splits_them(command: str) -> None:
 )
 def test_quoted_statements_are_split_into_shell_words(statement: str, words: list[str]) -> None:
     assert traits_module._split(statement) == words
+
+
+def _server_by_re(image: str, command: str) -> str | None:
+    """`traits.server_named` by plain `re` over every server's patterns, in order."""
+    servers = traits_module.MODEL_SERVERS
+    for s in servers:
+        if s.command and re.search(s.command.pattern, command):
+            return s.name
+    if re.search(traits_module._RAY_MEMBER.pattern, command):
+        return None
+    for s in servers:
+        if image and re.search(s.image.pattern, image):
+            return s.name
+    return None
+
+
+SERVER_WORDS = sorted(
+    {
+        w
+        for s in traits_module.MODEL_SERVERS
+        for p in (s.image, s.command)
+        if p
+        for w in [*p.needs, *re.findall(r"[a-z][a-z._/-]+", p.pattern)]
+        if w
+    }
+)
+
+
+@settings(derandomize=True, max_examples=3000, deadline=None, database=None)
+@given(
+    st.lists(st.sampled_from([*SERVER_WORDS, " ", "/", ":", "-", "ray start", "x"]), max_size=6),
+    st.lists(
+        st.sampled_from([*SERVER_WORDS, " ", "--port", "ray start", "serve", "x"]), max_size=8
+    ),
+)
+def test_the_server_a_container_runs_is_the_first_whose_pattern_re_finds(
+    image: list[str], command: list[str]
+) -> None:
+    image_name, command_line = "".join(image), " ".join(command)
+    traits_module.server_named.cache_clear()
+    assert traits_module.server_named(image_name, command_line) == _server_by_re(
+        image_name, command_line
+    )
