@@ -295,7 +295,7 @@ def _run(args: argparse.Namespace) -> int:
         return Excluder(loaded.config.exclude.paths, loaded.root)(path)
 
     found = discover.Found()
-    paths = discover.discover(args.paths, excluded, found)
+    paths = discover.discover(args.paths, excluded, found, configs.listed)
 
     def of(path: str) -> configfile.LoadedConfig:
         if path == lint.STDIN:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from mllint.linter.loader import LoadError, load
@@ -54,16 +54,33 @@ def find(start: Path) -> Path | None:
     return None
 
 
-def _in_folder(folder: str) -> str | None:
-    """The config file in `folder` itself, if any."""
+def _in_folder(folder: str, present: frozenset[str] | None = None) -> str | None:
+    """The config file in `folder` itself, if any. `present`, when a walk has listed the
+    folder: which of the names looked for it holds (`looked_for`); the others are not asked
+    about."""
     for name in CONFIG_NAMES:
+        if present is not None and name not in present:
+            continue
         candidate = os.path.join(folder, name)
         if os.path.isfile(candidate):
             return candidate
-    pyproject = os.path.join(folder, "pyproject.toml")
+    if present is not None and PYPROJECT not in present:
+        return None
+    pyproject = os.path.join(folder, PYPROJECT)
     if os.path.isfile(pyproject) and "mllint" in _read_toml(pyproject).get("tool", {}):
         return pyproject
     return None
+
+
+PYPROJECT = "pyproject.toml"
+_LOOKED_FOR = frozenset({*CONFIG_NAMES, PYPROJECT})
+
+
+def looked_for(names: Iterable[str]) -> frozenset[str]:
+    """Which of `names` (a folder's entries) are names a config file is looked for by. Compared
+    without case, so that on a file system that ignores case a name is never left out; each is
+    still asked about."""
+    return frozenset(known for name in names if (known := name.lower()) in _LOOKED_FOR)
 
 
 def _read_toml(path: str | Path) -> dict[str, Any]:
@@ -149,6 +166,9 @@ class _Recent(Generic[T]):
         self._held.move_to_end(folder)
         return self._held[folder]
 
+    def get(self, folder: str) -> T | None:
+        return self._held.get(folder)
+
     def __setitem__(self, folder: str, answer: T) -> None:
         self._held[folder] = answer
         if len(self._held) > FOLDERS_KEPT:
@@ -167,6 +187,8 @@ class Configs:
         self._by_folder: _Recent[LoadedConfig] = _Recent()
         self._by_source: dict[str | None, LoadedConfig] = {}
         self._nearest: _Recent[str | None] = _Recent()
+        self._listed: _Recent[frozenset[str]] = _Recent()
+        """What a walk found in the folders it listed (`listed`)."""
         self._last_folder: str | None = None
         """The folder of the file asked about last, as the path was written."""
         self._last: LoadedConfig
@@ -198,7 +220,7 @@ class Configs:
         current = folder
         while current not in self._nearest:
             passed.append(current)
-            found = _in_folder(current)
+            found = _in_folder(current, self._listed.get(current))
             parent = os.path.dirname(current)
             if found is not None or parent == current:
                 self._nearest[current] = found
@@ -212,6 +234,12 @@ class Configs:
         from pathlib import Path
 
         return Path(nearest)
+
+    def listed(self, folder: str, names: Iterable[str]) -> None:
+        """Tell what a walk found in `folder` (its entries other than folders), so that finding
+        the folder's config file asks the file system only about the names it holds."""
+        if self.explicit is None:
+            self._listed[os.path.abspath(folder)] = looked_for(names)
 
     def of_file(self, path: str) -> LoadedConfig:
         # A run asks about the files of a folder one after the other, each more than once.

@@ -73,10 +73,15 @@ class Found(Record):
 
 
 def discover(
-    paths: Sequence[str], excluded: Callable[[str], bool], found: Found | None = None
+    paths: Sequence[str],
+    excluded: Callable[[str], bool],
+    found: Found | None = None,
+    listed: Callable[[str, list[str]], None] | None = None,
 ) -> Iterator[str]:
     """Files to lint, in a stable order. Given files are read whatever their extension;
     directories are walked for YAML and JSON files, following links but never in a loop.
+    `listed(folder, names)` is told the entries other than folders of each folder walked,
+    before `excluded` is asked about anything in it.
 
     A walk finds a folder's files before those of its subfolders, and all the files below a
     folder one after the other (see `folder_by_folder`)."""
@@ -92,7 +97,7 @@ def discover(
         if path == STDIN:
             yield path
         elif os.path.isdir(path):
-            yield from _walk(path, left_out)
+            yield from _walk(path, left_out, listed)
         elif os.path.exists(path) or os.path.islink(path):
             if not left_out(path):
                 yield path
@@ -125,7 +130,9 @@ def folder_by_folder(paths: Sequence[str]) -> bool:
     return True
 
 
-def _walk(top: str, excluded: Callable[[str], bool]) -> Iterator[str]:
+def _walk(
+    top: str, excluded: Callable[[str], bool], listed: Callable[[str, list[str]], None] | None
+) -> Iterator[str]:
     # The folders walked, each as one number of device and inode: a pair of numbers would take
     # three times the memory, held to the end of the walk.
     seen: set[int] = set()
@@ -140,6 +147,8 @@ def _walk(top: str, excluded: Callable[[str], bool]) -> Iterator[str]:
             dirs[:] = []  # a link back to a folder already walked: a loop
             continue
         seen.add(folder)
+        if listed is not None:
+            listed(root, files)
         dirs[:] = sorted(
             d for d in dirs if d not in SKIPPED_DIRS and not excluded(os.path.join(root, d))
         )

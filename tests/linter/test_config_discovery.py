@@ -64,6 +64,30 @@ def test_each_file_gets_its_nearest_config_whole(
     assert mllint(".").returncode == 0
 
 
+def test_a_walk_finds_config_files_by_every_name_and_link(
+    mllint: Runner, tmp_path: Path, gpu_job: Any
+) -> None:
+    write(tmp_path / "shared" / "mllint.yml", "select: [ML101]\nseverity: {ML101: info}\n")
+    write(tmp_path / "a" / "job.yaml", gpu_job())
+    (tmp_path / "a" / ".mllint.yaml").mkdir()  # a folder of that name is no config file
+    (tmp_path / "a" / ".mllint.yml").symlink_to(tmp_path / "shared" / "mllint.yml")
+    write(tmp_path / "b" / "job.yaml", gpu_job())
+    (tmp_path / "b" / ".mllint.yaml").symlink_to(tmp_path / "gone.yaml")  # a broken link
+    write(tmp_path / "b" / "c" / "job.yaml", gpu_job())
+    write(tmp_path / "b" / "c" / "pyproject.toml", '[tool.mllint]\nselect = ["ML101"]\n')
+    assert findings(mllint("--format", "json", "a", "b")) == [
+        ("a/job.yaml", "ML101", "info"),
+        ("b/c/job.yaml", "ML101", "error"),
+        *((("b/job.yaml", code, severity) for code, severity in _defaults(mllint, gpu_job))),
+    ]
+
+
+def _defaults(mllint: Runner, gpu_job: Any) -> list[tuple[str, str]]:
+    """The codes and severities of the default rules' findings on `gpu_job()`."""
+    result = mllint("--format", "json", "--stdin-filename", "job.yaml", "-", stdin=gpu_job())
+    return [(code, severity) for _, code, severity in findings(result)]
+
+
 def test_stdin_is_configured_from_the_stdin_filename(
     mllint: Runner, tmp_path: Path, gpu_job: Any
 ) -> None:
