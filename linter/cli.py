@@ -292,7 +292,8 @@ def _run(args: argparse.Namespace) -> int:
 
     def excluded(path: str) -> bool:
         loaded = configs.of_file(path)
-        return Excluder(loaded.config.exclude.paths, loaded.root)(path)
+        patterns = loaded.config.exclude.paths
+        return bool(patterns) and Excluder(patterns, loaded.root)(path)
 
     found = discover.Found()
     paths = discover.discover(args.paths, excluded, found, configs.listed)
