@@ -136,7 +136,7 @@ def _walk(
     # The folders walked, each as one number of device and inode: a pair of numbers would take
     # three times the memory, held to the end of the walk.
     seen: set[int] = set()
-    for root, dirs, files in os.walk(top, followlinks=True):
+    for root, dirs, files in _tree(top):
         try:
             st = os.stat(root)
         except OSError:
@@ -148,7 +148,7 @@ def _walk(
             continue
         seen.add(folder)
         if listed is not None:
-            listed(root, files)
+            listed(root, list(files))
         dirs[:] = sorted(
             d for d in dirs if d not in SKIPPED_DIRS and not excluded(os.path.join(root, d))
         )
@@ -156,14 +156,43 @@ def _walk(
             # mllint's own config file is YAML but never a manifest.
             if name.endswith(EXTENSIONS) and name not in CONFIG_NAMES:
                 path = os.path.join(root, name)
-                if _regular_or_broken(path) and not excluded(path):
+                if _regular_or_broken(path, files[name]) and not excluded(path):
                     yield path
 
 
-def _regular_or_broken(path: str) -> bool:
+def _tree(top: str) -> Iterator[tuple[str, list[str], dict[str, os.DirEntry[str]]]]:
+    """`os.walk(top, followlinks=True)`, top down (the caller may prune `dirs`), with the other
+    entries of each folder by name as `os.DirEntry`s, which say what they are from the listing
+    itself. A folder that cannot be listed is left out, as `os.walk` leaves it."""
+    pending = [top]
+    while pending:
+        root = pending.pop()
+        dirs: list[str] = []
+        files: dict[str, os.DirEntry[str]] = {}
+        try:
+            with os.scandir(root) as entries:
+                for entry in entries:
+                    try:
+                        is_dir = entry.is_dir()
+                    except OSError:
+                        is_dir = False
+                    if is_dir:
+                        dirs.append(entry.name)
+                    else:
+                        files[entry.name] = entry
+        except OSError:
+            continue
+        yield root, dirs, files
+        pending += [os.path.join(root, d) for d in reversed(dirs)]
+
+
+def _regular_or_broken(path: str, entry: os.DirEntry[str]) -> bool:
     """Files found by walking are read only when regular: opening a FIFO would wait forever for a
-    writer, and a device may never end. A link that cannot be followed is kept, to be reported."""
+    writer, and a device may never end. A link that cannot be followed is kept, to be reported.
+    What an entry that is no link is, its folder's listing says."""
     try:
-        return stat.S_ISREG(os.stat(path).st_mode)
+        if entry.is_symlink():
+            return stat.S_ISREG(os.stat(path).st_mode)
+        return entry.is_file(follow_symlinks=False)
     except OSError:
         return True
