@@ -167,6 +167,9 @@ class AdmissionHandler:
         declared = _content_length(scope)
         if declared is not None and declared > limit * DRAIN_FACTOR:
             raise _too_large(limit)
+        if not self.reading.locked() and _arrived(receive):
+            # Read without waiting: neither a slot nor the time limit can come into play.
+            return await _receive(receive, limit, declared)
         try:
             async with asyncio.timeout(seconds), self.reading:
                 return await _receive(receive, limit, declared)
@@ -243,6 +246,17 @@ class AdmissionHandler:
         if self.settings.log_bodies and answer.obj is not None:
             fields["object"] = answer.obj
         log.log(level, "admission", extra={"fields": fields})
+
+
+def _arrived(receive: Receive) -> bool:
+    """Whether the whole body is already in uvicorn's h11 cycle (a small body usually comes in
+    one piece with its head), so that reading it does not wait."""
+    cycle = getattr(receive, "__self__", None)
+    return (
+        isinstance(cycle, RequestResponseCycle)
+        and cycle.message_event.is_set()
+        and not cycle.more_body
+    )
 
 
 async def _receive(

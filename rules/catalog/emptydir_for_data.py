@@ -64,6 +64,8 @@ from mllint.rules.traits import ML_PURPOSES
 from mllint.rules.workload import Scope
 
 SHM = "/dev/shm"
+_NONE: frozenset[Any] = frozenset()
+"""What init containers fill in a pod without any."""
 
 
 class Options(RuleOptions):
@@ -92,13 +94,17 @@ def check(scope: Scope, options: Options) -> Iterator[Violation]:
     for pod in scope.pods:
         # A volume an init container fills at start is a cache of data kept elsewhere (KServe's
         # storage-initializer, a dataset download): fetched again on every start by design.
-        filled = {
-            m.get("name")
-            for c in pod.containers
-            if c.init
-            for m in c.spec.get("volumeMounts") or ()
-            if isinstance(m, dict)
-        }
+        filled = (
+            {
+                m.get("name")
+                for c in pod.containers
+                if c.init
+                for m in c.spec.get("volumeMounts") or ()
+                if isinstance(m, dict)
+            }
+            if len(pod.main_containers) < len(pod.containers)
+            else _NONE
+        )
         scratch = {
             v["name"]: v
             for _, v in pod.volumes
