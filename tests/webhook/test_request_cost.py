@@ -1,14 +1,19 @@
 """What a request costs the server beyond its judgement, shown by counts rather than times: the
-pages it takes from the kernel and the TLS records of its answer. Real `mllint serve` over TLS
-on loopback; Linux's /proc for the page count."""
+pages it takes from the kernel, the TLS records of its answer and the timers it schedules. Real
+`mllint serve` over TLS on loopback (in a subprocess, or in a thread to see its event loop);
+Linux's /proc for the page count."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
+import ssl
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from webhook_helpers import (
@@ -18,6 +23,7 @@ from webhook_helpers import (
     deployment,
     https_client,
     review,
+    wait_for,
 )
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
@@ -75,3 +81,64 @@ def test_an_answer_is_one_tls_record(webhook: Running) -> None:
             answer = json.loads(body)
             assert answer["response"]["allowed"] is True
             assert answer["response"]["uid"] == "705ab4f5-6393-11e8-b7cc-42010a800002"
+
+
+def raw_request(payload: bytes) -> tuple[bytes, bytes]:
+    """A /validate request's head and body, as a client writes them."""
+    head = (
+        b"POST /validate?timeout=10s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: " + str(len(payload)).encode() + b"\r\n\r\n"
+    )
+    return head, payload
+
+
+def read_answer(sock: ssl.SSLSocket) -> dict[str, Any]:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 "), data
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        body += sock.recv(65536)
+    answer: dict[str, Any] = json.loads(body)
+    return answer
+
+
+def test_a_body_received_whole_is_read_without_a_timer(serve: Callable[..., Running]) -> None:
+    """A body that came in one piece with its head is read at once: no deadline timer is
+    scheduled on the event loop for it (nor a reading slot taken), as none could come into
+    play. A body still on its way when the request starts is read under its deadline."""
+    running = serve()
+    assert running.server is not None
+    loop = running.server.servers[0].get_loop()
+    deadlines: list[asyncio.TimerHandle] = []
+    call_at = loop.call_at
+
+    def counting_call_at(when: float, callback: Any, *args: Any, context: Any = None) -> Any:
+        handle = call_at(when, callback, *args, context=context)
+        if isinstance(getattr(callback, "__self__", None), asyncio.Timeout):
+            deadlines.append(handle)
+        return handle
+
+    loop.call_at = counting_call_at  # type: ignore[method-assign]
+    head, body = raw_request(json.dumps(review(deployment())).encode())
+    ctx = client_context(running.ca)
+    with (
+        socket.create_connection(("127.0.0.1", running.port), timeout=30) as raw,
+        ctx.wrap_socket(raw, server_hostname=SERVICE_NAME) as sock,
+    ):
+        for _ in range(20):
+            sock.sendall(head + body)  # one TLS record: it arrives whole
+            assert read_answer(sock)["response"]["allowed"] is True
+        assert deadlines == []
+        sock.sendall(head + body[:100])
+        wait_for(lambda: bool(deadlines), "the body's deadline to be set")
+        sock.sendall(body[100:])
+        assert read_answer(sock)["response"]["allowed"] is True
+    assert len(deadlines) == 1
+    assert deadlines[0].cancelled()  # the body arrived in time
