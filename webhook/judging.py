@@ -13,8 +13,10 @@ millisecond at most.
 
 Every judgement is bounded by a SIGALRM timer in its process's main thread: a judgement that
 outlives its budget is interrupted at its next bytecode and answered by the failure mode. The
-timer raises only while a judgement is under way, so a late signal cannot interrupt anything
-else.
+timer raises only while a judgement is under way and past its deadline, so a late signal cannot
+interrupt anything else. It is not stopped after each judgement: one due before the next
+judgement's deadline is left to ring and set again for what remains of it, so that judgements
+that follow each other set it about once per budget rather than twice each.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import logging
 import os
 import signal
 import stat
+import time
 from collections import Counter
 from dataclasses import dataclass
 from types import FrameType
@@ -79,13 +82,18 @@ class Overtime(BaseException):
 _admission: Admission | None = None
 _armed = False
 """Whether a judgement is under way in this process, and so may be interrupted."""
+_deadline = 0.0
+"""When the judgement under way must end (`time.monotonic()`)."""
+_alarm: float | None = None
+"""When the timer is due to ring (`time.monotonic()`), or None when it is not set."""
 
 
 def start_worker(admission: Admission) -> None:
     """A worker's set-up, run once in it: the admission it inherited, a timer, and the server's
     signals handed back to their defaults (the server's process handles shutdown)."""
-    global _admission  # noqa: PLW0603 - one admission per worker process
+    global _admission, _alarm  # noqa: PLW0603 - one admission per worker process
     _admission = admission
+    _alarm = None  # a timer the server had set is not inherited
     # Below the server's process on a busy CPU: probes and reads come before judging.
     os.nice(5)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -127,10 +135,22 @@ def _let_go_of_sockets() -> None:
 
 
 def _expire(signum: int, frame: FrameType | None) -> None:
-    global _armed  # noqa: PLW0603 - the timer's state, one per process
-    if _armed:
-        _armed = False
-        raise Overtime
+    global _armed, _alarm  # noqa: PLW0603 - the timer's state, one per process
+    _alarm = None
+    if not _armed:
+        return
+    left = _deadline - time.monotonic()
+    if left > 0:  # set for an earlier judgement's deadline: ring again at this one's
+        _set_alarm(max(left, 1e-6))
+        return
+    _armed = False
+    raise Overtime
+
+
+def _set_alarm(seconds: float) -> None:
+    global _alarm  # noqa: PLW0603 - the timer's state, one per process
+    _alarm = time.monotonic() + seconds
+    signal.setitimer(signal.ITIMER_REAL, seconds)
 
 
 def judge(endpoint: str, body: bytes, seconds: float) -> Answer:
@@ -142,17 +162,21 @@ def judge(endpoint: str, body: bytes, seconds: float) -> Answer:
 
 
 def _bounded(admission: Admission, endpoint: str, body: bytes, seconds: float) -> Answer:
-    global _armed  # noqa: PLW0603 - the timer's state, one per process
-    _armed = True
-    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001))
+    global _armed, _deadline  # noqa: PLW0603 - the timer's state, one per process
+    seconds = max(seconds, 0.001)
     try:
+        # Armed before the timer is looked at: a ring in between then sets it for this deadline.
+        _deadline = time.monotonic() + seconds
+        _armed = True
+        alarm = _alarm
+        if alarm is None or alarm > _deadline:
+            _set_alarm(seconds)
         return _judge(admission, endpoint, body)
     except Overtime:
         return unreadable(
             admission, body, "timeout", "no answer within the request's time budget", None
         )
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
         _armed = False
 
 
