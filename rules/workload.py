@@ -815,6 +815,16 @@ class Subject(Record):
     ) -> list[Pod]:
         """The pods of `scope`; `pods` itself when that is every pod."""
         pods = self.pods
+        if len(pods) == 1:
+            # Most objects: one pod, kept or not, tested without building lists.
+            pod = pods[0]
+            if (
+                (partial or not pod.template.partial)
+                and (not roles or pod.role in roles)
+                and (not purposes or pod.traits.purpose in purposes)
+            ):
+                return pods
+            return []
         if not partial:
             pods = [p for p in pods if not p.template.partial]
         if roles:
