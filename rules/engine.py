@@ -305,15 +305,13 @@ class Engine:
         # Rules share a few views of the object (by roles, purposes, partial templates): each
         # is built once per object.
         rules, views = self._candidates(subject, fragment)
-        scopes: dict[int, Scope | None] = {}
         # The views that keep every pod share one scope. It is made here rather than kept by
-        # the subject, which its scopes hold: a subject holding one would make a cycle.
+        # the subject, which its scopes hold: a subject holding one would make a cycle. Every
+        # view is some rule's, and the views are in the order of the rules' first use.
         whole: list[Scope] = []
+        scopes = [_view(subject, view, whole) for view in views]
         for active, index, check, options in rules:
-            if index in scopes:
-                scope = scopes[index]
-            else:
-                scope = scopes[index] = _view(subject, views[index], whole)
+            scope = scopes[index]
             if scope is None:
                 continue
             for v in check(scope, options):
