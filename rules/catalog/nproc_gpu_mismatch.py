@@ -220,6 +220,18 @@ _PARALLEL: dict[str, tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]] = {
 }
 
 
+_GIVEN: dict[str, tuple[tuple[str, ...], bool]] = {
+    server: (
+        tuple(flag for flags, _ in factors for flag in flags),
+        any(names for _, names in factors),
+    )
+    for server, factors in _PARALLEL.items()
+}
+"""Every flag of a server's `_PARALLEL` sizes, and whether any is read from the environment: a
+command line that holds none of those flags, of a server that reads none from the
+environment, gives no size at all."""
+
+
 @functools.cache
 def _flag_pattern(flag: str) -> re.Pattern[str]:
     return re.compile(rf"(?:^|\s){re.escape(flag)}(?:=|\s+)(\S+)")
@@ -294,6 +306,14 @@ def _server_mismatch(pod: Pod, c: Container) -> Violation | None:
     factors = _PARALLEL.get(c.server or "")
     if not factors:
         return None
+    flags, from_env = _GIVEN[c.server or ""]
+    if not from_env:
+        line = c.command
+        for flag in flags:
+            if flag in line:
+                break
+        else:
+            return None  # no size given (`_option` finds a flag only where the line holds it)
     held = gpus(c.accelerators)
     if not held or pod.traits.member is not None:
         return None  # a group of pods (LeaderWorkerSet, Ray) splits a model over several
