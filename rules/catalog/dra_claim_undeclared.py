@@ -71,13 +71,17 @@ def _declared(scope: Scope, pod: Pod) -> set[str]:
 
 def check(scope: Scope, options: Any) -> Iterator[Violation]:
     for pod in scope.pods:
-        declared = _declared(scope, pod)
+        declared: set[str] | None = None  # read once a container names a claim (few do)
         for c in pod.containers:
             resources = c.spec.get("resources")
             claims = resources.get("claims") if isinstance(resources, dict) else None
             for index, claim in enumerate(claims if isinstance(claims, list) else ()):
                 name = claim.get("name") if isinstance(claim, dict) else None
-                if not isinstance(name, str) or name in declared or is_placeholder(name):
+                if not isinstance(name, str):
+                    continue
+                if declared is None:
+                    declared = _declared(scope, pod)
+                if name in declared or is_placeholder(name):
                     continue
                 known = ", ".join(sorted(declared)) or "none"
                 yield Violation(
