@@ -169,9 +169,11 @@ def _home(scope: Scope) -> str | None:
 
 
 def check(scope: Scope, options: Any) -> Iterator[Violation]:
+    found = _metadata(scope.obj)
+    if not found:
+        return  # no metadata names a queue (most objects)
     kind = scope.subject.kind
     home = _home(scope)
-    found = _metadata(scope.obj)
     if home is not None:
         labelled = _queue(found.get(home, {}), "labels") is not None
     else:
