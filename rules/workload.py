@@ -335,6 +335,12 @@ class WorkloadKind(Frozen):
     def key(self) -> str:
         return f"{self.group}/{self.kind}" if self.group else self.kind
 
+    @cached
+    def batch(self) -> bool:
+        """Whether a template of it decides that its pods are batch runs (`PodTemplate.purpose`),
+        asked of every object of the kind (`Subject.pods`)."""
+        return any(t.purpose is Purpose.BATCH for t in self.templates)
+
 
 _POD_TEMPLATE = (PodTemplate("/spec/template"),)
 _JOB_TEMPLATE = (PodTemplate("/spec/template", restart_policy="Never"),)
@@ -516,6 +522,11 @@ class Container(Frozen):
         return sum(self.accelerators.values())
 
     @property
+    def provided(self) -> frozenset[str]:
+        """Container fields its platform provides (`PodTemplate.provides`)."""
+        return self._template.provides
+
+    @property
     def name(self) -> str:
         name = self.spec.get("name")
         return str(name) if name is not None else jp.split(self.pointer)[-1]
@@ -693,7 +704,7 @@ class Subject(Record):
                 if template.inherit:
                     spec = self._inherited(template, spec)
                 pods.append(self._pod(template, spec_at, spec, meta))
-        if any(t.purpose is Purpose.BATCH for t in self.workload.templates):
+        if self.workload.batch:
             # What an MPI job's ranks are depends on all its pods: decided once they are built.
             mpi = mpi_purpose(pods)
             for pod in pods:

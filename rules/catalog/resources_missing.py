@@ -64,7 +64,7 @@ from mllint.rules.workload import Scope
 
 def check(scope: Scope, options: Any) -> Iterator[Violation]:
     for c in scope.containers:
-        if "resources" in c.pod.provided:
+        if "resources" in c.provided:
             continue  # its operator fills in requests and limits (KServe's defaults)
         requests, limits = section(c.spec, "requests"), section(c.spec, "limits")
         missing = [
