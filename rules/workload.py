@@ -617,6 +617,16 @@ class Pod(Record):
         """Its containers that are not init containers (read once the pod is built)."""
         return tuple([c for c in self.containers if not c.init])
 
+    @cached
+    def serving_containers(self) -> tuple[Container, ...]:
+        """Its main containers that serve a model (`Traits.serving`) when it is a model server;
+        otherwise every main container (`Scope.serving_containers`)."""
+        traits = self.traits
+        if traits.model_server:
+            serving = traits.serving
+            return tuple([c for c in self.main_containers if c.pointer in serving])
+        return self.main_containers
+
     @property
     def provided(self) -> frozenset[str]:
         """Container fields its platform provides (`PodTemplate.provides`)."""
@@ -887,12 +897,7 @@ class Scope(Frozen):
     def serving_containers(self) -> Iterator[Container]:
         """The main containers that serve a model (`Traits.serving`) in model-server pods, and
         every main container of other pods (which a rule sees when configured to)."""
-        found: list[Container] = []
-        for pod in self.pods:
-            traits = pod.traits
-            if traits.model_server:
-                serving = traits.serving
-                found += [c for c in pod.main_containers if c.pointer in serving]
-            else:
-                found += pod.main_containers
-        return iter(found)
+        pods = self.pods
+        if len(pods) == 1:
+            return iter(pods[0].serving_containers)
+        return (c for pod in pods for c in pod.serving_containers)
