@@ -846,13 +846,17 @@ class Subject(Record):
             ):
                 return pods
             return []
-        if not partial:
-            pods = [p for p in pods if not p.template.partial]
-        if roles:
-            pods = [p for p in pods if p.role in roles]
-        if purposes:
-            pods = [p for p in pods if p.traits.purpose in purposes]
-        return self.pods if len(pods) == len(self.pods) else pods
+        if partial and not roles and not purposes:
+            return pods
+        # One pass; a pod's traits are read only when its template and role are kept.
+        kept = [
+            p
+            for p in pods
+            if (partial or not p.template.partial)
+            and (not roles or p.role in roles)
+            and (not purposes or p.traits.purpose in purposes)
+        ]
+        return pods if len(kept) == len(pods) else kept
 
     def whole_pods(self, partial: bool = False) -> list[Pod]:
         """Its pods, without those of partial templates unless `partial`."""
