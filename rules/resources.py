@@ -4,6 +4,7 @@ workload is (its accelerators, its purpose) is `traits`'s."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -78,14 +79,14 @@ def fields(obj: Any, pattern: str) -> Iterator[Field]:
     Nothing is yielded when the path runs through a value that is not a mapping or a list
     (a malformed object that the API server rejects on its own).
     """
-    *head, leaf = jp.split(pattern)
-    if jp.WILDCARD in head:
+    steps, leaf, wildcard = _steps(pattern)
+    if wildcard:
         for at, node in jp.expand(obj, jp.parent(pattern)):
             if isinstance(node, dict):
                 yield Field(jp.join(at, leaf), at, leaf in node, node.get(leaf))
         return
     node, at = obj, ""
-    for token in head:
+    for token, reached in steps:
         if not isinstance(node, dict | list):
             return
         try:
@@ -94,6 +95,20 @@ def fields(obj: Any, pattern: str) -> Iterator[Field]:
             if isinstance(node, dict):
                 yield Field(pattern, at, False)
             return
-        at = jp.join(at, token)
+        at = reached
     if isinstance(node, dict):
         yield Field(pattern, at, leaf in node, node.get(leaf))
+
+
+@functools.lru_cache(maxsize=1024)
+def _steps(pattern: str) -> tuple[tuple[tuple[str, str], ...], str, bool]:
+    """A field pattern's tokens before its leaf, each with the pointer that reaches it; the
+    leaf; whether a token before it is a wildcard. Lifecycle rules ask for a few patterns on
+    every object, each split once here."""
+    *head, leaf = jp.split(pattern)
+    steps: list[tuple[str, str]] = []
+    at = ""
+    for token in head:
+        at = jp.join(at, token)
+        steps.append((token, at))
+    return tuple(steps), leaf, jp.WILDCARD in head
