@@ -57,10 +57,7 @@ def test_an_answer_is_one_tls_record(webhook: Running) -> None:
     client's TLS layer returns it whole) and one system call, where two would cost both twice.
     The connection stays open for the next request, which is answered the same way."""
     payload = json.dumps(review(deployment())).encode()
-    request = (
-        b"POST /validate?timeout=10s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-        b"Content-Length: " + str(len(payload)).encode() + b"\r\n\r\n" + payload
-    )
+    request = b"".join(raw_request(payload))
     ctx = client_context(webhook.ca)
     with (
         socket.create_connection(("127.0.0.1", webhook.port), timeout=30) as raw,
@@ -72,12 +69,7 @@ def test_an_answer_is_one_tls_record(webhook: Running) -> None:
             record = sock.recv(1 << 20)
             head, _, body = record.partition(b"\r\n\r\n")
             assert head.startswith(b"HTTP/1.1 200 "), record
-            length = next(
-                int(line.split(b":", 1)[1])
-                for line in head.split(b"\r\n")
-                if line.lower().startswith(b"content-length:")
-            )
-            assert len(body) == length, record
+            assert len(body) == content_length(head), record
             answer = json.loads(body)
             assert answer["response"]["allowed"] is True
             assert answer["response"]["uid"] == "705ab4f5-6393-11e8-b7cc-42010a800002"
@@ -92,17 +84,22 @@ def raw_request(payload: bytes) -> tuple[bytes, bytes]:
     return head, payload
 
 
+def content_length(head: bytes) -> int:
+    """The Content-Length an answer's head gives."""
+    return next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+
+
 def read_answer(sock: ssl.SSLSocket) -> dict[str, Any]:
     data = b""
     while b"\r\n\r\n" not in data:
         data += sock.recv(65536)
     head, _, body = data.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200 "), data
-    length = next(
-        int(line.split(b":", 1)[1])
-        for line in head.split(b"\r\n")
-        if line.lower().startswith(b"content-length:")
-    )
+    length = content_length(head)
     while len(body) < length:
         body += sock.recv(65536)
     answer: dict[str, Any] = json.loads(body)
