@@ -18,7 +18,7 @@ import functools
 import os
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -44,8 +44,18 @@ def _realpath(path: str) -> str:
     folder, name = os.path.split(path)
     if name in ("", os.curdir, os.pardir):
         return os.path.realpath(path)
-    real = os.path.join(_real_folder(os.getcwd(), folder), name)
-    return os.path.realpath(path) if os.path.islink(real) else real
+    real_folder = _real_folder(os.getcwd(), folder)
+    real = os.path.join(real_folder, name)
+    return os.path.realpath(path) if _is_link(real_folder, name) else real
+
+
+def _is_link(folder: str, name: str) -> bool:
+    """`os.path.islink` of `name` in `folder` (a real path), from the folder's listing when it
+    holds the name: the lookup lists every folder of the run anyway."""
+    listing = _listing(folder)
+    if name in listing.names:
+        return name in listing.links
+    return os.path.islink(os.path.join(folder, name))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -112,24 +122,52 @@ def _nearby(directory: str, levels: int = _LEVELS) -> tuple[str, ...]:
 def _around(directory: str) -> tuple[str, ...]:
     """The kustomizations in `directory` and in its immediate subdirectories: found once for
     all the folders below it that look up to it."""
-    return _kustomizations(directory) + tuple(
-        k for sub in _subdirectories(directory) for k in _kustomizations(sub)
+    listing = _listing(directory)
+    return listing.kustomizations + tuple(
+        k for sub in listing.subdirectories for k in _listing(sub).kustomizations
     )
 
 
+class _Listing(NamedTuple):
+    """What the lookup needs of a folder, from one listing of it."""
+
+    kustomizations: tuple[str, ...]
+    """Its files (or links to files) named as a kustomization, in the order of KUSTOMIZATIONS."""
+    subdirectories: tuple[str, ...]
+    """Its folders that are not links, in the listing's order."""
+    names: frozenset[str]
+    links: frozenset[str]
+    """The names of its entries that are symbolic links."""
+
+
 @functools.lru_cache(maxsize=4096)
-def _subdirectories(directory: str) -> tuple[str, ...]:
+def _listing(directory: str) -> _Listing:
+    """A folder's `_Listing`. One that cannot be listed has no subdirectories, and its
+    kustomizations are looked for by name (a folder may be searchable but not readable)."""
+    kustomizations: list[str] = []
+    subdirectories: list[str] = []
+    names: list[str] = []
+    links: list[str] = []
     try:
         with os.scandir(directory) as entries:
-            return tuple(e.path for e in entries if e.is_dir(follow_symlinks=False))
+            for entry in entries:
+                names.append(entry.name)
+                try:
+                    if entry.is_symlink():
+                        links.append(entry.name)
+                    elif entry.is_dir():
+                        subdirectories.append(entry.path)
+                    if entry.name in KUSTOMIZATIONS and entry.is_file():
+                        kustomizations.append(entry.path)
+                except OSError:  # gone since it was listed, or a link that cannot be followed
+                    continue
     except OSError:
-        return ()
-
-
-@functools.lru_cache(maxsize=4096)
-def _kustomizations(directory: str) -> tuple[str, ...]:
-    return tuple(
-        p for p in (os.path.join(directory, n) for n in KUSTOMIZATIONS) if os.path.isfile(p)
+        found = (os.path.join(directory, n) for n in KUSTOMIZATIONS)
+        return _Listing(tuple(p for p in found if os.path.isfile(p)), (), frozenset(), frozenset())
+    if len(kustomizations) > 1:
+        kustomizations.sort(key=lambda p: KUSTOMIZATIONS.index(os.path.basename(p)))
+    return _Listing(
+        tuple(kustomizations), tuple(subdirectories), frozenset(names), frozenset(links)
     )
 
 

@@ -5,9 +5,12 @@ whole-set rules."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 Runner = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -144,6 +147,61 @@ def test_a_kustomize_patch_is_known_through_symlinked_folders(
     assert _codes(mllint("--format", "json", "../prod/gpu.yaml", cwd=tmp_path / "tree")) == [
         "ML602"
     ]
+
+
+def test_kustomizations_are_found_by_each_name_through_links_and_not_in_folders_of_theirs(
+    mllint: Runner, tmp_path: Path
+) -> None:
+    patch = (
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: llm}\nspec:\n  template:\n"
+        "    spec:\n      containers:\n        - name: vllm\n"
+        "          image: vllm/vllm-openai:latest\n"
+    )
+    lists_gpu = "patches:\n  - path: gpu.yaml\n"
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "prod-kustomization.yaml").write_text(lists_gpu)
+    overlays = tmp_path / "overlays"
+    for name in ("yaml", "yml", "Kustomization", "linked", "below", "folder", "broken"):
+        (overlays / name).mkdir(parents=True)
+        (overlays / name / "gpu.yaml").write_text(patch)
+    (overlays / "yaml" / "kustomization.yaml").write_text(lists_gpu)
+    (overlays / "yml" / "kustomization.yml").write_text(lists_gpu)
+    (overlays / "Kustomization" / "Kustomization").write_text(lists_gpu)
+    (overlays / "linked" / "kustomization.yaml").symlink_to(shared / "prod-kustomization.yaml")
+    # A kustomization in a subfolder lists a file of the folder above it.
+    (overlays / "below" / "sub").mkdir()
+    (overlays / "below" / "sub" / "kustomization.yaml").write_text(
+        "patches:\n  - path: ../gpu.yaml\n"
+    )
+    # Neither a folder nor a link to nothing is a kustomization.
+    (overlays / "folder" / "kustomization.yaml").mkdir()
+    (overlays / "broken" / "kustomization.yaml").symlink_to(tmp_path / "missing.yaml")
+    done = mllint("--format", "json", "overlays")
+    for name in ("yaml", "yml", "Kustomization", "linked", "below"):
+        assert _codes(done, f"overlays/{name}/gpu.yaml") == ["ML602"], name
+    for name in ("folder", "broken"):
+        assert set(_codes(done, f"overlays/{name}/gpu.yaml")) >= PROBES, name
+
+
+def test_a_kustomization_in_a_folder_that_cannot_be_listed_is_found_by_name(
+    mllint: Runner, tmp_path: Path
+) -> None:
+    if os.geteuid() == 0:
+        pytest.skip("permission bits do not stop this user's listings (root)")
+    folder = tmp_path / "prod"
+    folder.mkdir()
+    (folder / "kustomization.yaml").write_text("patches:\n  - path: gpu.yaml\n")
+    (folder / "gpu.yaml").write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: llm}\nspec:\n  template:\n"
+        "    spec:\n      containers:\n        - name: vllm\n"
+        "          image: vllm/vllm-openai:latest\n"
+    )
+    folder.chmod(0o311)  # its files can be opened by name, but it cannot be listed
+    try:
+        assert _codes(mllint("--format", "json", "prod/gpu.yaml")) == ["ML602"]
+    finally:
+        folder.chmod(0o755)
 
 
 def test_a_file_named_as_a_patch_without_images_is_a_fragment(
