@@ -412,14 +412,28 @@ def _fix(
     return EXIT_FINDINGS if result.failing or broken else EXIT_OK
 
 
+REPORT_PIECE = 1 << 16
+"""Characters of a report handed to a stream at a time."""
+
+
 def _write(args: argparse.Namespace, result: output.Run, stream: TextIO) -> None:
     """The report, piece by piece, to `stream` or to --output. A regular file is written
     beside the target and renamed over it, so that a reader never sees half a report; a device
     or a pipe (`-o /dev/stdout`) is written to as it is."""
     if not args.output:
         color = args.color if args.color is not None else _tty(args, stream)
+        # Joined into pieces of REPORT_PIECE: a stream that writes through (PYTHONUNBUFFERED, as
+        # container images often set) would make a system call of every finding.
+        pieces: list[str] = []
+        size = 0
         for chunk in output.STREAMS[args.format](result, color):
-            stream.write(chunk)
+            pieces.append(chunk)
+            size += len(chunk)
+            if size >= REPORT_PIECE:
+                stream.write("".join(pieces))
+                pieces.clear()
+                size = 0
+        stream.write("".join(pieces))
         return
     chunks = output.STREAMS[args.format](result, bool(args.color))
     try:

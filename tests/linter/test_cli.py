@@ -8,6 +8,7 @@ results do not change as the catalog grows.
 from __future__ import annotations
 
 import gc
+import io
 import json
 import os
 import pty
@@ -676,3 +677,39 @@ def test_a_run_in_process_leaves_the_collector_as_it_found_it(
     assert main(["--select", "ML101", str(path)]) == 1
     assert (gc.get_freeze_count(), gc.get_threshold()) == before
     assert "ML101" in capsys.readouterr().out
+
+
+class _CountedWrites(io.RawIOBase):
+    """The bytes a stream wrote, and how many writes it took."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.writes = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self.writes += 1
+        self.data += data
+        return len(data)
+
+
+def test_a_report_reaches_a_write_through_stream_in_few_writes(
+    mllint: Runner, tmp_path: Path, gpu_job: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # PYTHONUNBUFFERED (which container images often set) makes stdout write through: each
+    # write the report makes is a system call. 300 findings go out in a few large pieces, and
+    # the report is the one a buffered stdout gets.
+    from mllint.linter import cli
+
+    for i in range(300):
+        write(tmp_path / f"job{i:03}.yaml", gpu_job())
+    raw = _CountedWrites()
+    monkeypatch.setattr("sys.stdout", io.TextIOWrapper(raw, encoding="utf-8", write_through=True))
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["-j1", "--select", "ML101", "."]) == 1
+    text = raw.data.decode("utf-8")
+    assert text.count(" ML101 ") == 300
+    assert raw.writes <= len(text) // cli.REPORT_PIECE + 2
+    assert text == mllint("-j1", "--select", "ML101", ".").stdout
