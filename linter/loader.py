@@ -77,26 +77,23 @@ class Document(Record):
         For an object member that is the position of its key; for a list item, of the item.
         """
         node: Node = self.node
-        where = _position(node)
-        if not pointer:
-            return where
-        for raw in pointer[1:].split("/"):
+        at = node  # the node whose position is the answer so far
+        for raw in pointer[1:].split("/") if pointer else ():
             token = raw.replace("~1", "/").replace("~0", "~") if "~" in raw else raw
             if isinstance(node, MappingNode):
                 for key, value in node.value:
                     if isinstance(key, ScalarNode) and key.value == token:
-                        where, node = _position(key), value
+                        at, node = key, value
                         break
                 else:
-                    return where
+                    break
             elif (
                 isinstance(node, SequenceNode) and token.isdigit() and int(token) < len(node.value)
             ):
-                node = node.value[int(token)]
-                where = _position(node)
+                node = at = node.value[int(token)]
             else:
-                return where
-        return where
+                break
+        return _position(at)
 
     def span(self, pointer: str) -> tuple[Position, Position]:
         """Where the node a pointer names starts (as `locate` gives it) and ends (the position
