@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import _thread
+import collections
 import enum
+import itertools
+import operator
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -70,9 +73,18 @@ class Record:
 
     __slots__ = ()
     _fields: ClassVar[tuple[str, ...]] = ()
+    _read: ClassVar[operator.attrgetter[tuple[Any, ...]] | None] = None
+    """The fields' values, read in C (`operator.attrgetter` gives a tuple of two or more)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._read = operator.attrgetter(*cls._fields) if len(cls._fields) > 1 else None
 
     def _values(self) -> tuple[Any, ...]:
-        return tuple([getattr(self, name) for name in self._fields])
+        read = self._read
+        if read is None:
+            return tuple([getattr(self, name) for name in self._fields])
+        return read(self)
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is self.__class__:
@@ -167,11 +179,17 @@ class Frozen(Record):
 
 
 def _rebuild(cls: type[Record], values: tuple[Any, ...]) -> Record:
-    """A record from its pickled field values (worker processes send them), without `__init__`."""
+    """A record from its pickled field values (worker processes send them), without `__init__`.
+    The fields are set by a loop in C: `map` calls `set_field` for each, and a deque that keeps
+    nothing consumes the calls."""
+    if len(values) != len(cls._fields):
+        raise ValueError(f"{cls.__qualname__} has {len(cls._fields)} fields, not {len(values)}")
     record = cls.__new__(cls)
-    for name, value in zip(cls._fields, values, strict=True):
-        set_field(record, name, value)
+    _consume(map(set_field, itertools.repeat(record), cls._fields, values))
     return record
+
+
+_consume: Callable[[Iterable[Any]], None] = collections.deque(maxlen=0).extend
 
 
 set_field = object.__setattr__
