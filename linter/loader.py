@@ -363,8 +363,8 @@ class _Composer(yaml.CSafeLoader):
     # The composer calls these two around every node for path resolvers, which the safe loader
     # never has. A builtin that does nothing costs a fraction of a Python method that does
     # nothing: `operator.is_(parent, index)` and `tuple()` read nothing and change nothing.
-    descend_resolver = staticmethod(operator.is_)
-    ascend_resolver = staticmethod(tuple)
+    descend_resolver = staticmethod(operator.is_)  # type: ignore[assignment]
+    ascend_resolver = staticmethod(tuple)  # type: ignore[assignment]
 
 
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
