@@ -63,7 +63,7 @@ from __future__ import annotations
 import enum
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from mllint.rules.model import Frozen, Regex, Role, set_field
@@ -109,7 +109,10 @@ class Pattern:
         return needs
 
     def _possible(self, string: str) -> bool:
-        return any(word in string for word in self._needs or self.needs)
+        for word in self._needs or self.needs:  # noqa: SIM110  # no generator made per call
+            if word in string:
+                return True
+        return False
 
     def search(self, string: str) -> re.Match[str] | None:
         if not self._possible(string):
@@ -706,7 +709,9 @@ _BLANKS = str.maketrans("\t\r\n", "   ")
 def _split(statement: str) -> list[str]:
     if "\\" not in statement:
         if "'" not in statement and '"' not in statement:
-            return [word for word in statement.translate(_BLANKS).split(" ") if word]
+            if "\t" in statement or "\r" in statement or "\n" in statement:
+                statement = statement.translate(_BLANKS)
+            return [word for word in statement.split(" ") if word]
         words = _quoted_words(statement)
         if words is not None:
             return words
@@ -779,22 +784,26 @@ def _program(words: list[str]) -> list[str]:
     return []
 
 
-def _programs(command: str) -> list[str]:
-    """The programs (base names) each statement of a command runs (`_program`)."""
-    found = []
+def _programs(command: str) -> Iterator[str]:
+    """The programs (base names) each statement of a command runs (`_program`), statement by
+    statement: a reader may stop at the first that decides."""
     for statement in _statements(command):
         run = _program(_split(statement))
         if run:
-            found.append(run[0].rsplit("/", 1)[-1].lower().strip("\"'"))
-    return found
+            yield run[0].rsplit("/", 1)[-1].lower().strip("\"'")
 
 
 @functools.lru_cache(maxsize=4096)
 def _trivial(command: str) -> bool:
     """Whether every statement of a command runs a program that only waits, prints or probes,
-    looking through launchers at what they start (`mpirun -n 2 fi_info` probes the fabric)."""
-    programs = _programs(command)
-    return bool(programs) and all(p in _TRIVIAL for p in programs)
+    looking through launchers at what they start (`mpirun -n 2 fi_info` probes the fabric).
+    The first program that does more decides: the statements after it are not read."""
+    found = False
+    for program in _programs(command):
+        if program not in _TRIVIAL:
+            return False
+        found = True
+    return found
 
 
 def launched(spec: Mapping[str, Any]) -> list[str] | None:

@@ -526,3 +526,18 @@ def test_the_server_a_container_runs_is_the_first_whose_pattern_re_finds(
     assert traits_module.server_named(image_name, command_line) == _server_by_re(
         image_name, command_line
     )
+
+
+TRIVIAL_WORDS = ["sleep 1", "echo hi", "mpirun -n 2 fi_info", "X=1", "python train.py", "", "cd /"]
+
+
+@settings(derandomize=True, max_examples=500, deadline=None, database=None)
+@given(
+    st.lists(st.sampled_from(TRIVIAL_WORDS), max_size=5),
+    st.sampled_from(["; ", " && ", "\n", " | "]),
+)
+def test_a_command_is_trivial_when_every_program_it_runs_is(parts: list[str], sep: str) -> None:
+    command = sep.join(parts)
+    programs = list(traits_module._programs(command))
+    expected = bool(programs) and all(p in traits_module._TRIVIAL for p in programs)
+    assert traits_module._trivial.__wrapped__(command) is expected
