@@ -837,9 +837,28 @@ def does_ml(c: Container) -> bool:
     return _speaks_ml(f"{c.command} {_env(c.spec)}")
 
 
+# A part of each word `_ML_COMMAND` looks for, lower-cased: a text in ASCII that holds none of
+# them once lower-cased holds none of the words in any case. Most commands and environments
+# speak of no ML, and a few substring tests cost less than a search that tries the pattern's
+# look-behinds at every position.
+_ML_STEMS = (
+    "train", "fine", "torch", "deepspeed", "accelerate", "transformers", "hugging", "hf", "model",
+    "checkpoint", "dataset", "inference", "llm", "tensorflow", "keras", "jax", "kaggle",
+    "weights", "safetensors", "gguf", "nccl", "mpirun", "horovod", "epoch", "mnist", "imagenet",
+    "cifar", "bert", "llama", "gemma", "mistral", "lora", "eval", "distill", "mmlu", "megatron",
+)  # fmt: skip
+
+
 @functools.lru_cache(maxsize=4096)
 def _speaks_ml(text: str) -> bool:
     """Whether a command and environment (`command_line`, `_env`) speak of ML work."""
+    if text.isascii():  # `(?i)` matches other letters than `lower` gives outside ASCII
+        lowered = text.lower()
+        for stem in _ML_STEMS:
+            if stem in lowered:
+                break
+        else:
+            return False
     return bool(_ML_COMMAND.search(text))
 
 

@@ -528,6 +528,43 @@ def test_the_server_a_container_runs_is_the_first_whose_pattern_re_finds(
     )
 
 
+def _ml_alternatives() -> list[str]:
+    """The words `_ML_COMMAND` looks for, as its pattern spells them (`epochs?`)."""
+    source = traits_module._ML_COMMAND.pattern
+    group = source[source.index("(?:train") + 3 : source.rindex(")(?:\\b|_)")]
+    return group.split("|")
+
+
+def test_every_word_of_the_ml_command_pattern_holds_a_stem() -> None:
+    alternatives = _ml_alternatives()
+    assert "train" in alternatives and "megatron" in alternatives
+    for alternative in alternatives:
+        word = alternative.removesuffix("s?")
+        assert re.fullmatch(r"[a-z_-]+", word), alternative
+        assert any(stem in word for stem in traits_module._ML_STEMS), alternative
+
+
+ML_TEXT = [
+    *(w.removesuffix("s?") for w in _ml_alternatives()),
+    "s", "TRAIN", "Model", "resource-", "resource_", "_", "-", " ", "x", "=", "/",
+    "\u0130", "\u212a", "\u017f", "\u0131",  # letters `(?i)` matches to ASCII ones
+]  # fmt: skip
+
+
+@settings(derandomize=True, max_examples=3000, deadline=None, database=None)
+@given(st.lists(st.sampled_from(ML_TEXT), max_size=8))
+def test_a_text_speaks_of_ml_exactly_when_the_pattern_finds_it(parts: list[str]) -> None:
+    text = "".join(parts)
+    expected = re.search(traits_module._ML_COMMAND.pattern, text) is not None
+    assert traits_module._speaks_ml.__wrapped__(text) is expected
+
+
+@pytest.mark.parametrize("text", ["TRA\u0130N.py", "run_mode\u212a", "Fine-tune"])
+def test_letters_outside_ascii_that_match_ml_words_case_blind_are_searched(text: str) -> None:
+    expected = re.search(traits_module._ML_COMMAND.pattern, text) is not None
+    assert traits_module._speaks_ml.__wrapped__(text) is expected
+
+
 TRIVIAL_WORDS = ["sleep 1", "echo hi", "mpirun -n 2 fi_info", "X=1", "python train.py", "", "cd /"]
 
 
