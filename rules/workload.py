@@ -9,6 +9,7 @@ Paths are JSON Pointer patterns (`*` matches any key or index), as in the config
 
 from __future__ import annotations
 
+import functools
 from _weakref import ref  # `weakref.ref` itself, without importing the `weakref` module
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -646,6 +647,16 @@ def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+@functools.lru_cache(maxsize=256)
+def _list_key(pattern: str) -> str | None:
+    """The key of a `/key/*` pattern whose key needs no escaping (`/containers/*`), under which
+    a pod spec's list items are found without `jp.expand`; None for any other pattern."""
+    key, wildcard, rest = pattern[1:].partition("/*")
+    if pattern[:1] != "/" or not wildcard or rest or not key:
+        return None
+    return key if jp.escape(key) == key and key != jp.WILDCARD else None
+
+
 class Subject(Record):
     """One Kubernetes object under evaluation, with its workload view computed once."""
 
@@ -736,18 +747,39 @@ class Subject(Record):
     ) -> Pod:
         role = template.role or self._pod_role(spec)
         pod = Pod(at, spec, meta, role, template, self)
+        containers = pod.containers
         for patterns, init in (
             (template.init_containers, True),
             (template.main_containers, False),
             (template.containers, False),
         ):
             for pattern in patterns:
+                key = _list_key(pattern)
+                if key is not None:
+                    items = spec.get(key)
+                    if isinstance(items, list):
+                        # `/containers/*` over a list (nearly every pod): the pointers
+                        # `jp.expand` would find, made without it.
+                        base = f"{at}/{key}/"
+                        for i, c_spec in enumerate(items):
+                            if isinstance(c_spec, dict):
+                                containers.append(Container(base + str(i), c_spec, pod, init))
+                        continue
+                    if not isinstance(items, dict):
+                        continue  # nothing there (most pods' `initContainers`)
                 for c_at, c_spec in jp.expand(spec, pattern):
                     if isinstance(c_spec, dict):
-                        pod.containers.append(Container(at + c_at, c_spec, pod, init))
-        for v_at, volume in jp.expand(spec, "/volumes/*"):
-            if isinstance(volume, dict):
-                pod.volumes.append((at + v_at, volume))
+                        containers.append(Container(at + c_at, c_spec, pod, init))
+        volumes = spec.get("volumes")
+        if isinstance(volumes, list):
+            base = f"{at}/volumes/"
+            pod.volumes += [
+                (base + str(i), v) for i, v in enumerate(volumes) if isinstance(v, dict)
+            ]
+        elif isinstance(volumes, dict):
+            for v_at, volume in jp.expand(spec, "/volumes/*"):
+                if isinstance(volume, dict):
+                    pod.volumes.append((at + v_at, volume))
         for pattern in template.volumes:
             for v_at, volume in jp.expand(self.obj, pattern):
                 if isinstance(volume, dict):
