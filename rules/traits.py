@@ -428,6 +428,10 @@ class Server(Frozen):
         set_field(self, "command", command)
 
 
+_NOTHING = "(?!)"
+"""The image pattern of a server known by its command only: it matches no image."""
+
+
 def _server(name: str, image: str, command: str | None = None) -> Server:
     return Server(name, Pattern(image), Pattern(command) if command else None)
 
@@ -459,7 +463,7 @@ MODEL_SERVERS: tuple[Server, ...] = (
     ),
     _server("Ollama", r"(?:^|/)ollama(?:$|/)", r"\bollama\s+serve\b"),
     _server("NVIDIA NIM", r"nvcr\.io/nim/"),
-    _server("Ray Serve", r"(?!)", r"\bserve\s+(?:run|deploy|start)\b|\bray\.serve\b"),
+    _server("Ray Serve", _NOTHING, r"\bserve\s+(?:run|deploy|start)\b|\bray\.serve\b"),
     _server("OpenVINO Model Server", r"openvino/model_server|(?:^|/)ovms", r"\bovms\b"),
     # jetstream-http is JetStream's HTTP front end: a proxy that loads no model.
     _server("JetStream", r"jetstream(?!-http)|maxengine", r"\bmaxengine_server\b"),
@@ -467,7 +471,7 @@ MODEL_SERVERS: tuple[Server, ...] = (
     _server("KServe model server", r"kserve/[a-z]+server|kfserving/[a-z]+server"),
     _server("Seldon model server", r"seldonio/[a-z0-9_-]*server"),
     _server("LoRAX", r"lorax"),
-    _server("BentoML", r"(?!)", r"\bbentoml\s+serve\b"),
+    _server("BentoML", _NOTHING, r"\bbentoml\s+serve\b"),
     _server("Xinference", r"xinference", r"\bxinference-local\b"),
     _server("LocalAI", r"localai"),
 )
@@ -610,12 +614,12 @@ def server_named(image: str, command: str) -> str | None:
         for s in MODEL_SERVERS:
             if s.command and s.command.search(command):
                 return s.name
-    if _RAY_MEMBER.search(command):
-        return None
     if image:
         for s in MODEL_SERVERS if images.search(image) else image_anything:
             if s.image.search(image):
-                return s.name
+                # Known by its image, unless it only joins a Ray cluster (asked only now: most
+                # images are of no model server).
+                return None if _RAY_MEMBER.search(command) else s.name
     return None
 
 
@@ -624,10 +628,12 @@ def _server_words() -> tuple[re.Pattern[str], re.Pattern[str], tuple[Server, ...
     """One search for the words any server's command pattern needs, one for those its image
     pattern needs, and the servers whose image pattern needs none: a string without any of
     those words matches none of the patterns that need them (most commands and images name no
-    model server), so `server_named` tries them only when it has one."""
+    model server), so `server_named` tries them only when it has one. A server known by its
+    command only (its image pattern `(?!)` matches nothing) is in neither."""
     commands = [s.command for s in MODEL_SERVERS if s.command]
-    anything = tuple(s for s in MODEL_SERVERS if "" in s.image.needs)
-    images = [s.image for s in MODEL_SERVERS if s not in anything]
+    by_image = [s for s in MODEL_SERVERS if s.image.pattern != _NOTHING]
+    anything = tuple(s for s in by_image if "" in s.image.needs)
+    images = [s.image for s in by_image if s not in anything]
     return _any_word(commands), _any_word(images), anything
 
 
