@@ -407,7 +407,10 @@ def is_placeholder(value: Any) -> bool:
 
 @functools.lru_cache(maxsize=4096)
 def _placeholder(text: str) -> bool:
-    # Images, names and amounts repeat from object to object; the pattern is long.
+    # Images, names and amounts repeat from object to object; the pattern is long. Each of its
+    # alternatives needs a `$`, `{` or `<`, or an upper-case letter, which most values lack.
+    if "$" not in text and "{" not in text and "<" not in text and text == text.lower():
+        return False
     return bool(_PLACEHOLDER.search(text))
 
 

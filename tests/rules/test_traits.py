@@ -578,3 +578,17 @@ def test_a_command_is_trivial_when_every_program_it_runs_is(parts: list[str], se
     programs = list(traits_module._programs(command))
     expected = bool(programs) and all(p in traits_module._TRIVIAL for p in programs)
     assert traits_module._trivial.__wrapped__(command) is expected
+
+
+PLACEHOLDER_PARTS = [
+    "$", "{", "}", "{{", "}}", "{%", "%}", "<", ">", "(", ")", "_", "/", ":", "@", ".", "-", "x",
+    "VAR", "IMAGE", "TAG", "YOUR", "PROJECT_ID", "A1", "a", "image", "tag", "\u0130", "\u212a",
+]  # fmt: skip
+
+
+@settings(derandomize=True, max_examples=3000, deadline=None, database=None)
+@given(st.lists(st.sampled_from(PLACEHOLDER_PARTS), max_size=6))
+def test_a_value_is_a_placeholder_exactly_when_the_pattern_finds_one(parts: list[str]) -> None:
+    text = "".join(parts)
+    expected = re.search(traits_module._PLACEHOLDER.pattern, text) is not None
+    assert traits_module._placeholder.__wrapped__(text) is expected
