@@ -467,7 +467,7 @@ class Collector(Generic[T]):
             index.scalable += 1
         pods = tuple(
             PodLabels(
-                jp.join(jp.parent(p.pointer), "metadata", "labels"),
+                jp.parent(p.pointer) + "/metadata/labels",
                 _labels(p.metadata.get("labels")),
             )
             for p in subject.pods
@@ -615,7 +615,11 @@ def _device_claims(subject: Subject) -> Iterable[tuple[str, str, str]]:
     in the workflow's own `resourceClaims`); placeholders are not names yet."""
     seen: set[str] = set()
     for pod in subject.pods:
-        lists = [(jp.join(pod.pointer, "resourceClaims"), pod.spec.get("resourceClaims"))]
+        own = pod.spec.get("resourceClaims")
+        # The pointer made only for a list (most pods declare no claims).
+        lists: list[tuple[str, Any]] = []
+        if isinstance(own, list):
+            lists.append((pod.pointer + "/resourceClaims", own))
         for source in pod.template.inherit:
             for at, node in jp.expand(subject.obj, source):
                 if isinstance(node, dict):
