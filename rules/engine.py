@@ -195,6 +195,7 @@ class Engine:
         self._last_suppressions: (
             tuple[Subject, dt.date | None, list[tuple[str, set[str]]], list[Finding]] | None
         ) = None
+        self._last_annotated: tuple[Subject, bool] | None = None
         self._by_kind: dict[
             tuple[str | None, bool, int], tuple[WorkloadKind | None, Candidates]
         ] = {}
@@ -381,8 +382,16 @@ class Engine:
             fix=fix,
         )
 
+    def _annotated(self, subject: Subject) -> bool:
+        """`_annotated`, kept for the last subject: the whole-set summary of an object asks
+        right before its rules do."""
+        last = self._last_annotated
+        if last is None or last[0] is not subject:
+            last = self._last_annotated = (subject, _annotated(subject))
+        return last[1]
+
     def _suppress(self, subject: Subject, findings: list[Finding]) -> list[Finding]:
-        if not self.exceptions and not _annotated(subject):
+        if not self.exceptions and not self._annotated(subject):
             return findings  # nothing to suppress, and no annotation to report
         today = self.current_date()
         scopes, invalid = self._suppressions(subject, today)
@@ -431,7 +440,7 @@ class Engine:
         right before its rules do: the last answer is kept for that subject and day. Most
         objects carry no suppressing annotation, and then, without exceptions, there is nothing
         to read."""
-        if not self.exceptions and not _annotated(subject):
+        if not self.exceptions and not self._annotated(subject):
             return [], []
         last = self._last_suppressions
         if last is None or last[0] is not subject or last[1] != today:
