@@ -414,7 +414,9 @@ class Collector(Generic[T]):
         kind, name, namespace = subject.kind, subject.name, subject.namespace
         if not kind:
             return
-        index = self.sets.setdefault(set_name, SetIndex())
+        index = self.sets.get(set_name)
+        if index is None:  # a new set (not a SetIndex made and dropped for each object)
+            index = self.sets[set_name] = SetIndex()
         entry = self._entry(subject, ref, set_name)
         index.names[(kind, name)].add(namespace)
         group = group_of(subject.api_version)
