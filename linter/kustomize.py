@@ -44,18 +44,8 @@ def _realpath(path: str) -> str:
     folder, name = os.path.split(path)
     if name in ("", os.curdir, os.pardir):
         return os.path.realpath(path)
-    real_folder = _real_folder(os.getcwd(), folder)
-    real = os.path.join(real_folder, name)
-    return os.path.realpath(path) if _is_link(real_folder, name) else real
-
-
-def _is_link(folder: str, name: str) -> bool:
-    """`os.path.islink` of `name` in `folder` (a real path), from the folder's listing when it
-    holds the name: the lookup lists every folder of the run anyway."""
-    listing = _listing(folder)
-    if name in listing.names:
-        return name in listing.links
-    return os.path.islink(os.path.join(folder, name))
+    real = os.path.join(_real_folder(os.getcwd(), folder), name)
+    return os.path.realpath(path) if os.path.islink(real) else real
 
 
 @functools.lru_cache(maxsize=4096)
@@ -135,9 +125,6 @@ class _Listing(NamedTuple):
     """Its files (or links to files) named as a kustomization, in the order of KUSTOMIZATIONS."""
     subdirectories: tuple[str, ...]
     """Its folders that are not links, in the listing's order."""
-    names: frozenset[str]
-    links: frozenset[str]
-    """The names of its entries that are symbolic links."""
 
 
 @functools.lru_cache(maxsize=4096)
@@ -146,16 +133,11 @@ def _listing(directory: str) -> _Listing:
     kustomizations are looked for by name (a folder may be searchable but not readable)."""
     kustomizations: list[str] = []
     subdirectories: list[str] = []
-    names: list[str] = []
-    links: list[str] = []
     try:
         with os.scandir(directory) as entries:
             for entry in entries:
-                names.append(entry.name)
                 try:
-                    if entry.is_symlink():
-                        links.append(entry.name)
-                    elif entry.is_dir():
+                    if entry.is_dir(follow_symlinks=False):
                         subdirectories.append(entry.path)
                     if entry.name in KUSTOMIZATIONS and entry.is_file():
                         kustomizations.append(entry.path)
@@ -163,12 +145,10 @@ def _listing(directory: str) -> _Listing:
                     continue
     except OSError:
         found = (os.path.join(directory, n) for n in KUSTOMIZATIONS)
-        return _Listing(tuple(p for p in found if os.path.isfile(p)), (), frozenset(), frozenset())
+        return _Listing(tuple(p for p in found if os.path.isfile(p)), ())
     if len(kustomizations) > 1:
         kustomizations.sort(key=lambda p: KUSTOMIZATIONS.index(os.path.basename(p)))
-    return _Listing(
-        tuple(kustomizations), tuple(subdirectories), frozenset(names), frozenset(links)
-    )
+    return _Listing(tuple(kustomizations), tuple(subdirectories))
 
 
 @functools.lru_cache(maxsize=1024)
