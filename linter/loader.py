@@ -76,24 +76,8 @@ class Document(Record):
 
         For an object member that is the position of its key; for a list item, of the item.
         """
-        node: Node = self.node
-        at = node  # the node whose position is the answer so far
-        for raw in pointer[1:].split("/") if pointer else ():
-            token = raw.replace("~1", "/").replace("~0", "~") if "~" in raw else raw
-            if isinstance(node, MappingNode):
-                for key, value in node.value:
-                    if isinstance(key, ScalarNode) and key.value == token:
-                        at, node = key, value
-                        break
-                else:
-                    break
-            elif (
-                isinstance(node, SequenceNode) and token.isdigit() and int(token) < len(node.value)
-            ):
-                node = at = node.value[int(token)]
-            else:
-                break
-        return _position(at)
+        node, key, _ = self._follow(pointer)
+        return _position(key if key is not None else node)
 
     def span(self, pointer: str) -> tuple[Position, Position]:
         """Where the node a pointer names starts (as `locate` gives it) and ends (the position
@@ -103,35 +87,33 @@ class Document(Record):
         marked by its head only (a member's key; an item's first line), and so is the nearest
         existing ancestor of a pointer that names nothing: the key or item that is missing
         something."""
+        node, key, resolved = self._follow(pointer)
+        start = _position(key if key is not None else node)
+        if resolved and not _is_block(node):
+            return start, _end(node)
+        return start, _end(key) if key is not None else _head_end(node)
+
+    def _follow(self, pointer: str) -> tuple[Node, Node | None, bool]:
+        """The node a pointer names, or its nearest existing ancestor; the key it was reached by
+        (None for a list item or the document itself); whether the pointer named it."""
         node: Node = self.node
         key: Node | None = None
-        resolved = True
         for raw in pointer[1:].split("/") if pointer else ():
             token = raw.replace("~1", "/").replace("~0", "~") if "~" in raw else raw
             if isinstance(node, MappingNode):
-                found = next(
-                    (
-                        (k, v)
-                        for k, v in node.value
-                        if isinstance(k, ScalarNode) and k.value == token
-                    ),
-                    None,
-                )
-                if found is None:
-                    resolved = False
-                    break
-                key, node = found
+                for k, value in node.value:
+                    if isinstance(k, ScalarNode) and k.value == token:
+                        key, node = k, value
+                        break
+                else:
+                    return node, key, False
             elif (
                 isinstance(node, SequenceNode) and token.isdigit() and int(token) < len(node.value)
             ):
                 key, node = None, node.value[int(token)]
             else:
-                resolved = False
-                break
-        start = _position(key if key is not None else node)
-        if resolved and not _is_block(node):
-            return start, _end(node)
-        return start, _end(key) if key is not None else _head_end(node)
+                return node, key, False
+        return node, key, True
 
 
 def _is_block(node: Node) -> bool:
